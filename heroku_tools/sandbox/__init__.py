@@ -1,0 +1,268 @@
+"""A local Heroku that the real heroku CLI and git talk to.
+
+:class:`Sandbox` starts the server in the background (state under
+``.heroku-tools/sandbox/`` by default, surviving restarts), says which
+environment variables point the CLI and git at it, and gives tests a handle on
+its state, its request log and its fault switches::
+
+    with Sandbox(tmp_path / "sandbox") as sandbox:
+        subprocess.run(["heroku", "apps:create", "demo"], env=sandbox.cli_env(home), check=True)
+        assert sandbox.state()["apps"]
+
+The library itself never asks whether it is talking to the sandbox: the same
+code paths run against real Heroku.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_DIRECTORY = Path(".heroku-tools") / "sandbox"
+
+#: Quiet, non-interactive settings for the heroku CLI (see reference §2.3).
+QUIET_CLI_ENV = {
+    "DISABLE_TELEMETRY": "true",
+    "HEROKU_SKIP_ANALYTICS": "1",
+    "HEROKU_DISABLE_AUTOUPDATE": "1",
+    "HEROKU_SKIP_NEW_VERSION_CHECK": "true",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be started, reached or stopped."""
+
+
+def find_pinned_heroku() -> Path | None:
+    """The heroku CLI pinned in package.json, installed under ``node_modules``.
+
+    Looks in the current directory and its parents, then beside this package's
+    source checkout; ``HEROKU_TOOLS_HEROKU`` names it explicitly.
+    """
+    explicit = os.environ.get("HEROKU_TOOLS_HEROKU")
+    if explicit:
+        return Path(explicit).resolve()
+    starts = [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]]
+    for directory in starts:
+        candidate = directory / "node_modules" / ".bin" / "heroku"
+        if candidate.exists():
+            return candidate
+    found = shutil.which("heroku")
+    return Path(found) if found else None
+
+
+class Sandbox:
+    """Start, stop and inspect one sandbox living in ``directory``."""
+
+    def __init__(self, directory: Path | str | None = None, *, heroku_bin: Path | str | None = None):
+        self.directory = Path(directory or os.environ.get("HEROKU_TOOLS_SANDBOX") or DEFAULT_DIRECTORY).resolve()
+        self.heroku_bin = Path(heroku_bin) if heroku_bin else find_pinned_heroku()
+        self._started_here = False
+
+    # -- lifecycle -----------------------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "server.pid"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None and self._healthy()
+
+    def start(self, timeout: float = 60.0) -> "Sandbox":
+        """Start the server unless it is already running; wait until it answers."""
+        if self.is_running():
+            return self
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.pid_file.unlink(missing_ok=True)
+        log = open(self.directory / "server.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "heroku_tools.sandbox.server", "--state", str(self.directory)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._started_here = True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SandboxError(
+                    f"the sandbox server exited with status {process.returncode}; "
+                    f"see {self.directory / 'server.log'}"
+                )
+            if self.pid_file.exists() and self._healthy():
+                return self
+            time.sleep(0.1)
+        process.terminate()
+        raise SandboxError(f"the sandbox did not answer within {timeout:.0f}s; see {self.directory / 'server.log'}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the server (and its PostgreSQL); True if one was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- how to reach it -----------------------------------------------------
+    def _state_file(self) -> dict:
+        return json.loads((self.directory / "state.json").read_text())
+
+    @property
+    def port(self) -> int:
+        return self._state_file()["ports"]["https"]
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        return self._state_file()["api_key"]
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "tls" / "ca.pem"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables that point the real heroku CLI and git at this sandbox."""
+        git_base = f"https://127.0.0.1:{self.port}"
+        env = {
+            "HEROKU_HOST": git_base,
+            "HEROKU_DATA_HOST": "127.0.0.1",
+            "HEROKU_PARTICLEBOARD_URL": git_base,
+            "HEROKU_API_KEY": self.api_key,
+            "NODE_EXTRA_CA_CERTS": str(self.ca_file),
+            # git trusts the sandbox CA for this URL only, and asks the heroku
+            # CLI's credential helper for the API key, as on Heroku.
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": f"http.{git_base}/.sslCAInfo",
+            "GIT_CONFIG_VALUE_0": str(self.ca_file),
+            "GIT_CONFIG_KEY_1": f"credential.{git_base}.helper",
+            "GIT_CONFIG_VALUE_1": "!heroku git:credentials",
+            "HEROKU_TOOLS_SANDBOX": str(self.directory),
+            **QUIET_CLI_ENV,
+        }
+        if self.heroku_bin:
+            env["PATH"] = f"{self.heroku_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return env
+
+    def exports(self) -> str:
+        """Shell ``export`` lines, for ``eval "$(heroku-tools sandbox up)"``."""
+        lines = []
+        for key, value in self.env.items():
+            if key == "PATH" and self.heroku_bin:
+                lines.append(f'export PATH={shlex.quote(str(self.heroku_bin.parent))}:"$PATH"')
+            else:
+                lines.append(f"export {key}={shlex.quote(value)}")
+        return "\n".join(lines) + "\n"
+
+    def cli_env(self, home: Path | str | None = None, **extra: str) -> dict[str, str]:
+        """A complete environment for running the heroku CLI or git against the sandbox.
+
+        ``home`` isolates the CLI's writes to ``~/.gitconfig`` and its caches.
+        """
+        env = {k: v for k, v in os.environ.items() if k not in ("HEROKU_APP", "HEROKU_API_KEY")}
+        env.update(self.env)
+        if home is not None:
+            env["HOME"] = str(home)
+        env.update(extra)
+        return env
+
+    # -- inspection and faults ------------------------------------------------
+    def _ssl(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/_sandbox/health", context=self._ssl(), timeout=2) as r:
+                return r.status == 200
+        except (OSError, KeyError, ValueError, urllib.error.URLError):
+            return False
+
+    def api(self, method: str, path: str, body=None, *, headers: dict | None = None):
+        """Call the sandbox's API (Platform or admin) and return the parsed JSON."""
+        request = urllib.request.Request(
+            f"{self.base_url}{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Authorization": f"Bearer {self.api_key}",
+                "Accept": "application/vnd.heroku+json; version=3",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
+        with urllib.request.urlopen(request, context=self._ssl(), timeout=60) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+    def state(self) -> dict:
+        """A snapshot of everything the sandbox holds (apps, releases, add-ons, ...)."""
+        return self.api("GET", "/_sandbox/state")
+
+    def requests(self) -> list[dict]:
+        """Every request the sandbox has answered, oldest first."""
+        path = self.directory / "requests.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def arm_fault(self, app: str, point: str, times: int = 1) -> None:
+        """Make the next ``times`` ``point`` operations of ``app`` fail as Heroku's would."""
+        self.api("POST", "/_sandbox/faults", {"app": app, "point": point, "times": times})
+
+    def set_latency(self, milliseconds: int) -> None:
+        """Delay every API answer by ``milliseconds``."""
+        self.api("POST", "/_sandbox/latency", {"ms": milliseconds})
+
+    def clear_faults(self) -> None:
+        self.api("DELETE", "/_sandbox/faults")
+
+    def status(self) -> dict:
+        running = self.is_running()
+        info = {"directory": str(self.directory), "running": running, "pid": self.pid()}
+        if running:
+            snapshot = self.state()
+            info.update(
+                url=self.base_url,
+                apps=sorted(app["name"] for app in snapshot["apps"].values()),
+                pipelines=sorted(p["name"] for p in snapshot["pipelines"].values()),
+                postgres=snapshot.get("postgres"),
+            )
+        return info
