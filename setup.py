@@ -19,6 +19,8 @@ setup(
         "fabric": ["fabric>=3.2,<4"],
         # The local Heroku: TLS certificates for its HTTPS and rendezvous endpoints.
         "sandbox": ["cryptography>=41"],
+        # PostgreSQL server binaries in a wheel, for machines without a system PostgreSQL.
+        "sandbox-postgres": ["pgserver>=0.1.4"],
         "test": [
             "pytest>=8",
             "jsonschema>=4.18",

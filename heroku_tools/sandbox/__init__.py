@@ -68,6 +68,7 @@ class Sandbox:
         self.directory = Path(directory or os.environ.get("HEROKU_TOOLS_SANDBOX") or DEFAULT_DIRECTORY).resolve()
         self.heroku_bin = Path(heroku_bin) if heroku_bin else find_pinned_heroku()
         self._started_here = False
+        self._process: subprocess.Popen | None = None
 
     # -- lifecycle -----------------------------------------------------------
     @property
@@ -101,6 +102,7 @@ class Sandbox:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self._started_here = True
+        self._process = process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -122,6 +124,9 @@ class Sandbox:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # A server this object started stays a zombie (still "alive" to kill 0) until reaped.
+            if self._process is not None and self._process.poll() is not None:
+                break
             try:
                 os.kill(pid, 0)
             except OSError:
@@ -169,18 +174,40 @@ class Sandbox:
             "HEROKU_API_KEY": self.api_key,
             "NODE_EXTRA_CA_CERTS": str(self.ca_file),
             # git trusts the sandbox CA for this URL only, and asks the heroku
-            # CLI's credential helper for the API key, as on Heroku.
-            "GIT_CONFIG_COUNT": "2",
+            # CLI's credential helper for the API key, as on Heroku. The empty
+            # helper first resets the list: every heroku command also writes
+            # this helper to ~/.gitconfig, and git would run each copy (~1 s).
+            "GIT_CONFIG_COUNT": "3",
             "GIT_CONFIG_KEY_0": f"http.{git_base}/.sslCAInfo",
             "GIT_CONFIG_VALUE_0": str(self.ca_file),
             "GIT_CONFIG_KEY_1": f"credential.{git_base}.helper",
-            "GIT_CONFIG_VALUE_1": "!heroku git:credentials",
+            "GIT_CONFIG_VALUE_1": "",
+            "GIT_CONFIG_KEY_2": f"credential.{git_base}.helper",
+            "GIT_CONFIG_VALUE_2": "!heroku git:credentials",
             "HEROKU_TOOLS_SANDBOX": str(self.directory),
             **QUIET_CLI_ENV,
         }
+        bundle = self._git_ca_bundle()
+        if bundle:
+            env["GIT_SSL_CAINFO"] = str(bundle)
         if self.heroku_bin:
             env["PATH"] = f"{self.heroku_bin.parent}{os.pathsep}{os.environ.get('PATH', '')}"
         return env
+
+    def _git_ca_bundle(self) -> Path | None:
+        """A CA bundle for a shell that sets ``GIT_SSL_CAINFO``, which overrides git's per-URL setting.
+
+        Unsetting it would break the user's other HTTPS remotes, so the sandbox
+        exports a copy of that bundle with its own CA appended instead.
+        """
+        existing = os.environ.get("GIT_SSL_CAINFO")
+        if not existing or not os.path.isfile(existing) or Path(existing) == self.directory / "tls" / "git-ca-bundle.pem":
+            return None
+        bundle = self.directory / "tls" / "git-ca-bundle.pem"
+        content = Path(existing).read_bytes().rstrip(b"\n") + b"\n" + self.ca_file.read_bytes()
+        if not bundle.exists() or bundle.read_bytes() != content:
+            bundle.write_bytes(content)
+        return bundle
 
     def exports(self) -> str:
         """Shell ``export`` lines, for ``eval "$(heroku-tools sandbox up)"``."""
@@ -196,8 +223,12 @@ class Sandbox:
         """A complete environment for running the heroku CLI or git against the sandbox.
 
         ``home`` isolates the CLI's writes to ``~/.gitconfig`` and its caches.
+        ``GIT_SSL_CAINFO``/``GIT_SSL_CAPATH`` would override the per-URL
+        ``http.<url>.sslCAInfo`` that makes git trust the sandbox: the path is
+        dropped and the bundle replaced by one that adds the sandbox CA.
         """
-        env = {k: v for k, v in os.environ.items() if k not in ("HEROKU_APP", "HEROKU_API_KEY")}
+        dropped = ("HEROKU_APP", "HEROKU_API_KEY", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH")
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
         env.update(self.env)
         if home is not None:
             env["HOME"] = str(home)

@@ -1,12 +1,375 @@
-"""Placeholder: replaced by the PostgreSQL cluster manager."""
+"""The sandbox's PostgreSQL: one real cluster holding every Heroku Postgres add-on.
+
+Each ``heroku-postgresql`` add-on is a database of this cluster with its own
+role and password, reached as Heroku's are, by URL:
+``postgres://<user>:<password>@127.0.0.1:<port>/<dbname>``. Roles cannot
+connect to each other's databases.
+
+Binaries, first found wins (each must hold ``initdb``, ``postgres``,
+``pg_dump``, ``pg_restore`` and ``psql``, so dumps and restores always use the
+server's own version):
+
+1. ``$HEROKU_TOOLS_PG_BIN``;
+2. ``pg_config --bindir``;
+3. ``/usr/lib/postgresql/*/bin``, newest version first (Debian, Ubuntu);
+4. the directory of ``initdb`` on ``PATH``;
+5. the ``pgserver`` wheel (``pip install 'heroku-tools[sandbox-postgres]'``),
+   which ships PostgreSQL binaries inside the package: found with
+   :func:`importlib.util.find_spec`, without importing it.
+
+The data directory lives in ``directory/data``; the TCP port is chosen once and
+kept in ``directory/port`` so that ``DATABASE_URL`` values stay valid across
+sandbox restarts. A unix socket (``directory/run``, or a short directory under
+the system temp dir when that path is too long for a socket) carries the
+sandbox's own superuser connections (``postgres``, trusted locally). TCP
+connections must use SSL and the role's password (``hostssl``,
+``scram-sha-256``), as on Heroku, where ``pg:psql`` and Django's
+``ssl_require`` insist on SSL; clients default to ``sslmode=prefer`` and
+so connect unchanged. The certificate is the sandbox's own kind
+(:mod:`heroku_tools.sandbox.certs`), kept in ``directory/tls``.
+
+The cluster starts lazily, on the first request that needs a database, and
+with the sandbox when it already exists, so that saved ``DATABASE_URL`` values
+answer again as soon as a restarted sandbox does. It is tuned for speed,
+not durability — ``fsync``, ``synchronous_commit`` and ``full_page_writes`` are
+off: a crash of the machine may lose sandbox data, which is acceptable for a
+throwaway local Heroku.
+
+PostgreSQL refuses to run as root. When the sandbox runs as root (CI, most
+containers), ``initdb`` and ``postgres`` run inside a new user namespace
+(``unshare --user --map-user=65534 --map-group=65534``): there they are the
+unprivileged ``nobody``, while on disk the files stay root's, so nothing needs
+chowning and a data directory below a ``0700`` directory (pytest's temp dirs)
+stays reachable. Where user namespaces are forbidden, they run as ``nobody``
+through ``setpriv`` instead, the cluster directory is chowned to ``nobody``,
+and every parent directory must let ``nobody`` through.
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import importlib.util
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .certs import ensure_certificates
+
+REQUIRED_BINARIES = ("initdb", "postgres", "pg_dump", "pg_restore", "psql")
+SUPERUSER = "postgres"
+#: Fast, non-durable settings: this cluster holds throwaway sandbox data.
+SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "shared_buffers": "32MB",
+    "listen_addresses": "127.0.0.1",
+    "log_min_messages": "warning",
+}
+_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes, minus "/.s.PGSQL.NNNNN"
+
+
+class PostgresError(RuntimeError):
+    """The cluster could not be found, initialised, started or queried."""
+
+
+def _has_binaries(directory: str | Path | None) -> bool:
+    return bool(directory) and all((Path(directory) / name).is_file() for name in REQUIRED_BINARIES)
+
+
+def _version_key(path: str) -> tuple:
+    return tuple(int(part) for part in re.findall(r"\d+", Path(path).parent.name))
+
+
+def find_bin_dir() -> Path:
+    """The first directory holding a complete set of PostgreSQL binaries (see module doc)."""
+    candidates: list[str] = []
+    if os.environ.get("HEROKU_TOOLS_PG_BIN"):
+        candidates.append(os.environ["HEROKU_TOOLS_PG_BIN"])
+    if shutil.which("pg_config"):
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        candidates.append(found.stdout.strip())
+    candidates.extend(sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True))
+    if shutil.which("initdb"):
+        candidates.append(str(Path(shutil.which("initdb")).resolve().parent))
+    spec = importlib.util.find_spec("pgserver")
+    if spec and spec.origin:
+        candidates.append(str(Path(spec.origin).parent / "pginstall" / "bin"))
+    for candidate in candidates:
+        if _has_binaries(candidate):
+            return Path(candidate)
+    raise PostgresError(
+        "no PostgreSQL server binaries found: install PostgreSQL (apt-get install postgresql) "
+        "or `pip install 'heroku-tools[sandbox-postgres]'`, or set HEROKU_TOOLS_PG_BIN"
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _user_namespaces_work() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-user=65534", "--map-group=65534", "true"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _identifier(prefix: str) -> str:
+    """A Heroku-looking lowercase identifier such as ``u3kq9...`` (14 characters)."""
+    alphabet = string.ascii_lowercase + string.digits
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(13))
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class PostgresCluster:
-    def __init__(self, directory):
-        self.directory = directory
+    """A PostgreSQL cluster in ``directory``, started on demand and stopped with the sandbox."""
 
-    def describe(self):
-        return None
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+        self.data_dir = self.directory / "data"
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._bin_dir: Path | None = None
+        self._running = False
+        if (self.data_dir / "PG_VERSION").exists():
+            self._start_quietly()
 
-    def stop(self):
-        pass
+    # -- where things are ------------------------------------------------------
+    @property
+    def bin_dir(self) -> Path:
+        if self._bin_dir is None:
+            self._bin_dir = find_bin_dir()
+        return self._bin_dir
+
+    def binary(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    @property
+    def port(self) -> int:
+        port_file = self.directory / "port"
+        if not port_file.exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            port_file.write_text(str(_free_port()))
+        return int(port_file.read_text())
+
+    @property
+    def socket_dir(self) -> Path:
+        preferred = self.directory / "run"
+        if len(str(preferred)) <= _MAX_SOCKET_PATH:
+            return preferred
+        digest = hashlib.sha1(str(self.directory.resolve()).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"heroku-tools-pg-{digest}"
+
+    def url(self, user: str, password: str, dbname: str) -> str:
+        return f"postgres://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
+
+    # -- running as an unprivileged user --------------------------------------
+    def _server_argv(self, argv: list[str]) -> list[str]:
+        """``argv`` wrapped so that it runs unprivileged when we are root (see module doc)."""
+        if os.geteuid() != 0:
+            return argv
+        if _user_namespaces_work():
+            return ["unshare", "--user", "--map-user=65534", "--map-group=65534", *argv]
+        nobody = pwd.getpwnam("nobody")
+        for path in (self.directory, self.socket_dir):
+            subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", str(path)], check=True)
+        return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", *argv]
+
+    # -- lifecycle -------------------------------------------------------------
+    def ensure_running(self) -> None:
+        """Initialise the cluster if needed and start it unless it already answers."""
+        with self._lock:
+            if self._running and (self._process is None or self._process.poll() is None):
+                return
+            if not self._answers():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.socket_dir.mkdir(parents=True, exist_ok=True)
+                if not (self.data_dir / "PG_VERSION").exists():
+                    self._initdb()
+                self._start()
+            self._running = True
+
+    def _start_quietly(self) -> None:
+        try:
+            self.ensure_running()
+        except PostgresError as error:  # the first request that needs the cluster reports it again
+            print(f"heroku-tools sandbox: PostgreSQL did not start: {error}", file=sys.stderr)
+
+    def _initdb(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(mode=0o700)
+        argv = [
+            self.binary("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+            "--locale=C", "--no-sync",
+        ]
+        done = subprocess.run(self._server_argv(argv), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PostgresError(f"initdb failed ({done.returncode}):\n{done.stderr or done.stdout}")
+        (self.data_dir / "pg_hba.conf").write_text(
+            "# heroku-tools sandbox: the superuser over the unix socket; apps over SSL with a password.\n"
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+        )
+
+    def _start(self) -> None:
+        _, cert_file, key_file = ensure_certificates(self.directory / "tls")
+        argv = [self.binary("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+                "-k", str(self.socket_dir)]
+        settings = {**SETTINGS, "ssl": "on", "ssl_cert_file": str(cert_file), "ssl_key_file": str(key_file)}
+        for key, value in settings.items():
+            argv += ["-c", f"{key}={value}"]
+        log = open(self.directory / "postgres.log", "ab")
+        self._process = subprocess.Popen(
+            self._server_argv(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._answers():
+                return
+            if self._process.poll() is not None:
+                tail = (self.directory / "postgres.log").read_text(errors="replace")[-2000:]
+                raise PostgresError(f"postgres exited with status {self._process.returncode}:\n{tail}")
+            time.sleep(0.05)
+        raise PostgresError("postgres did not accept connections within 30 s")
+
+    def _answers(self) -> bool:
+        if not (self.socket_dir / f".s.PGSQL.{self.port}").exists():
+            return False
+        probe = subprocess.run(
+            [self.binary("psql"), *self._admin_args("postgres"), "-c", "SELECT 1"], capture_output=True
+        )
+        return probe.returncode == 0
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self) -> None:
+        """Fast shutdown, as ``pg_ctl stop -m fast`` does it: SIGINT to the postmaster.
+
+        Signalled directly because ``pg_ctl``, like ``postgres``, refuses to run
+        as root. Also stops a postmaster left behind by a killed sandbox.
+        """
+        with self._lock:
+            self._running = False
+            pid = self._postmaster_pid()
+            if pid is None:
+                return
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (self.data_dir / "postmaster.pid").exists():
+                if self._process is not None and self._process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if self._process is not None:
+                self._process.wait(timeout=5)
+                self._process = None
+
+    def describe(self) -> dict:
+        try:
+            bin_dir = str(self.bin_dir)
+            version = subprocess.run([self.binary("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+        except PostgresError as error:
+            return {"bin_dir": None, "version": None, "error": str(error), "running": False}
+        port_file = self.directory / "port"
+        return {
+            "bin_dir": bin_dir,
+            "version": version,
+            "port": int(port_file.read_text()) if port_file.exists() else None,
+            "running": self._answers(),
+            "data_dir": str(self.data_dir),
+        }
+
+    # -- SQL as the superuser --------------------------------------------------
+    def _admin_args(self, dbname: str) -> list[str]:
+        return ["-h", str(self.socket_dir), "-p", str(self.port), "-U", SUPERUSER, "-d", dbname,
+                "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+
+    def psql(self, sql: str, dbname: str = "postgres") -> list[list[str]]:
+        """Run ``sql`` as the superuser; the rows of the last statement, as text."""
+        self.ensure_running()
+        done = subprocess.run(
+            [self.binary("psql"), *self._admin_args(dbname), "-A", "-t", "-F", "\t", "-c", sql],
+            capture_output=True, text=True,
+        )
+        if done.returncode != 0:
+            raise PostgresError(f"psql failed: {done.stderr.strip()}")
+        return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+    # -- databases -------------------------------------------------------------
+    def create_database(self) -> dict:
+        """A new database owned by a new role; ``{"user", "password", "dbname", "url"}``."""
+        user, dbname, password = _identifier("u"), _identifier("d"), "p" + secrets.token_hex(32)
+        self.psql(f"CREATE ROLE {quote_ident(user)} LOGIN PASSWORD {quote_literal(password)}")
+        self._create_owned_database(dbname, user)
+        return {"user": user, "password": password, "dbname": dbname, "url": self.url(user, password, dbname)}
+
+    def _create_owned_database(self, dbname: str, user: str) -> None:
+        self.psql(f"CREATE DATABASE {quote_ident(dbname)} OWNER {quote_ident(user)}")
+        self.psql(f"REVOKE ALL ON DATABASE {quote_ident(dbname)} FROM PUBLIC")
+
+    def reset_database(self, dbname: str, user: str, extensions: list[str] = ()) -> None:
+        """Drop and recreate the database, as ``pg:reset`` does; then create ``extensions``.
+
+        An extension may be ``schema.name`` to install it into that schema.
+        """
+        self.psql(f"DROP DATABASE IF EXISTS {quote_ident(dbname)} WITH (FORCE)")
+        self._create_owned_database(dbname, user)
+        for extension in extensions:
+            schema, _, name = extension.rpartition(".")
+            if schema:
+                self.psql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)} AUTHORIZATION {quote_ident(user)}", dbname)
+            target = f" SCHEMA {quote_ident(schema)}" if schema else ""
+            self.psql(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(name)}{target}", dbname)
+
+    def drop_database(self, dbname: str, user: str) -> None:
+        self.psql(f"DROP DATABASE IF EXISTS {quote_ident(dbname)} WITH (FORCE)")
+        self.psql(f"DROP ROLE IF EXISTS {quote_ident(user)}")
+
+    def statistics(self, dbname: str, user: str) -> dict:
+        """Figures for ``pg:info``: size in bytes, user tables, connections, server version."""
+        size, tables, version = self.psql(
+            "SELECT pg_database_size(current_database()), "
+            "(SELECT count(*) FROM pg_stat_user_tables), current_setting('server_version')",
+            dbname,
+        )[0]
+        (connections,) = self.psql(
+            f"SELECT count(*) FROM pg_stat_activity WHERE datname = {quote_literal(dbname)} "
+            f"AND usename = {quote_literal(user)}"
+        )[0]
+        return {"size": int(size), "tables": int(tables), "version": version.split()[0],
+                "connections": int(connections)}

@@ -98,34 +98,49 @@ def match(method: str, path: str) -> tuple[Route | None, dict, bool]:
     return None, {}, path_exists
 
 
-def parse_range(header: str | None, default_max: int = 200) -> tuple[str | None, int, str]:
+_RANGE = re.compile(r"^\s*(?P<field>\w+)\s*(?P<exclusive>\]?)(?P<start>[^.;\s]*)\.\.(?P<end>[^;\s]*)")
+
+
+def parse_range(header: str | None, default_max: int = 200) -> tuple[str | None, int, str, str | None, bool]:
     """Parse a Heroku ``Range`` header such as ``version ..; max=15, order=desc``.
 
-    Returns ``(field, max, order)``; the CLI's variants put ``max`` and ``order``
-    in either order, with or without spaces and a trailing ``;``.
+    Returns ``(field, max, order, start, exclusive)``: ``start`` is where the
+    page begins (``]v`` excludes ``v`` itself, as in the ``Next-Range`` this
+    server sends); the CLI's variants put ``max`` and ``order`` in either order,
+    with or without spaces and a trailing ``;``.
     """
     if not header:
-        return None, default_max, "asc"
-    field_name = header.split()[0].strip(";,") if header.split() else None
+        return None, default_max, "asc", None, False
+    head = _RANGE.match(header)
     found_max = re.search(r"max=(\d+)", header)
     found_order = re.search(r"order=(asc|desc)", header)
     return (
-        field_name,
+        head.group("field") if head else None,
         min(int(found_max.group(1)), 1000) if found_max else default_max,
         found_order.group(1) if found_order else "asc",
+        (head.group("start") or None) if head else None,
+        bool(head and head.group("exclusive")),
     )
 
 
 def paginate(req: Request, items: list[dict], field_name: str = "id") -> Response:
-    """Order, cut and answer a list the way the Platform API does, honouring ``Range``."""
-    _, limit, order = parse_range(req.headers.get("Range"))
+    """Order, cut and answer a list the way the Platform API does, honouring ``Range``.
+
+    A request carrying a ``Next-Range`` value continues after the item it names.
+    """
+    _, limit, order, start, exclusive = parse_range(req.headers.get("Range"))
     ordered = list(reversed(items)) if order == "desc" else list(items)
+    if start is not None:
+        keys = [str(item.get(field_name)) for item in ordered]
+        if start in keys:
+            index = keys.index(start)
+            ordered = ordered[index + 1 if exclusive else index:]
     page = ordered[:limit]
     if len(ordered) > limit:
         last = page[-1].get(field_name)
         return Response(
             206,
             page,
-            {"Next-Range": f"]{last}..; max={limit}, order={order}", "Content-Range": f"{field_name} ..; max={limit}"},
+            {"Next-Range": f"{field_name} ]{last}..; max={limit}, order={order}", "Content-Range": f"{field_name} ..; max={limit}"},
         )
     return Response(200, page)

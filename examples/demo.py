@@ -1,0 +1,318 @@
+#!/usr/bin/env python
+"""The heroku-tools demo: a local Heroku, three apps, a pipeline and a first deploy.
+
+Run it with ``./dev demo`` (or ``inv demo``). Everything happens against the
+sandbox, a local Heroku that the real heroku CLI and git talk to, so no Heroku
+account is needed and nothing leaves this machine:
+
+1. start the sandbox under ``.heroku-tools/sandbox`` (reusing a running one);
+2. create ``sampleapp-dev``, ``sampleapp-uat`` and ``sampleapp-live``, each with
+   a ``heroku-postgresql`` database (apps that exist are left alone);
+3. put them in the ``sampleapp`` pipeline: development, staging, production;
+4. copy ``examples/sampleapp`` into a git repository (``master``, and ``dev``
+   one commit ahead) and ``git push`` ``dev`` to ``sampleapp-dev``;
+5. show the app's releases and config, then migrate, seed 50 fake customers
+   and print the row counts in a one-off dyno with ``heroku run --exit-code``.
+
+Every step prints the command it runs. The heroku CLI and git run with a
+demo HOME (``.heroku-tools/demo-home``), so your own ``~/.gitconfig`` and
+heroku login are never touched. The sandbox keeps running afterwards: point
+your shell at it with ``eval "$(heroku-tools sandbox up)"`` and explore, or pass
+``--stop``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLEAPP = ROOT / "examples" / "sampleapp"
+WORK = ROOT / ".heroku-tools"
+SANDBOX_DIR = WORK / "sandbox"
+DEMO_HOME = WORK / "demo-home"
+DEMO_REPO = WORK / "demo-repo"
+
+PIPELINE = "sampleapp"
+#: (app, pipeline stage, environment label in heroku-tools.yml)
+APPS = [
+    ("sampleapp-dev", "development", "dev"),
+    ("sampleapp-uat", "staging", "uat"),
+    ("sampleapp-live", "production", "live"),
+]
+#: Fixed identity and dates: the demo's commits get the same shas on every run,
+#: so pushing again is a no-op rather than a rejected non-fast-forward.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Demo Developer",
+    "GIT_AUTHOR_EMAIL": "demo@example.com",
+    "GIT_COMMITTER_NAME": "Demo Developer",
+    "GIT_COMMITTER_EMAIL": "demo@example.com",
+}
+#: Shipped on dev only, one commit ahead of master: what a feature branch adds.
+DEV_ONLY = Path("customers/management/commands/customer_stats.py")
+
+sys.path.insert(0, str(ROOT))
+from heroku_tools.sandbox import Sandbox, SandboxError
+
+USE_COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR", "") in ("", "0")
+
+
+def colour(code: str, text: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if USE_COLOUR else text
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Demo:
+    def __init__(self, keep_going: bool = False):
+        self.keep_going = keep_going
+        self.results: list[tuple[str, bool, str, float]] = []
+        self.sandbox: Sandbox | None = None
+        self.env: dict[str, str] = {}
+        self.app_info: dict[str, dict] = {}
+        self._step: str | None = None
+
+    # -- output -----------------------------------------------------------------
+    def heading(self, number: int, text: str) -> None:
+        self._step = f"{number}. {text}"
+        print()
+        print(colour("1;35", f"━━ {self._step}"), flush=True)
+
+    def say(self, text: str) -> None:
+        print(colour("2", f"   {text}"), flush=True)
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = True,
+        quiet: bool = False,
+        env: dict | None = None,
+    ) -> subprocess.CompletedProcess:
+        """Run a command with the sandbox's environment, echoing it first.
+
+        ``quiet`` commands (existence checks) are captured, not shown.
+        """
+        display = shlex.join(args)
+        if not quiet:
+            print(colour("1;36", f"$ {display}"), flush=True)
+        started = time.monotonic()
+        result = subprocess.run(
+            args,
+            check=False,
+            cwd=cwd or DEMO_HOME,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=quiet,
+            text=True,
+        )
+        if check and result.returncode != 0:
+            detail = (result.stderr or "").strip().splitlines()[-3:] if quiet else []
+            raise StepFailed(f"`{display}` exited {result.returncode}" + ("".join(f"\n   {d}" for d in detail)))
+        if not quiet and time.monotonic() - started > 3:
+            self.say(f"({time.monotonic() - started:.1f}s)")
+        return result
+
+    def heroku_json(self, *args: str):
+        """``heroku ... --json`` parsed, or None when the command fails (e.g. no such app)."""
+        result = self.run("heroku", *args, quiet=True, check=False)
+        if result.returncode != 0:
+            return None
+        return json.loads(result.stdout)
+
+    def step(self, number: int, title: str, func) -> bool:
+        self.heading(number, title)
+        started = time.monotonic()
+        try:
+            func()
+        except (StepFailed, SandboxError, OSError, ValueError) as exc:
+            print(colour("1;31", f"✗ {exc}"), flush=True)
+            self.results.append((title, False, str(exc).splitlines()[0], time.monotonic() - started))
+            if not self.keep_going:
+                raise
+            return False
+        self.results.append((title, True, "", time.monotonic() - started))
+        return True
+
+    # -- the steps ----------------------------------------------------------------
+    def start_sandbox(self, reset: bool) -> None:
+        sandbox = Sandbox(SANDBOX_DIR)
+        if reset:
+            if sandbox.stop():
+                self.say("stopped the running sandbox")
+            for path in (SANDBOX_DIR, DEMO_HOME, DEMO_REPO):
+                shutil.rmtree(path, ignore_errors=True)
+            self.say(f"wiped {SANDBOX_DIR.relative_to(ROOT)}, {DEMO_HOME.relative_to(ROOT)}")
+        if sandbox.is_running():
+            self.say(f"reusing the sandbox already running in {SANDBOX_DIR.relative_to(ROOT)} (pid {sandbox.pid()})")
+        else:
+            self.say(f"starting a sandbox in {SANDBOX_DIR.relative_to(ROOT)} ...")
+            sandbox.start()
+        if not sandbox.heroku_bin or not Path(sandbox.heroku_bin).exists():
+            raise StepFailed("the pinned heroku CLI is not installed: run `npm ci` (./dev does it for you)")
+        self.sandbox = sandbox
+        DEMO_HOME.mkdir(parents=True, exist_ok=True)
+        gitconfig = DEMO_HOME / ".gitconfig"
+        if not gitconfig.exists():
+            gitconfig.write_text(
+                "[user]\n\tname = Demo Developer\n\temail = demo@example.com\n"
+                "[init]\n\tdefaultBranch = master\n[advice]\n\tdetachedHead = false\n"
+            )
+        self.env = sandbox.cli_env(DEMO_HOME, NO_COLOR="1", GIT_TERMINAL_PROMPT="0")
+        self.say(f"API and git at {sandbox.base_url}, HOME={DEMO_HOME.relative_to(ROOT)}")
+        self.say("the environment that points the real heroku CLI and git at it:")
+        for key in ("HEROKU_HOST", "HEROKU_DATA_HOST", "HEROKU_PARTICLEBOARD_URL", "NODE_EXTRA_CA_CERTS"):
+            self.say(f"  {key}={sandbox.env[key]}")
+        self.say("  HEROKU_API_KEY=… (the sandbox's token), plus git's sslCAInfo and credential helper via GIT_CONFIG_*")
+        self.run("heroku", "--version")
+        self.run("heroku", "auth:whoami")
+
+    def create_apps(self) -> None:
+        postgres_apps = {
+            addon["app"]["name"]
+            for addon in self.heroku_json("addons", "--json") or []
+            if addon.get("addon_service", {}).get("name") == "heroku-postgresql"
+        }
+        for app, _stage, _label in APPS:
+            info = self.heroku_json("apps:info", "-a", app, "--json")
+            if info is not None:
+                self.say(f"{app} exists: skipping apps:create")
+                self.app_info[app] = info
+            else:
+                self.run("heroku", "apps:create", app, "--no-remote")
+                # As on Heroku, settings come from config vars.
+                self.run("heroku", "config:set", f"SECRET_KEY={secrets.token_urlsafe(40)}", "DEBUG=false", "-a", app)
+                self.app_info[app] = {}
+            if app in postgres_apps:
+                self.say(f"{app} has a heroku-postgresql database: skipping addons:create")
+            else:
+                self.run("heroku", "addons:create", "heroku-postgresql", "-a", app)
+
+    def create_pipeline(self) -> None:
+        couplings = {app: (self.app_info.get(app) or {}).get("pipeline_coupling") for app, _, _ in APPS}
+        exists = any(c and c["pipeline"]["name"] == PIPELINE for c in couplings.values())
+        for app, stage, _label in APPS:
+            coupling = couplings[app]
+            if coupling:
+                self.say(f"{app} is already in {coupling['pipeline']['name']} ({coupling['stage']}): skipping")
+                continue
+            if not exists and self.heroku_json("pipelines:info", PIPELINE, "--json") is None:
+                self.run("heroku", "pipelines:create", PIPELINE, "-a", app, "-s", stage)
+            else:
+                self.run("heroku", "pipelines:add", PIPELINE, "-a", app, "-s", stage)
+            exists = True
+        self.run("heroku", "pipelines:info", PIPELINE)
+
+    def prepare_repository(self) -> None:
+        shutil.rmtree(DEMO_REPO, ignore_errors=True)
+        shutil.copytree(
+            SAMPLEAPP,
+            DEMO_REPO,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "staticfiles", "db.sqlite3"),
+        )
+        self.say(f"copied examples/sampleapp to {DEMO_REPO.relative_to(ROOT)}")
+        dev_only = (DEMO_REPO / DEV_ONLY).read_bytes()
+        (DEMO_REPO / DEV_ONLY).unlink()
+        dated = {**GIT_IDENTITY, "GIT_AUTHOR_DATE": "2025-01-06T09:00:00Z", "GIT_COMMITTER_DATE": "2025-01-06T09:00:00Z"}
+        self.run("git", "init", "--quiet", "--initial-branch=master", cwd=DEMO_REPO)
+        self.run("git", "add", "--all", cwd=DEMO_REPO)
+        self.run("git", "commit", "--quiet", "-m", "Sample Django project", cwd=DEMO_REPO, env=dated)
+        self.run("git", "switch", "--quiet", "-c", "dev", cwd=DEMO_REPO)
+        (DEMO_REPO / DEV_ONLY).write_bytes(dev_only)
+        dated = {**dated, "GIT_AUTHOR_DATE": "2025-01-07T09:00:00Z", "GIT_COMMITTER_DATE": "2025-01-07T09:00:00Z"}
+        self.run("git", "add", "--all", cwd=DEMO_REPO)
+        self.run("git", "commit", "--quiet", "-m", "Add the customer_stats command", cwd=DEMO_REPO, env=dated)
+        self.run("git", "log", "--oneline", "--graph", "--all", cwd=DEMO_REPO)
+
+    def push_dev(self) -> None:
+        app = APPS[0][0]
+        self.run("heroku", "git:remote", "-a", app, "-r", "dev", cwd=DEMO_REPO)
+        self.run("git", "remote", "-v", cwd=DEMO_REPO)
+        push = ["git", "push", "dev", "dev:main"]
+        remote = self.run("git", "ls-remote", "dev", "refs/heads/main", cwd=DEMO_REPO, quiet=True).stdout.split()
+        if remote:
+            known = self.run("git", "merge-base", "--is-ancestor", remote[0], "dev", cwd=DEMO_REPO, quiet=True, check=False)
+            if known.returncode != 0:
+                self.say(
+                    f"{app} runs {remote[0][:7]}, from an earlier copy of the sample project: this repository "
+                    "is rebuilt on every run, so the demo force-pushes (never do that to a shared app)"
+                )
+                push.insert(2, "--force")
+        self.run(*push, cwd=DEMO_REPO)
+
+    def show_release(self) -> None:
+        app = APPS[0][0]
+        self.run("heroku", "releases", "-a", app)
+        self.run("heroku", "config", "-a", app)
+
+    def run_dyno(self) -> None:
+        app = APPS[0][0]
+        command = (
+            "python manage.py migrate --noinput"
+            " && python manage.py loaddata products"
+            " && python manage.py seed_customers --count 50"
+            " && python manage.py customer_stats"
+        )
+        self.run("heroku", "run", "-x", "-a", app, "--", command)
+
+    # -- the whole demo ---------------------------------------------------------------
+    def main(self, reset: bool, stop: bool) -> int:
+        steps = [
+            ("Start the local Heroku sandbox", lambda: self.start_sandbox(reset)),
+            ("Create sampleapp-dev, -uat and -live, each with a Postgres database", self.create_apps),
+            ("Put them in the sampleapp pipeline: development → staging → production", self.create_pipeline),
+            ("Make a git repository of the sample project (master, and dev one commit ahead)", self.prepare_repository),
+            ("git push dev to sampleapp-dev (build and release phase)", self.push_dev),
+            ("The release it made, and the app's config vars", self.show_release),
+            ("Migrate, seed and query the database in a one-off dyno (heroku run --exit-code)", self.run_dyno),
+        ]
+        try:
+            for number, (title, func) in enumerate(steps, 1):
+                ok = self.step(number, title, func)
+                if not ok and number == 1:
+                    break
+        except (StepFailed, SandboxError, OSError, ValueError):
+            pass
+        finally:
+            if stop and self.sandbox:
+                self.sandbox.stop()
+        return self.summary(stop)
+
+    def summary(self, stopped: bool) -> int:
+        print()
+        print(colour("1;35", "━━ Summary"))
+        for title, ok, detail, seconds in self.results:
+            mark = colour("1;32", "✓") if ok else colour("1;31", "✗")
+            print(f" {mark} {seconds:5.1f}s  {title}" + (f"  ({detail})" if detail else ""))
+        passed = sum(result[1] for result in self.results)
+        print(f"demo: {passed} of {len(self.results)} steps succeeded")
+        if self.sandbox and not stopped:
+            print()
+            print("The sandbox is still running. To use the heroku CLI against it from your shell,")
+            print("in the repository's root:")
+            print('    eval "$(.venv/bin/heroku-tools sandbox up)"')
+            print(f"    heroku releases -a {APPS[0][0]}")
+            print("Stop it with `./dev demo --stop` or `.venv/bin/heroku-tools sandbox down`.")
+        return 0 if self.results and all(result[1] for result in self.results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reset", action="store_true", help="stop and wipe the sandbox first: start from nothing")
+    parser.add_argument("--stop", action="store_true", help="stop the sandbox at the end")
+    parser.add_argument("--keep-going", action="store_true", help="go on after a failed step")
+    options = parser.parse_args(argv)
+    return Demo(keep_going=options.keep_going).main(reset=options.reset, stop=options.stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

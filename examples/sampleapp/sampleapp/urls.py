@@ -1,0 +1,7 @@
+from customers import views
+from django.urls import path
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+]

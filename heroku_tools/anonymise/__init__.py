@@ -1,0 +1,41 @@
+"""Anonymising restore: load a Postgres dump into a lower environment, personal data replaced on the way.
+
+Public API (what the ``backups`` tasks call)::
+
+    from heroku_tools.anonymise import (
+        Rules, restore, read_dump_schema, read_database_schema, check, find_problems,
+        propose_rules, proposal_yaml, write_proposal, Fakes, AnonymisingStream,
+    )
+
+    rules = Rules.load("anonymise.yml")                  # or Rules.from_mapping(settings["anonymise"])
+    check(rules, read_database_schema(live_url))         # backups.check ENV: raises SchemaMismatch on any gap
+    result = restore(dump_path_or_url, target_url, rules, secret=SECRET, canary="canary-7f3a9@example.org")
+    print(result.rows_in, result.seconds)
+
+See :mod:`.restore` for the pipeline and its failure guarantees, :mod:`.stream`
+for the rewrite and the verification, :mod:`.rules` for the rule syntax,
+:mod:`.fakes` for the fakes.
+"""
+from .check import check, find_problems, proposal_yaml, propose_rules, write_proposal
+from .errors import (
+    AnonymiseError,
+    CanaryFound,
+    Problem,
+    RestoreFailed,
+    RulesError,
+    SchemaMismatch,
+    UnsafeDump,
+    VerificationFailed,
+)
+from .fakes import FAKES, FakeError, Fakes
+from .restore import RestoreResult, libpq_env, restore
+from .rules import ColumnRule, Rules, TableRule
+from .schema import Schema, read_database_schema, read_dump_schema
+from .stream import AnonymisingStream
+
+__all__ = [
+    "AnonymiseError", "AnonymisingStream", "CanaryFound", "ColumnRule", "FAKES", "FakeError", "Fakes", "Problem",
+    "RestoreFailed", "RestoreResult", "Rules", "RulesError", "Schema", "SchemaMismatch", "TableRule", "UnsafeDump",
+    "VerificationFailed", "check", "find_problems", "libpq_env", "proposal_yaml", "propose_rules",
+    "read_database_schema", "read_dump_schema", "restore", "write_proposal",
+]

@@ -1,0 +1,339 @@
+"""The tables and columns of a dump or of a live database.
+
+* :meth:`Schema.from_sql` parses the script ``pg_restore --schema-only -f -``
+  writes (``CREATE TABLE`` for columns and types, ``ADD CONSTRAINT ... PRIMARY
+  KEY/UNIQUE`` and ``CREATE UNIQUE INDEX`` for unique columns, ``CREATE SCHEMA``);
+* :func:`read_dump_schema` runs ``pg_restore`` on a dump file (or URL);
+* :func:`read_database_schema` asks a live database's catalogs through ``psql``.
+
+Only ordinary and partitioned tables count (views and materialized views hold
+no data of their own; foreign tables are not dumped); tables that belong to an
+extension are left out, as ``pg_dump`` leaves out their data.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+from .errors import AnonymiseError, RestoreFailed
+from .pgtypes import PgType, parse_type
+from .sqlscan import read_identifier, read_identifier_list, read_qualified, split_statements
+
+TableKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: PgType
+    not_null: bool = False
+    generated: bool = False  #: GENERATED ALWAYS AS (...) STORED: computed, never in COPY data
+
+    @property
+    def max_length(self) -> int | None:
+        return self.type.length
+
+
+@dataclass
+class Table:
+    schema: str
+    name: str
+    columns: dict[str, Column] = field(default_factory=dict)
+    unique_sets: list[frozenset] = field(default_factory=list)
+    partitioned: bool = False
+
+    @property
+    def key(self) -> TableKey:
+        return (self.schema, self.name)
+
+    def is_unique(self, column: str) -> bool:
+        """True if the column alone is a primary key, unique constraint or unique index."""
+        return frozenset([column]) in self.unique_sets
+
+    @property
+    def data_columns(self) -> list[str]:
+        """Columns whose values a dump carries (generated columns excluded)."""
+        return [c.name for c in self.columns.values() if not c.generated]
+
+
+@dataclass
+class Schema:
+    tables: dict[TableKey, Table] = field(default_factory=dict)
+    schemas: set[str] = field(default_factory=set)  #: schemas the script creates (``CREATE SCHEMA``)
+
+    def table(self, key: TableKey) -> Table | None:
+        return self.tables.get(key)
+
+    # -- from SQL ----------------------------------------------------------------------
+    @classmethod
+    def from_sql(cls, text: str) -> "Schema":
+        return cls.from_statements(split_statements(text))
+
+    @classmethod
+    def from_statements(cls, statements) -> "Schema":
+        schema = cls()
+        for stmt in statements:
+            schema.add_statement(stmt)
+        return schema
+
+    def add_statement(self, stmt: str) -> None:
+        s = _strip_leading_comments(stmt)
+        head = s[:80].upper()
+        try:
+            if re.match(r"CREATE\s+(UNLOGGED\s+)?TABLE\b", head):
+                self._create_table(s)
+            elif re.match(r"CREATE\s+SCHEMA\b", head):
+                m = re.match(r"CREATE\s+SCHEMA\s+(IF\s+NOT\s+EXISTS\s+)?", s, re.I)
+                name, _ = read_identifier(s, m.end())
+                self.schemas.add(name)
+            elif re.match(r"ALTER\s+TABLE\b", head):
+                self._alter_table(s)
+            elif re.match(r"CREATE\s+UNIQUE\s+INDEX\b", head):
+                self._unique_index(s)
+        except ValueError as exc:
+            raise AnonymiseError(f"cannot read the schema statement {s[:120]!r}: {exc}") from None
+
+    def _create_table(self, s: str) -> None:
+        m = re.match(r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?", s, re.I)
+        key, pos = read_qualified(s, m.end())
+        rest = s[pos:].lstrip()
+        if rest.upper().startswith("PARTITION OF") or rest.upper().startswith("OF "):
+            # a partition or typed table created from its parent's/type's columns: the COPY
+            # header will tell the columns; record the table without columns
+            self.tables.setdefault(key, Table(*key))
+            return
+        if not rest.startswith("("):
+            raise ValueError("expected a column list")
+        body, end = _paren_body(rest, 0)
+        table = Table(*key)
+        tail = rest[end:].upper()
+        table.partitioned = "PARTITION BY" in tail
+        for element in _split_top_level(body):
+            element = element.strip()
+            if not element:
+                continue
+            first = element.split(None, 1)[0].upper()
+            if first in ("CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE", "FOREIGN", "EXCLUDE", "LIKE") and not element.startswith('"'):
+                _table_constraint(table, element)
+                continue
+            col = _column(element)
+            table.columns[col.name] = col
+        self.tables[key] = table
+
+    def _alter_table(self, s: str) -> None:
+        m = re.match(r"ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?", s, re.I)
+        key, pos = read_qualified(s, m.end())
+        table = self.tables.get(key)
+        if table is None:
+            return
+        rest = s[pos:]
+        for cm in re.finditer(r"\bADD\s+CONSTRAINT\s+", rest, re.I):
+            _, p = read_identifier(rest, cm.end())
+            _table_constraint(table, "CONSTRAINT x " + rest[p:])
+
+    def _unique_index(self, s: str) -> None:
+        m = re.match(r"CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?", s, re.I)
+        _, pos = read_identifier(s, m.end())
+        on = re.compile(r"\s*ON\s+(?:ONLY\s+)?", re.I).match(s, pos)
+        if not on:
+            return
+        key, pos = read_qualified(s, on.end())
+        table = self.tables.get(key)
+        if table is None:
+            return
+        paren = s.find("(", pos)
+        if paren < 0:
+            return
+        body, _ = _paren_body(s, paren)
+        columns = []
+        for element in _split_top_level(body):
+            element = element.strip()
+            if element.startswith("("):
+                return  # an expression index: not a plain unique column
+            name, _ = read_identifier(element, 0)
+            columns.append(name)
+        if columns:
+            table.unique_sets.append(frozenset(columns))
+
+
+def _strip_leading_comments(stmt: str) -> str:
+    lines = stmt.splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _paren_body(text: str, start: int) -> tuple[str, int]:
+    """Text inside the parentheses opening at ``start`` and the index after the closing one."""
+    depth = 0
+    i = start
+    # walk with a tiny lexer: quotes can hold parentheses
+    n = len(text)
+    quote = None
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == quote:
+                if i + 1 < n and text[i + 1] == quote:
+                    i += 2
+                    continue
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1:i], i + 1
+        i += 1
+    raise ValueError("unbalanced parentheses")
+
+
+def _split_top_level(body: str) -> list[str]:
+    parts, depth, quote, start, i, n = [], 0, None, 0, 0, len(body)
+    while i < n:
+        c = body[i]
+        if quote:
+            if c == quote:
+                if i + 1 < n and body[i + 1] == quote:
+                    i += 2
+                    continue
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(body[start:i])
+            start = i + 1
+        i += 1
+    parts.append(body[start:])
+    return parts
+
+
+_COLUMN_STOP = re.compile(
+    r"\s+(COLLATE|DEFAULT|NOT\s+NULL|NULL|GENERATED|CONSTRAINT|CHECK|REFERENCES|PRIMARY\s+KEY|UNIQUE)\b", re.I)
+
+
+def _column(element: str) -> Column:
+    name, pos = read_identifier(element, 0)
+    rest = element[pos:]
+    # the type runs until the first constraint keyword outside quotes and parentheses
+    stop = len(rest)
+    depth, quote = 0, None
+    for m in _COLUMN_STOP.finditer(rest):
+        # check the keyword is at depth 0 and outside quotes
+        depth, quote = 0, None
+        for ch in rest[: m.start()]:
+            if quote:
+                if ch == quote:
+                    quote = None
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+        if depth == 0 and not quote:
+            stop = m.start()
+            break
+    type_text = rest[:stop].strip()
+    tail = rest[stop:].upper()
+    not_null = bool(re.search(r"\bNOT\s+NULL\b", tail)) or bool(re.search(r"\bPRIMARY\s+KEY\b", tail))
+    generated = bool(re.search(r"\bGENERATED\s+ALWAYS\s+AS\s*\(", tail))
+    return Column(name=name, type=parse_type(type_text), not_null=not_null, generated=generated)
+
+
+def _table_constraint(table: Table, element: str) -> None:
+    m = re.match(r"\s*(?:CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+)?(PRIMARY\s+KEY|UNIQUE(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?)\s*\(",
+                 element, re.I)
+    if not m:
+        return
+    body, _ = _paren_body(element, m.end() - 1)
+    columns = read_identifier_list(body)
+    if columns:
+        table.unique_sets.append(frozenset(columns))
+        if m.group(1).upper().startswith("PRIMARY"):
+            for c in columns:
+                if c in table.columns:
+                    col = table.columns[c]
+                    table.columns[c] = Column(col.name, col.type, True, col.generated)
+
+
+# -- readers ------------------------------------------------------------------------------
+PG_RESTORE_SAFE_FLAGS = [
+    "--no-owner", "--no-privileges", "--no-tablespaces", "--no-publications", "--no-subscriptions",
+    "--no-security-labels",
+]
+
+
+def read_dump_schema(dump: str, *, pg_restore: str = "pg_restore", env: dict | None = None) -> Schema:
+    """The schema of a ``pg_dump -Fc`` archive (file path or http(s) URL): reads only its table of contents."""
+    from .restore import _open_dump_source  # local import: restore imports this module
+
+    source = _open_dump_source(dump)
+    argv = [pg_restore, "--schema-only", *PG_RESTORE_SAFE_FLAGS, "-f", "-"]
+    try:
+        result = source.run_to_completion(argv, env=env)
+    finally:
+        source.close()
+    if result.returncode != 0:
+        raise RestoreFailed(f"pg_restore could not read the dump's schema (exit {result.returncode}): "
+                            f"{result.stderr.decode('utf-8', 'replace').strip()[-2000:]}")
+    return Schema.from_sql(result.stdout.decode("utf-8"))
+
+
+_CATALOG_QUERY = r"""
+SELECT coalesce(json_agg(t), '[]'::json) FROM (
+  SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned,
+    (SELECT coalesce(json_agg(json_build_object(
+        'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+        'not_null', a.attnotnull, 'generated', a.attgenerated <> '') ORDER BY a.attnum), '[]'::json)
+       FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+    (SELECT coalesce(json_agg((SELECT json_agg(a.attname) FROM unnest(i.indkey::int2[]) k
+                                JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k)), '[]'::json)
+       FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indexprs IS NULL
+         AND 0 <> ALL (i.indkey::int2[])) AS uniques
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                    AND d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2
+) t
+"""
+
+
+def read_database_schema(url: str, *, psql: str = "psql", env: dict | None = None) -> Schema:
+    """The schema of a live database (its catalogs, through psql)."""
+    from .restore import libpq_env
+
+    run_env = libpq_env(url, env)
+    result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password",
+                             "-c", _CATALOG_QUERY], capture_output=True, env=run_env, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RestoreFailed(f"psql could not read the database schema (exit {result.returncode}): "
+                            f"{result.stderr.decode('utf-8', 'replace').strip()[-2000:]}")
+    return schema_from_catalog(json.loads(result.stdout.decode("utf-8")))
+
+
+def schema_from_catalog(rows: list[dict]) -> Schema:
+    schema = Schema()
+    for row in rows:
+        table = Table(row["schema"], row["name"], partitioned=bool(row.get("partitioned")))
+        for c in row["columns"]:
+            table.columns[c["name"]] = Column(c["name"], parse_type(c["type"]), bool(c["not_null"]),
+                                              bool(c["generated"]))
+        for u in row["uniques"] or []:
+            if u:
+                table.unique_sets.append(frozenset(u))
+        schema.tables[table.key] = table
+        if row["schema"] != "public":
+            schema.schemas.add(row["schema"])
+    return schema

@@ -1,0 +1,66 @@
+"""The typed confirmation code that guards every change to a remote app.
+
+A random six-digit code is shown and must be typed back; reading it forces the
+user to look at the report above it, which "y/N" never did. ``--confirm APP``
+replaces the prompt for CI, and must name the very app being changed, so a
+pasted command line cannot hit the wrong environment. Nothing else skips it.
+"""
+from __future__ import annotations
+
+import secrets
+import sys
+from typing import Callable, TextIO
+
+from .errors import HerokuToolsError
+
+
+class ConfirmationRefused(HerokuToolsError):
+    """The user did not type the code, or ``--confirm`` named another app."""
+
+
+def generate_code() -> str:
+    """Six random digits, leading zeros allowed."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def confirm(
+    app_name: str,
+    action: str,
+    *,
+    confirm_app: str | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    read: Callable[[str], str] | None = None,
+) -> None:
+    """Return when the change to ``app_name`` is confirmed; raise otherwise.
+
+    :param action: what will happen, e.g. ``"deploy to live (my-app-live)"``.
+    :param confirm_app: the value of ``--confirm``; must equal ``app_name``.
+    """
+    if confirm_app is not None:
+        if confirm_app != app_name:
+            raise ConfirmationRefused(
+                f"--confirm {confirm_app} does not match the app being changed ({app_name}); nothing was changed.",
+                recover=f"re-run with --confirm {app_name} if {app_name} is really the target",
+            )
+        return
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    if read is None and not stdin.isatty():
+        raise ConfirmationRefused(
+            f"refusing to {action} without confirmation: no terminal to type the code on; nothing was changed.",
+            recover=f"re-run in a terminal, or pass --confirm {app_name}",
+        )
+    code = generate_code()
+    prompt = f"Type {code} to {action}: "
+    if read is None:
+        stdout.write(prompt)
+        stdout.flush()
+        answer = stdin.readline()
+    else:
+        answer = read(prompt)
+    if answer.strip() != code:
+        raise ConfirmationRefused(
+            f"the code did not match; nothing was changed on {app_name}.",
+            recover="run the command again and type the code shown",
+        )

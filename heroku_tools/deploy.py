@@ -1,0 +1,215 @@
+"""Carry out a :class:`~heroku_tools.plan.DeployPlan`, leaving a defined state on any failure.
+
+The sequence: maintenance on (only if the plan needs downtime, and no earlier
+than the push or promotion), push or promote, wait for the release, every
+post-push command in one dyno, maintenance off, tag. A :class:`Journal` records
+each step as it happens, so a failure — Ctrl-C included — is answered with
+what failed, the state the app is left in, and the exact commands to recover:
+
+* maintenance comes off again when the failure came before any migration ran
+  (the old code, or the new code on an untouched schema, still serves);
+* after a failed (or interrupted) migration it stays on, loudly, because the
+  schema may be half-migrated;
+* a step whose exit status was not checked is never reported as a success.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import HerokuToolsError, RemoteCommandFailed
+from .git import Git
+from .heroku import Heroku
+from .models import Release
+from .options import DeployOptions
+from .plan import DeployPlan, current_release
+from .steps import StepProgress, script
+from . import tags
+
+
+class DeployFailed(HerokuToolsError):
+    """A deployment step failed; the message says where things stand and how to recover."""
+
+
+@dataclass
+class Outcome:
+    """What a deployment did."""
+
+    plan: DeployPlan
+    release: Release | None = None
+    tag: str | None = None
+    #: Seconds the maintenance page was up (0 when it never went on).
+    maintenance_seconds: float = 0.0
+    seconds: float = 0.0
+    steps_run: tuple[str, ...] = ()
+
+
+@dataclass
+class Journal:
+    """What has happened so far, to decide the failure policy and tell the user."""
+
+    plan: DeployPlan
+    step: str = "starting"
+    maintenance_since: float | None = None
+    maintenance_seconds: float = 0.0
+    progress: StepProgress | None = None
+    new_release: Release | None = None
+    log: list[str] = field(default_factory=list)
+
+    def begin(self, step: str, say: Callable[[str], None]) -> None:
+        self.step = step
+        self.log.append(step)
+        say(f"==> {step}")
+
+    @property
+    def schema_touched(self) -> bool:
+        return bool(self.progress and self.progress.schema_touched)
+
+
+def wait_for_release(heroku: Heroku, app: str, after_version: int, *, timeout: float = 3600.0, poll: float = 1.0) -> Release:
+    """The first release newer than ``after_version``, once it is no longer pending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        newer = [r for r in heroku.releases(app, 5) if r.version > after_version]
+        newest = max(newer, key=lambda r: r.version, default=None)
+        if newest is not None and newest.status != "pending":
+            return newest
+        if time.monotonic() > deadline:
+            raise DeployFailed(f"no finished release appeared on {app} within {timeout:.0f}s")
+        time.sleep(poll)
+
+
+def execute(
+    plan: DeployPlan,
+    *,
+    git: Git,
+    heroku: Heroku,
+    say: Callable[[str], None] = print,
+    stream: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Run the plan; raise :class:`DeployFailed` (after cleaning up) on any failure."""
+    started = time.monotonic()
+    journal = Journal(plan)
+    app = plan.env.app_name
+    stream = stream or say
+    try:
+        if plan.options & DeployOptions.PUSH:
+            previous = plan.next_version - 1
+            _maintenance_on(plan, journal, heroku, say)
+            if plan.method == "promote":
+                journal.begin(f"promoting {plan.source_app} to {app}", say)
+                heroku.pipeline_promote(plan.source_app, to=list(plan.target_apps))
+            else:
+                journal.begin(f"pushing {plan.target_commit[:12]} to {app}", say)
+                refspec = f"{plan.target_commit}:refs/heads/main"
+                git.push(plan.git_url, refspec, force=plan.force, stream=stream)
+            journal.begin(f"waiting for the new release of {app}", say)
+            journal.new_release = wait_for_release(heroku, app, previous)
+            if journal.new_release.status != "succeeded":
+                raise DeployFailed(
+                    f"release v{journal.new_release.version} of {app} {journal.new_release.status} "
+                    "(its release phase failed)"
+                )
+        if plan.steps:
+            if not plan.options & DeployOptions.PUSH:
+                _maintenance_on(plan, journal, heroku, say)
+            journal.progress = StepProgress(plan.steps, show=stream)
+            names = ", ".join(step.name for step in plan.steps)
+            journal.begin(f"running {names} on {app} (one dyno)", say)
+            heroku.run(app, script(plan.steps), stream=journal.progress)
+        _maintenance_off(journal, heroku, app, say)
+        tag = None
+        if journal.new_release is not None:
+            journal.begin(f"tagging {plan.target_commit[:12]} as {plan.env.tag(journal.new_release.version)}", say)
+            tag = tags.record(
+                git,
+                plan.env,
+                journal.new_release.version,
+                plan.target_commit,
+                tags.message(plan.env, journal.new_release.version, plan.deployer, plan.commits),
+                push_remote=plan.env.remote if plan.env.push_tags and git.remote_url(plan.env.remote) else None,
+            )
+    except KeyboardInterrupt:
+        raise _failure(journal, heroku, say, "interrupted (Ctrl-C)") from None
+    except HerokuToolsError as error:
+        raise _failure(journal, heroku, say, error.message) from None
+    return Outcome(
+        plan=plan,
+        release=journal.new_release,
+        tag=tag,
+        maintenance_seconds=journal.maintenance_seconds,
+        seconds=time.monotonic() - started,
+        steps_run=tuple(journal.progress.started) if journal.progress else (),
+    )
+
+
+def _maintenance_on(plan: DeployPlan, journal: Journal, heroku: Heroku, say) -> None:
+    if not plan.maintenance or plan.already_maintenance or journal.maintenance_since is not None:
+        return
+    journal.begin(f"maintenance on for {plan.env.app_name}", say)
+    heroku.maintenance_on(plan.env.app_name)
+    journal.maintenance_since = time.monotonic()
+
+
+def _maintenance_off(journal: Journal, heroku: Heroku, app: str, say) -> None:
+    if journal.maintenance_since is None:
+        return
+    journal.begin(f"maintenance off for {app}", say)
+    heroku.maintenance_off(app)
+    journal.maintenance_seconds = time.monotonic() - journal.maintenance_since
+    journal.maintenance_since = None
+
+
+def _failure(journal: Journal, heroku: Heroku, say, reason: str) -> DeployFailed:
+    """Apply the failure policy and build the one message that explains it."""
+    plan = journal.plan
+    app = plan.env.app_name
+    state: list[str] = []
+    recover: list[str] = []
+    failed_step = journal.step
+    if journal.progress and journal.progress.current:
+        failed_step = f"{journal.step}: step {journal.progress.current!r}"
+
+    maintenance_note = None
+    if journal.maintenance_since is not None:
+        if journal.schema_touched:
+            maintenance_note = (
+                f"MAINTENANCE IS STILL ON for {app}: {journal.progress.current} failed or was interrupted, "
+                "so the database schema may be half-migrated"
+            )
+            recover.append(f"heroku run -x -a {app} -- 'python manage.py showmigrations'   # inspect")
+            recover.append(f"heroku maintenance:off -a {app}   # once the schema is sound")
+        else:
+            try:
+                heroku.maintenance_off(app)
+                maintenance_note = f"maintenance is off again for {app} (no migration had run)"
+                journal.maintenance_since = None
+            except (HerokuToolsError, KeyboardInterrupt):
+                maintenance_note = f"MAINTENANCE IS STILL ON for {app}: turning it off failed too"
+                recover.insert(0, f"heroku maintenance:off -a {app}")
+
+    release_note = _release_state(heroku, app)
+    if release_note:
+        state.append(release_note)
+    if maintenance_note:
+        state.append(maintenance_note)
+    if journal.new_release is not None and journal.new_release.status == "succeeded":
+        previous = plan.deployed.release.version if plan.deployed.release else None
+        if previous is not None:
+            recover.append(f"heroku releases:rollback v{previous} -a {app}   # back to the code that ran before")
+    if plan.steps and journal.progress is not None:
+        recover.append(f"heroku-tools deploy {plan.env.label} --options {int(plan.options & ~DeployOptions.PUSH)}"
+                       "   # re-run just the post-push commands")
+    recover.append(f"heroku-tools deploy {plan.env.label}   # try again once the cause is fixed")
+    return DeployFailed(f"deploy to {plan.env.label} failed while {failed_step}: {reason}", state=state, recover=recover)
+
+
+def _release_state(heroku: Heroku, app: str) -> str | None:
+    try:
+        current = current_release(heroku.releases(app, 5))
+    except (HerokuToolsError, KeyboardInterrupt):
+        return f"the release state of {app} could not be read: check `heroku releases -a {app}`"
+    if current is None:
+        return f"{app} has no current release"
+    return f"{app} runs v{current.version} ({current.description})"

@@ -1,0 +1,110 @@
+"""The library's errors: one family, each shown to the user as one message.
+
+Everything heroku-tools raises on purpose derives from :class:`HerokuToolsError`.
+Tasks turn it into ``invoke.Exit(message, code)`` (see :func:`heroku_tools.tasks.task`)
+and the ``heroku-tools`` program catches it, so a failure is one line on stderr
+and an exit status, never a traceback.
+"""
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Iterable, Sequence
+
+
+class HerokuToolsError(Exception):
+    """Base class: ``message`` is what the user sees, ``code`` the exit status.
+
+    An error that leaves something behind says so: ``state`` lines describe
+    where things stand (the release an app runs, whether maintenance is on),
+    ``recover`` lines are the exact commands to get out of it. :meth:`render`
+    puts the three together as the text the user is shown.
+    """
+
+    code = 1
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        *,
+        state: str | Iterable[str] = (),
+        recover: str | Iterable[str] = (),
+    ):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.state = [state] if isinstance(state, str) else list(state)
+        self.recover = [recover] if isinstance(recover, str) else list(recover)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def render(self) -> str:
+        """The message, then the state left behind, then how to recover."""
+        lines = [self.message]
+        if self.state:
+            lines += ["State now:", *(f"  - {line}" for line in self.state)]
+        if self.recover:
+            lines += ["To recover:", *(f"  $ {line}" for line in self.recover)]
+        return "\n".join(lines)
+
+
+class SettingsError(HerokuToolsError):
+    """``heroku-tools.yml`` (or the ``heroku_tools`` configuration) is not valid."""
+
+
+class UnknownEnvironment(SettingsError):
+    """An environment label that the settings do not define."""
+
+
+class ToolNotFound(HerokuToolsError):
+    """The ``heroku`` or ``git`` executable could not be found."""
+
+
+class CommandError(HerokuToolsError):
+    """A ``git`` or ``heroku`` command failed.
+
+    Carries everything needed to diagnose it: the ``argv`` that ran, its
+    ``exit_code``, ``stdout`` and ``stderr`` (text). ``message`` is the one line
+    worth showing; ``details`` the full picture, for logs and ``--debug``.
+    """
+
+    def __init__(self, message: str, *, argv: Sequence[str], exit_code: int, stdout: str = "", stderr: str = ""):
+        super().__init__(message)
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    @property
+    def details(self) -> str:
+        parts = [f"$ {self.command}", f"exit status {self.exit_code}"]
+        if self.stdout.strip():
+            parts += ["--- stdout", self.stdout.rstrip()]
+        if self.stderr.strip():
+            parts += ["--- stderr", self.stderr.rstrip()]
+        return "\n".join(parts)
+
+
+class NotLoggedIn(CommandError):
+    """The heroku CLI has no valid credentials (not logged in, or a bad API key)."""
+
+
+class AppNotFound(CommandError):
+    """Heroku does not know the app, or this account cannot see it."""
+
+
+class RemoteCommandFailed(CommandError):
+    """A one-off dyno (``heroku run --exit-code``) finished with a non-zero status."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'uat'?"`` when ``word`` is close to one of ``choices``, else ``""``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

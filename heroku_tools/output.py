@@ -1,0 +1,66 @@
+"""Console output: colour only on a terminal, chatter on stderr.
+
+Colour is decided here, per stream (``isatty()`` and ``NO_COLOR``), rather than
+by ``colorama.init()``, which would wrap ``sys.stdout`` and strip escape codes
+whenever it is not a TTY, even on Linux. The entry point calls
+``colorama.just_fix_windows_console()`` once; nothing else touches colorama's state.
+
+Data a user may capture (``eval "$(heroku-tools sandbox up)"``) goes to stdout;
+progress, warnings and streamed command output go to stderr.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from colorama import Fore, Style
+
+
+def colour_enabled(stream: TextIO | None = None) -> bool:
+    """Whether ``stream`` (default stderr) should get colour: a TTY, and ``NO_COLOR`` unset."""
+    stream = stream or sys.stderr
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, *styles: str, stream: TextIO | None = None) -> str:
+    """``text`` wrapped in colorama ``styles`` if ``stream`` gets colour."""
+    if not styles or not colour_enabled(stream):
+        return text
+    return "".join(styles) + text + Style.RESET_ALL
+
+
+def say(message: str, *styles: str, stream: TextIO | None = None) -> None:
+    """Print ``message`` (to stderr by default), coloured when that is a terminal."""
+    stream = stream or sys.stderr
+    print(paint(message, *styles, stream=stream), file=stream, flush=True)
+
+
+def info(message: str) -> None:
+    say(message, Fore.CYAN)
+
+
+def success(message: str) -> None:
+    say(message, Fore.GREEN)
+
+
+def warn(message: str) -> None:
+    say(message, Fore.YELLOW)
+
+
+def error(message: str) -> None:
+    say(message, Fore.RED, Style.BRIGHT)
+
+
+def line_printer(prefix: str = "", *, stream: TextIO | None = None) -> Callable[[str], None]:
+    """A callback for the runners' ``stream=``: prints each line dimmed, after ``prefix``."""
+
+    def show(line: str) -> None:
+        target = stream or sys.stderr
+        print(paint(f"{prefix}{line}", Style.DIM, stream=target), file=target, flush=True)
+
+    return show

@@ -1,0 +1,116 @@
+"""Read-only calls straight to the Heroku Platform API, for what the CLI never prints.
+
+The full commit sha of a release lives only on its slug (``GET
+/apps/{app}/slugs/{id}``), and no heroku command shows it. Rather than guess from
+a 7-character description, deploy reads the slug with the same credentials and
+host the CLI uses: ``HEROKU_HOST`` resolved by the CLI's own rules, the token from
+``heroku auth:token`` (or ``HEROKU_API_KEY``), and the extra CA bundle the CLI
+trusts (``NODE_EXTRA_CA_CERTS``). Only GETs: every change still goes through the
+heroku CLI.
+"""
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Callable
+
+from .errors import HerokuToolsError
+
+class PlatformAPIError(HerokuToolsError):
+    """A Platform API read failed; ``status`` is the HTTP status (0: unreachable)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
+
+
+ALLOWED_HOST_SUFFIXES = ("heroku.com", "herokai.com", "herokuspace.com", "herokudev.com")
+
+
+def api_base_url(environ: dict | None = None) -> str:
+    """The API base the heroku CLI would use, per its ``HEROKU_HOST`` rules."""
+    host = (environ if environ is not None else os.environ).get("HEROKU_HOST", "").strip()
+    if not host:
+        return "https://api.heroku.com"
+    hostname = urllib.parse.urlsplit(host).hostname if host.startswith("http") else host
+    allowed = hostname and (
+        hostname.endswith(ALLOWED_HOST_SUFFIXES) or "localhost" in host or "127.0.0.1" in host
+    )
+    if not allowed:
+        return "https://api.heroku.com"
+    return host.rstrip("/") if host.startswith("http") else f"https://api.{host}"
+
+
+def _ssl_context(environ: dict) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    extra = environ.get("NODE_EXTRA_CA_CERTS")
+    if extra and os.path.exists(extra):
+        context.load_verify_locations(cafile=extra)
+    return context
+
+
+class PlatformAPI:
+    """A minimal, read-only Platform API client sharing the CLI's host and token."""
+
+    def __init__(self, token: str | Callable[[], str], environ: dict | None = None, timeout: float = 30):
+        self._token = token
+        self.environ = dict(environ if environ is not None else os.environ)
+        self.base_url = api_base_url(self.environ)
+        self.timeout = timeout
+        self._context = _ssl_context(self.environ)
+
+    @property
+    def token(self) -> str:
+        if callable(self._token):
+            self._token = self._token()
+        return self._token
+
+    def get(self, path: str, *, accept: str = "application/vnd.heroku+json; version=3", headers: dict | None = None):
+        request = urllib.request.Request(
+            self.base_url + path,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Accept": accept,
+                "User-Agent": "heroku-tools",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, context=self._context, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read()).get("message", error.reason)
+            except ValueError:
+                message = error.reason
+            raise PlatformAPIError(f"Heroku API GET {path} failed ({error.code}): {message}", status=error.code) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise PlatformAPIError(f"could not reach the Heroku API at {self.base_url}: {error}") from None
+
+    def slug(self, app: str, slug_id: str) -> dict:
+        return self.get(f"/apps/{urllib.parse.quote(app)}/slugs/{urllib.parse.quote(slug_id)}")
+
+    def slug_commit(self, app: str, slug_id: str) -> str | None:
+        """The full commit sha a slug was built from (None when Heroku does not know it)."""
+        return self.slug(app, slug_id).get("commit")
+
+    # -- the reads deploy's pre-flight needs, concurrently and without a CLI start-up each
+    def account(self) -> dict:
+        return self.get("/account")
+
+    def app(self, app: str) -> dict:
+        return self.get(f"/apps/{urllib.parse.quote(app)}")
+
+    def releases(self, app: str, limit: int = 10) -> list[dict]:
+        """The newest ``limit`` releases, newest first (the CLI's own Range header)."""
+        return self.get_range(f"/apps/{urllib.parse.quote(app)}/releases", f"version ..; max={limit}, order=desc")
+
+    def feature(self, app: str, name: str) -> dict:
+        return self.get(f"/apps/{urllib.parse.quote(app)}/features/{urllib.parse.quote(name)}")
+
+    def get_range(self, path: str, range_header: str):
+        return self.get(path, headers={"Range": range_header})

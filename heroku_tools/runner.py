@@ -1,0 +1,227 @@
+"""What the git and heroku runners share: running one executable through ``sh``, quietly.
+
+Every call gets an environment built afresh from ``os.environ`` plus the
+runner's overrides (``sh``'s ``_env`` replaces the environment, and a dict baked
+once would go stale), pipes rather than a pty (a pty brings pagers, colour and
+truncated output), stdin at end-of-file so nothing can wait for an answer, and
+untruncated errors. A failure becomes one :class:`~heroku_tools.errors.CommandError`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import sh
+
+from .errors import CommandError, ToolNotFound
+
+log = logging.getLogger("heroku_tools")
+
+#: Called with each line of output (stdout and stderr) of a streamed command.
+LineCallback = Callable[[str], None]
+
+#: No pager, no colour, no prompts: the output is parsed, and no one is there to answer.
+QUIET_ENV = {"NO_COLOR": "1", "TERM": "dumb"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished command: its argv (without the executable), exit status and output."""
+
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Runner:
+    """Runs one executable (``tool``) with a clean environment.
+
+    :param bin: the executable (name on ``PATH`` or path); default: ``$<env_var>``, else ``tool``.
+    :param env: variables added to ``os.environ`` for every call (e.g. a sandbox's);
+        a ``None`` value removes that variable.
+    :param cwd: working directory of every call (default: the current one).
+    """
+
+    tool = ""
+    env_var = ""
+    base_env: ClassVar[Mapping[str, str]] = QUIET_ENV
+    dropped_env: ClassVar[tuple[str, ...]] = ()
+    install_hint = ""
+
+    def __init__(self, bin: str | os.PathLike | None = None, *, env: Mapping[str, str | None] | None = None, cwd=None):
+        self.bin = str(bin or os.environ.get(self.env_var) or self.tool)
+        self.env = dict(env or {})
+        self.cwd = str(cwd) if cwd is not None else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(bin={self.bin!r}, cwd={self.cwd!r})"
+
+    def environment(self) -> dict[str, str]:
+        """``os.environ`` as it is now, the quiet settings, then ``env`` (``None`` unsets a variable)."""
+        env = {**os.environ, **self.base_env, **self.env}
+        for name in self.dropped_env:
+            env.pop(name, None)
+        return {name: value for name, value in env.items() if value is not None}
+
+    def prefix(self) -> list[str]:
+        """Arguments placed before every command's own."""
+        return []
+
+    def execute(
+        self,
+        args: Sequence[str],
+        *,
+        ok: Iterable[int] = (0,),
+        stream: LineCallback | None = None,
+        shown: Sequence[str] | None = None,
+    ) -> Result:
+        """Run ``bin prefix args``; raise :meth:`error` unless the status is in ``ok``.
+
+        ``stream`` receives each output line as it arrives (long steps such as a
+        push); ``shown`` is the argv to put in messages when ``args`` hold secrets.
+        """
+        args = [str(arg) for arg in args]
+        argv = (*self.prefix(), *args)
+        env = self.environment()
+        command = self._command(env)
+        log.debug("running %s", shlex.join([self.bin, *(shown or argv)]))
+        out: list[str] = []
+        err: list[str] = []
+        kwargs = {}
+        if stream is not None:
+            kwargs = {"_out": _collect(out, stream), "_err": _collect(err, stream)}
+        try:
+            done = command(
+                *argv,
+                _tty_out=False,
+                _in="",
+                _env=env,
+                _cwd=self.cwd,
+                _truncate_exc=False,
+                _return_cmd=True,
+                _ok_code=list(ok),
+                _decode_errors="replace",
+                **kwargs,
+            )
+            exit_code, stdout, stderr = done.exit_code, done.stdout, done.stderr
+        except sh.ErrorReturnCode as exc:
+            exit_code, stdout, stderr = exc.exit_code, exc.stdout, exc.stderr
+        except OSError as exc:  # found but not executable, and the like
+            raise self.not_found(f"{self.bin!r} could not be run ({exc.strerror})") from None
+        if stream is not None:
+            stdout, stderr = "".join(out), "".join(err)
+        else:
+            stdout, stderr = _text(stdout), _text(stderr)
+        result = Result(tuple(args), exit_code, stdout, stderr)
+        if exit_code not in ok:
+            raise self.error(result, shown=shown)
+        return result
+
+    def _command(self, env: Mapping[str, str]) -> sh.Command:
+        """The executable, looked up on the PATH the command will run with."""
+        found = shutil.which(self.bin, path=env.get("PATH"))
+        try:
+            return sh.Command(found or self.bin)
+        except sh.CommandNotFound:
+            where = "on PATH" if os.sep not in self.bin else "there"
+            raise self.not_found(f"looked for {self.bin!r} {where}") from None
+
+    def not_found(self, what: str) -> ToolNotFound:
+        return ToolNotFound(f"{self.tool} was not found ({what}): {self.install_hint}")
+
+    def error(self, result: Result, *, shown: Sequence[str] | None = None) -> CommandError:
+        """The error for a failed ``result``; subclasses recognise their tool's messages."""
+        argv = [self.tool, *(shown or result.argv)]
+        reason = first_error_line(result.stderr, result.stdout) or f"exit status {result.exit_code}"
+        return CommandError(
+            f"`{shlex.join(argv)}` failed: {reason}",
+            argv=argv,
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+        )
+
+
+def configured_bin(configured: str | None, root: Path, env_var: str) -> str | None:
+    """The executable to use: ``$env_var`` wins, then the setting.
+
+    A relative path in the setting (``node_modules/.bin/heroku``) is relative to
+    the project root, not to wherever the command happens to run.
+    """
+    explicit = os.environ.get(env_var)
+    if explicit or not configured:
+        return explicit or None
+    if os.sep in configured and not Path(configured).is_absolute():
+        return str(root / configured)
+    return configured
+
+
+def first_error_line(stderr: str, stdout: str = "") -> str:
+    """The line of output that says what went wrong, without decoration or warnings.
+
+    The heroku CLI prints `` ›   Error: Couldn't find that app.`` followed by
+    continuation lines and an ``Error ID``, sometimes after `` ›   Warning: ...``
+    blocks; git prints ``fatal: ...`` or ``error: ...``.
+    """
+    lines = [_undecorate(line) for line in stderr.splitlines()]
+    for index, line in enumerate(lines):
+        for marker in ("Error:", "fatal:", "error:", "ERROR:"):
+            if line.startswith(marker):
+                parts = [line[len(marker):].strip()]
+                for following in lines[index + 1:]:
+                    if not following or following.startswith(_NOT_CONTINUATION) or following.isupper():
+                        break
+                    parts.append(following.strip())
+                return " ".join(part for part in parts if part)
+    meaningful = [_undecorate(line) for line in _without_warnings(stderr.splitlines())]
+    meaningful = [line for line in meaningful if line]
+    if meaningful:
+        return meaningful[-1]
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+_NOT_CONTINUATION = ("Error ID:", "Warning:", "See more help", "Error:", "fatal:", "error:", "hint:")
+
+
+def _undecorate(line: str) -> str:
+    """Drop oclif's `` ›   `` / `` ▸ `` gutter and surrounding space."""
+    line = line.strip()
+    while line[:1] in ("›", "▸", "!"):
+        line = line[1:].strip()
+    return line
+
+
+def _without_warnings(lines: list[str]) -> list[str]:
+    """Drop oclif warning blocks: a ``Warning:`` line and the gutter lines continuing it."""
+    kept, in_warning = [], False
+    for line in lines:
+        text = _undecorate(line)
+        if text.startswith("Warning:"):
+            in_warning = True
+        elif in_warning and (not line.lstrip().startswith(("›", "▸")) or not text or text.startswith("Error")):
+            in_warning = False
+        if not in_warning:
+            kept.append(line)
+    return kept
+
+
+def _collect(into: list[str], stream: LineCallback) -> Callable[[str], None]:
+    def callback(line: str) -> None:
+        into.append(line)
+        stream(line.rstrip("\r\n"))
+
+    return callback
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or ""

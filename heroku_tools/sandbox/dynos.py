@@ -1,0 +1,209 @@
+"""One-off dynos: the processes behind ``heroku run`` and ``heroku run:detached``.
+
+A one-off dyno is ``bash -c COMMAND`` in the current release's slug directory,
+with the app's config vars (plus the ``env`` of the request) as its environment,
+in its own process group so stopping the dyno stops everything it started.
+
+Dyno records live in ``state.data["dynos"][app_id][dyno_id]``, shaped as the
+Platform API shows them, for as long as the process runs: Heroku forgets a
+one-off dyno once it exits, so ``GET .../dynos/run.1234`` is then a 404. They are
+only ever running in the server process that started them, so a restarted
+sandbox starts with none.
+
+Everything that waits on a process runs on the rendezvous server's asyncio loop;
+the API threads hand work to it with :func:`asyncio.run_coroutine_threadsafe`.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import signal
+from pathlib import Path
+
+from .runtime import dyno_environment, slug_path
+from .state import ApiError, State, new_id, now, public
+
+#: How long an attached dyno waits for ``heroku run`` to connect before it is dropped.
+ATTACH_TIMEOUT = 120.0
+
+#: What a one-off dyno writes instead of running its command when the ``run``
+#: fault is armed: the command never starts, so ``heroku run -x`` gets no exit
+#: status back (exit 1) and ``run:detached`` leaves only this line in its log.
+PLATFORM_ERROR = b"Error R99 (Platform error) -> The dyno could not start the process. Try again in a minute.\n"
+
+DEFAULT_SIZE = "Basic"
+
+#: Seconds between SIGTERM and SIGKILL when a dyno is stopped (Heroku allows 30).
+STOP_GRACE = 30.0
+
+
+class Dyno:
+    """A one-off dyno between its creation and the end of its process."""
+
+    def __init__(self, state: State, app: dict, record: dict, directory: Path, env: dict, faulty: bool):
+        self.state, self.app, self.record = state, app, record
+        self.directory, self.env, self.faulty = directory, env, faulty
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def name(self) -> str:
+        return self.record["name"]
+
+    async def spawn(self, **stdio) -> asyncio.subprocess.Process:
+        """Start the command in the release's slug; the dyno is ``up`` from here on."""
+        self.directory.mkdir(parents=True, exist_ok=True)  # a slug never uploaded is an empty one
+        self.process = await asyncio.create_subprocess_exec(
+            "bash",
+            "-c",
+            self.record["command"],
+            cwd=str(self.directory),
+            env=dyno_environment(self.state, self.app, self.name, self.env),
+            start_new_session=True,
+            **stdio,
+        )
+        self.set_state("up")
+        return self.process
+
+    def set_state(self, value: str) -> None:
+        with self.state.mutate():
+            self.record["state"] = value
+            self.record["updated_at"] = now()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the dyno's whole process group (a dyno stops as a unit)."""
+        if self.process is not None and self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+class DynoRuntime:
+    """Creates, runs, lists and stops the one-off dynos of every app."""
+
+    def __init__(self, state: State, attach_address: tuple[str, int], loop: asyncio.AbstractEventLoop):
+        self.state = state
+        self.attach_address = attach_address
+        self.loop = loop
+        self.running: dict[str, Dyno] = {}
+        self.awaiting_attach: dict[str, Dyno] = {}
+        with state.mutate() as data:
+            data["dynos"] = {}  # dynos never outlive the server that ran them
+
+    # -- creation (API threads) ------------------------------------------------
+    def create(self, app: dict, body: dict) -> dict:
+        """Record a new one-off dyno and, if it is detached, start it right away.
+
+        Returns the API's view of the dyno, with the ``attach_url`` to connect to
+        for an attached one.
+        """
+        command = body.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ApiError(422, "invalid_params", "Command is required.")
+        env = body.get("env") or {}
+        if not isinstance(env, dict):
+            raise ApiError(422, "invalid_params", "env must be an object of strings.")
+        env = {str(key): str(value) for key, value in env.items() if value is not None}
+        release = self.state.current_release(app)
+        if release is None or release["slug"] is None:
+            # Heroku's runtime answers 409 until the app has a release with code.
+            raise ApiError(409, "conflict", f"No release with a slug was found for {app['name']}. Deploy code first.")
+        faulty = self.state.take_fault(app["name"], "run")
+        created = now()
+        record = {
+            "attach_url": None,
+            "command": command,
+            "created_at": created,
+            "id": new_id(),
+            "name": self._new_name(app),
+            "release": {"id": release["id"], "version": release["version"]},
+            "app": {"id": app["id"], "name": app["name"]},
+            "size": body.get("size") or DEFAULT_SIZE,
+            "state": "starting",
+            "type": body.get("type") or "run",
+            "updated_at": created,
+        }
+        dyno = Dyno(self.state, app, record, slug_path(self.state, release["slug"]["id"]), env, faulty)
+        with self.state.mutate() as data:
+            data["dynos"].setdefault(app["id"], {})[record["id"]] = record
+        self.running[record["id"]] = dyno
+        shown = public(record)
+        if body.get("attach"):
+            secret = secrets.token_urlsafe(24)
+            self.awaiting_attach[secret] = dyno
+            self.loop.call_soon_threadsafe(self.loop.call_later, ATTACH_TIMEOUT, self._expire, secret)
+            host, port = self.attach_address
+            shown["attach_url"] = f"rendezvous://{host}:{port}/{secret}"
+        else:
+            asyncio.run_coroutine_threadsafe(self._run_detached(dyno), self.loop)
+        return shown
+
+    def _new_name(self, app: dict) -> str:
+        """``run.NNNN``: Heroku numbers one-off dynos at random, unique per app."""
+        taken = {d["name"] for d in self.state.data["dynos"].get(app["id"], {}).values()}
+        while True:
+            name = f"run.{random.randint(1000, 9999)}"
+            if name not in taken:
+                return name
+
+    # -- lifecycle (event loop) ------------------------------------------------
+    def claim(self, secret: str) -> Dyno | None:
+        """The attached dyno waiting for ``secret``; each secret works once."""
+        return self.awaiting_attach.pop(secret, None)
+
+    def _expire(self, secret: str) -> None:
+        dyno = self.awaiting_attach.pop(secret, None)
+        if dyno is not None:
+            self.finish(dyno)
+
+    def finish(self, dyno: Dyno) -> None:
+        """Forget a dyno whose process ended (or never started)."""
+        self.running.pop(dyno.record["id"], None)
+        with self.state.mutate() as data:
+            data["dynos"].get(dyno.app["id"], {}).pop(dyno.record["id"], None)
+
+    def log_path(self, dyno: Dyno) -> Path:
+        return self.state.directory / "dynos" / f"{dyno.record['id']}.log"
+
+    async def _run_detached(self, dyno: Dyno) -> None:
+        """Run a ``run:detached`` dyno with its output going to its log file."""
+        path = self.log_path(dyno)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("ab") as log:
+                if dyno.faulty:
+                    log.write(PLATFORM_ERROR)
+                    return
+                process = await dyno.spawn(stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
+                await process.wait()
+        finally:
+            self.finish(dyno)
+
+    def shutdown(self) -> None:
+        """Stop every dyno (the server is going away, and its dynos with it)."""
+        for dyno in list(self.running.values()):
+            dyno.kill()
+
+    # -- queries and actions (API threads) ---------------------------------------
+    def list(self, app: dict) -> list[dict]:
+        with self.state.lock:
+            return [public(d) for d in self.state.data["dynos"].get(app["id"], {}).values()]
+
+    def stop(self, app: dict, identity: str) -> bool:
+        """Stop the one-off dyno named or identified by ``identity``; False if none runs."""
+        for dyno in list(self.running.values()):
+            if dyno.app["id"] == app["id"] and identity in (dyno.record["id"], dyno.name):
+                self.loop.call_soon_threadsafe(self._stop, dyno)
+                return True
+        return False
+
+    def _stop(self, dyno: Dyno) -> None:
+        if dyno.process is None:
+            for secret, waiting in list(self.awaiting_attach.items()):
+                if waiting is dyno:
+                    self._expire(secret)
+        else:
+            dyno.kill(signal.SIGTERM)
+            self.loop.call_later(STOP_GRACE, dyno.kill)
