@@ -53,7 +53,7 @@ def test(c, args="", exitfirst=False, keyword=None, verbose=False):
     if verbose:
         options.append("-v")
     with c.cd(str(ROOT)):
-        c.run(f"{PYTHON} -m pytest {_quote(options)} {args}".rstrip(), pty=False)
+        c.run(" ".join(part for part in (f"{PYTHON} -m pytest", _quote(options), args) if part), pty=False)
 
 
 @task(help={"fix": "apply ruff's safe fixes"})
@@ -73,7 +73,8 @@ def docs(c, builder="html", output=None):
     """Build the documentation; any Sphinx warning fails the build."""
     target = output or f"docs/_build/{builder}"
     with c.cd(str(ROOT)):
-        c.run(f"{PYTHON} -m sphinx -W --keep-going -b {shlex.quote(builder)} docs {shlex.quote(target)}")
+        colour = "" if sys.stdout.isatty() else "--no-color "
+        c.run(f"{PYTHON} -m sphinx -W --keep-going {colour}-b {shlex.quote(builder)} docs {shlex.quote(target)}")
     print(f"Documentation: {ROOT / target / 'index.html'}" if builder == "html" else f"Output: {target}")
 
 

@@ -63,8 +63,9 @@ class Journal:
         say(f"==> {step}")
 
     @property
-    def schema_touched(self) -> bool:
-        return bool(self.progress and self.progress.schema_touched)
+    def schema_at_risk(self) -> bool:
+        """A schema step failed or was cut off: the database may be half-migrated."""
+        return bool(self.progress and self.progress.in_schema_step)
 
 
 def wait_for_release(heroku: Heroku, app: str, after_version: int, *, timeout: float = 3600.0, poll: float = 1.0) -> Release:
@@ -117,7 +118,12 @@ def execute(
             journal.progress = StepProgress(plan.steps, show=stream)
             names = ", ".join(step.name for step in plan.steps)
             journal.begin(f"running {names} on {app} (one dyno)", say)
-            heroku.run(app, script(plan.steps), stream=journal.progress)
+            try:
+                heroku.run(app, script(plan.steps), stream=journal.progress)
+            except RemoteCommandFailed as error:
+                step = journal.progress.current
+                what = f"`{journal.progress.command(step)}`" if step else "the dyno"
+                raise DeployFailed(f"{what} exited with status {error.exit_code}") from None
         _maintenance_off(journal, heroku, app, say)
         tag = None
         if journal.new_release is not None:
@@ -169,11 +175,11 @@ def _failure(journal: Journal, heroku: Heroku, say, reason: str) -> DeployFailed
     recover: list[str] = []
     failed_step = journal.step
     if journal.progress and journal.progress.current:
-        failed_step = f"{journal.step}: step {journal.progress.current!r}"
+        failed_step = f"running step {journal.progress.current!r} on {app}"
 
     maintenance_note = None
     if journal.maintenance_since is not None:
-        if journal.schema_touched:
+        if journal.schema_at_risk:
             maintenance_note = (
                 f"MAINTENANCE IS STILL ON for {app}: {journal.progress.current} failed or was interrupted, "
                 "so the database schema may be half-migrated"
@@ -202,7 +208,8 @@ def _failure(journal: Journal, heroku: Heroku, say, reason: str) -> DeployFailed
         recover.append(f"heroku-tools deploy {plan.env.label} --options {int(plan.options & ~DeployOptions.PUSH)}"
                        "   # re-run just the post-push commands")
     recover.append(f"heroku-tools deploy {plan.env.label}   # try again once the cause is fixed")
-    return DeployFailed(f"deploy to {plan.env.label} failed while {failed_step}: {reason}", state=state, recover=recover)
+    failed_step = failed_step[0].lower() + failed_step[1:]
+    return DeployFailed(f"deploy to {plan.env.label} failed at {failed_step}: {reason}", state=state, recover=recover)
 
 
 def _release_state(heroku: Heroku, app: str) -> str | None:
@@ -213,3 +220,50 @@ def _release_state(heroku: Heroku, app: str) -> str | None:
     if current is None:
         return f"{app} has no current release"
     return f"{app} runs v{current.version} ({current.description})"
+
+
+def deploy(
+    session,
+    label: str,
+    *,
+    confirm_app: str | None = None,
+    dry_run: bool = False,
+    report: Callable[[str], None] = print,
+    say: Callable[[str], None] = print,
+    stream: Callable[[str], None] | None = None,
+    **choices,
+) -> Outcome | None:
+    """Plan, report, confirm and execute a deployment of ``label``; None if nothing was done.
+
+    ``choices`` are :func:`~heroku_tools.plan.plan_deploy`'s keyword arguments
+    (``branch``, ``force``, ``options``, ``migrate``, ``collectstatic``,
+    ``loaddata``, ``maintenance``, ``promote_from``). This is the function the
+    ``deploy`` and ``promote`` tasks call; a fabfile can call it too.
+    """
+    from .confirm import confirm
+    from .plan import plan_deploy, render_report
+
+    plan = plan_deploy(
+        session.settings, label, git=session.git, heroku=session.heroku, api=session.api, progress=say, **choices
+    )
+    if plan.up_to_date and choices.get("options") is None:
+        release = plan.deployed.release
+        say(f"{plan.env.label} ({plan.env.app_name}) is up to date: v{release.version} runs {plan.target_commit[:12]}.")
+        return None
+    report(render_report(plan, paint=_painter()))
+    if dry_run:
+        say("--dry-run: stopping here; nothing was changed.")
+        return None
+    action = f"{'promote to' if plan.method == 'promote' else 'deploy to'} {plan.env.label} ({plan.env.app_name})"
+    confirm(plan.env.app_name, action, confirm_app=confirm_app)
+    outcome = execute(plan, git=session.git, heroku=session.heroku, say=say, stream=stream)
+    version = f"v{outcome.release.version}" if outcome.release else "the current release"
+    say(f"Deployed {plan.target_commit[:12]} to {plan.env.label} ({plan.env.app_name}) as {version}"
+        + (f", tagged {outcome.tag}" if outcome.tag else "") + f" in {outcome.seconds:.1f}s.")
+    return outcome
+
+
+def _painter():
+    from .output import paint
+
+    return lambda text, *styles: paint(text, *styles, stream=__import__("sys").stdout)

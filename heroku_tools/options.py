@@ -121,7 +121,7 @@ def infer_options(
 
     ``changed_files=None`` means the deployed commit is unknown, so every file
     may have changed: every inferable step runs (a missed migration is worse
-    than a redundant one). A push is always part of the result; whether it
+    than a redundant one) except ``loaddata``, which needs fixture names. A push is always part of the result; whether it
     becomes a promotion is the environment's business, not the options'.
     """
     rules = {**DEFAULT_RULES, **(rules or {})}
@@ -131,8 +131,11 @@ def infer_options(
         if flag is DeployOptions.SYNCDB or command not in rules:
             continue
         if changed_files is None:
-            options |= flag
-            reasons[flag] = ("(deployed commit unknown: assuming every file changed)",)
+            # Fixtures are loaded by name, so with nothing known to have changed
+            # there is nothing to load; every other step is safe to repeat.
+            if flag is not DeployOptions.LOADDATA:
+                options |= flag
+                reasons[flag] = ("(deployed commit unknown: assuming every file changed)",)
             continue
         hits = matching_files(changed_files, rules[command])
         if hits:

@@ -10,7 +10,6 @@ can inspect or adjust it in between.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -21,6 +20,7 @@ from .heroku import Heroku
 from .models import Commit, Release
 from .options import STEP_LABELS, DeployOptions, Inference, apply_overrides, infer_options, matching_files
 from .platform import PlatformAPI, PlatformAPIError
+from .session import api_token
 from .settings import Environment, Settings
 from .steps import Step, select_steps
 from .tags import check_tag
@@ -85,11 +85,6 @@ def current_release(releases: Sequence[Release]) -> Release | None:
     return next((r for r in releases if r.status == "succeeded"), None)
 
 
-def _token_for(heroku: Heroku) -> str:
-    token = os.environ.get("HEROKU_API_KEY") or heroku.env.get("HEROKU_API_KEY")
-    return token or heroku.auth_token()
-
-
 def _api_error(error: PlatformAPIError, app: str) -> HerokuToolsError:
     if error.status == 404:
         return AppNotFound(
@@ -142,9 +137,15 @@ def plan_deploy(
     loaddata: bool | None = None,
     maintenance: bool | None = None,
     api: PlatformAPI | None = None,
+    promote_from: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> DeployPlan:
-    """Check that ``label`` can be deployed and work out what deploying it means."""
+    """Check that ``label`` can be deployed and work out what deploying it means.
+
+    An environment with ``pipeline: true`` is deployed by promoting its
+    upstream's slug; ``promote_from`` names the environment to promote from
+    explicitly (what ``promote uat`` does for each environment downstream of uat).
+    """
     env = settings.environment(label)
     say = progress or (lambda message: None)
     branch = branch or env.branch
@@ -155,11 +156,14 @@ def plan_deploy(
             f"{env.label} is protected: it deploys only from {env.branch}, not {branch}; nothing was changed",
             recover=f"merge {branch} into {env.branch} and deploy that",
         )
-    upstream = settings.upstream_of(env) if env.pipeline else None
+    if promote_from is not None:
+        upstream = settings.environment(promote_from)
+    else:
+        upstream = settings.upstream_of(env) if env.pipeline else None
     if env.pipeline and upstream is None:
         raise PreflightError(f"{env.label} has pipeline: true but no upstream environment to promote from")
 
-    api = api or PlatformAPI(lambda: _token_for(heroku))
+    api = api or PlatformAPI(lambda: api_token(heroku))
 
     def heroku_reads():
         api.token  # one CLI call (or none with HEROKU_API_KEY), before the parallel reads
@@ -249,6 +253,14 @@ def plan_deploy(
         chosen &= ~DeployOptions.COLLECTSTATIC
     chosen = apply_overrides(chosen, migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
     fixtures = matching_files(changed or (), settings.options.get("loaddata", ())) if changed else ()
+    loaddata = settings.commands.get("loaddata") or ""
+    if chosen & DeployOptions.LOADDATA and not fixtures and loaddata.split()[-1:] == ["loaddata"]:
+        raise PreflightError(
+            "loading fixtures was asked for, but no fixture file changed and commands.loaddata names none; "
+            "nothing was changed",
+            recover="name the fixtures in heroku-tools.yml (commands: {loaddata: python manage.py loaddata NAME}) "
+            "or drop --loaddata / bit 8 from --options",
+        )
     steps = tuple(select_steps(chosen, settings.commands, fixtures=fixtures))
 
     app = reads["app"]
@@ -305,7 +317,9 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     deployed = plan.deployed
     since = f"v{deployed.release.version}" if deployed.release else "the first release"
     lines = []
-    if plan.changed_files is None:
+    if plan.changed_files is None and (deployed.release is None or deployed.release.slug_id is None):
+        lines.append(paint("First deployment: every file is new.", Fore.YELLOW))
+    elif plan.changed_files is None:
         lines.append(paint("Deployed commit unknown: treating every file as changed.", Fore.YELLOW))
     else:
         lines.append(paint(f"Files changed since {since} ({len(plan.changed_files)}):", Style.BRIGHT))
@@ -317,8 +331,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     rows = [
         ("Target environment", f"{env.label}" + (" (protected)" if env.protected else "")),
         ("Heroku app", env.app_name),
-        ("Deployed", f"v{deployed.release.version} ({(deployed.commit or deployed.reported_sha or 'unknown')[:12]})"
-         if deployed.release else "nothing yet"),
+        ("Deployed", _deployed_line(deployed)),
         ("Deploying", f"{plan.target_commit[:12]} ({'promotion of ' + plan.source_app if plan.method == 'promote' else 'branch ' + plan.branch})"),
         ("Branch", plan.branch),
         ("Git remote", plan.git_url or "?"),
@@ -347,6 +360,13 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
+
+
+def _deployed_line(deployed: Deployed) -> str:
+    if deployed.release is None or deployed.release.slug_id is None:
+        return "no code yet"
+    sha = deployed.commit or deployed.reported_sha
+    return f"v{deployed.release.version} ({sha[:12] if sha else 'commit unknown'})"
 
 
 def _maintenance_line(plan: DeployPlan) -> str:

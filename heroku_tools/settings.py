@@ -147,6 +147,12 @@ class Settings:
         env = self.environment(env) if isinstance(env, str) else env
         return self.environment(env.upstream) if env.upstream else None
 
+    def downstream_of(self, env: Environment | str) -> list[Environment]:
+        """The environments that take their code from ``env`` (``promote env`` reaches them)."""
+        label = env if isinstance(env, str) else env.label
+        self.environment(label)
+        return [other for other in self.environments if other.upstream == label]
+
 
 # -- loading -------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from .options import STEP_COMMANDS, DeployOptions
 
 MARKER = "heroku-tools step"
 _MARKER_LINE = re.compile(rf"^{re.escape(MARKER)} (\d+)/(\d+): (\S+)$")
+#: The heroku CLI's own progress lines for ``run``, which repeat the whole script.
+_CLI_PROGRESS = re.compile(r"^Running .* on \S+\.\.\. (starting|connecting|up|done)\b")
 
 #: The order steps run in: schema first, then data that needs it, then assets.
 STEP_ORDER = (DeployOptions.SYNCDB, DeployOptions.MIGRATE, DeployOptions.LOADDATA, DeployOptions.COLLECTSTATIC)
@@ -79,7 +81,10 @@ class StepProgress:
     show: Callable[[str], None] | None = None
 
     def __call__(self, line: str) -> None:
-        match = _MARKER_LINE.match(line.strip())
+        text = line.strip()
+        if _CLI_PROGRESS.match(text):
+            return
+        match = _MARKER_LINE.match(text)
         if match:
             self.started.append(match.group(3))
         if self.show:
@@ -91,6 +96,13 @@ class StepProgress:
         return self.started[-1] if self.started else None
 
     @property
-    def schema_touched(self) -> bool:
-        """Whether a schema-changing step began: the database may be half-migrated."""
-        return any(name in SCHEMA_STEPS for name in self.started)
+    def in_schema_step(self) -> bool:
+        """Whether the step running last changes the schema.
+
+        If the chain stopped there, the database may be half-migrated; a
+        failure in a later step leaves a fully migrated schema behind.
+        """
+        return self.current in SCHEMA_STEPS
+
+    def command(self, name: str) -> str | None:
+        return next((step.command for step in self.steps if step.name == name), None)

@@ -570,6 +570,9 @@ class JsonFake(Fake):
     def cacheable(self):
         return False
 
+    def apply(self, v: bytes) -> bytes:
+        return self.make(b"", v)  # keyed per string inside, not per document: no digest of the whole
+
     def _leaf(self, raw: bytes) -> bytes:
         """A JSON string's content (between the quotes) → the fake's, JSON-escaped."""
         if b"\\" in raw:

@@ -62,6 +62,9 @@ class Table:
 class Schema:
     tables: dict[TableKey, Table] = field(default_factory=dict)
     schemas: set[str] = field(default_factory=set)  #: schemas the script creates (``CREATE SCHEMA``)
+    #: per table, its own index and PRIMARY KEY / UNIQUE statements (post-data), as the script spells them:
+    #: the stream may run them right after the table's data, while later tables are still being rewritten
+    index_statements: dict[TableKey, list[str]] = field(default_factory=dict)
 
     def table(self, key: TableKey) -> Table | None:
         return self.tables.get(key)
@@ -92,6 +95,8 @@ class Schema:
                 self._alter_table(s)
             elif re.match(r"CREATE\s+UNIQUE\s+INDEX\b", head):
                 self._unique_index(s)
+            if re.match(r"CREATE\s+(UNIQUE\s+)?INDEX\b|ALTER\s+TABLE\s+ONLY\b", head):
+                self._index_statement(s)
         except ValueError as exc:
             raise AnonymiseError(f"cannot read the schema statement {s[:120]!r}: {exc}") from None
 
@@ -133,6 +138,28 @@ class Schema:
             _, p = read_identifier(rest, cm.end())
             _table_constraint(table, "CONSTRAINT x " + rest[p:])
 
+    def _index_statement(self, s: str) -> None:
+        """Record ``s`` if it only builds an index of one plain table (movable to right after its data)."""
+        m = re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+", s, re.I)
+        if m:
+            _, pos = read_identifier(s, m.end())
+            on = re.compile(r"\s*ON\s+", re.I).match(s, pos)
+            if not on or re.match(r"ONLY\b", s[on.end():], re.I):
+                return
+            key, _ = read_qualified(s, on.end())
+        else:
+            m = re.match(r"ALTER\s+TABLE\s+ONLY\s+", s, re.I)
+            key, pos = read_qualified(s, m.end())
+            rest = s[pos:]
+            adds = re.findall(r"\bADD\s+CONSTRAINT\b", rest, re.I)
+            if len(adds) != 1 or not re.match(
+                    r"\s*ADD\s+CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+(PRIMARY\s+KEY|UNIQUE)\b", rest, re.I):
+                return
+        table = self.tables.get(key)
+        if table is None or table.partitioned:
+            return
+        self.index_statements.setdefault(key, []).append(s)
+
     def _unique_index(self, s: str) -> None:
         m = re.match(r"CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?", s, re.I)
         _, pos = read_identifier(s, m.end())
@@ -156,6 +183,11 @@ class Schema:
             columns.append(name)
         if columns:
             table.unique_sets.append(frozenset(columns))
+
+
+def strip_comments(stmt: str) -> str:
+    """A statement without the comment and blank lines before it, trimmed."""
+    return _strip_leading_comments(stmt)
 
 
 def _strip_leading_comments(stmt: str) -> str:

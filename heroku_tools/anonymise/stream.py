@@ -49,7 +49,7 @@ from .check import build_fake, find_problems
 from .errors import AnonymiseError, CanaryFound, Problem, RestoreFailed, SchemaMismatch, UnsafeDump
 from .fakes import FakeError, Fakes
 from .rules import Rules, TableRule
-from .schema import Schema, Table
+from .schema import Schema, Table, strip_comments
 from .sqlscan import SqlScanner, display, qualified, quote_ident, quote_literal, read_identifier_list, read_qualified
 
 NULL = b"\\N"
@@ -79,9 +79,9 @@ class TablePlan:
     copies: int = 0
     #: column -> [values sent, total length or None]  (fake/hash columns)
     sent: dict = field(default_factory=dict)
-    ops: list = field(default_factory=list)
-    maxsplit: int = -1
-    width: int = 0
+    transform_direct: object = None
+    transform_general: object = None
+    caches: list = field(default_factory=list)
     #: column -> (action, extra) for verification
     checks: dict = field(default_factory=dict)
     fake_columns: list = field(default_factory=list)
@@ -89,17 +89,6 @@ class TablePlan:
     @property
     def name(self) -> str:
         return display(self.key)
-
-
-@dataclass
-class _Op:
-    index: int
-    column: str
-    kind: str                      #: null | value | fake
-    value: bytes | None = None
-    direct: object = None          #: value bytes -> value bytes (no COPY escapes in the input)
-    general: object = None         #: COPY field -> COPY field
-    cache: dict | None = None
 
 
 @dataclass
@@ -134,7 +123,8 @@ class AnonymisingStream:
     """Rewrite ``pg_restore -f -`` output for ``psql``; see the module documentation."""
 
     def __init__(self, rules: Rules, secret: bytes | str | Fakes, *, canary: str | None = None,
-                 wipe: bool = True, verify: bool = True, verify_canary_in_database: bool = True):
+                 wipe: bool = True, verify: bool = True, verify_canary_in_database: bool = True,
+                 early_indexes: dict | None = None):
         self.rules = Rules.from_mapping(rules) if not isinstance(rules, Rules) else rules
         self.fakes = secret if isinstance(secret, Fakes) else Fakes(secret)
         if canary is not None and not CANARY_RE.fullmatch(canary):
@@ -157,6 +147,10 @@ class AnonymisingStream:
         self._expect_copy = False
         self._finished = False
         self._last_copy: TablePlan | None = None
+        #: table -> its index statements, to run right after its data (see Schema.index_statements)
+        self.early_indexes = dict(early_indexes or {})
+        self._moved: set[str] = set()
+        self._stmt_lines: list[bytes] = []
 
     # -- input ------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[bytes]:
@@ -289,8 +283,15 @@ class AnonymisingStream:
         if self.state == "predata":
             self._statements.extend(done)
             self._held.append(raw)
-        else:
+        elif not self._moved:
             out.append(raw)
+        else:
+            # hold each statement until complete: one already run right after its table's data is dropped
+            self._stmt_lines.append(raw)
+            if self.scanner.idle:
+                lines, self._stmt_lines = self._stmt_lines, []
+                if not (len(done) == 1 and strip_comments(done[0]) in self._moved):
+                    out.extend(lines)
 
     def _pass(self, raw: bytes, out: list[bytes]) -> None:
         if self.state == "predata":
@@ -371,95 +372,98 @@ class AnonymisingStream:
         return plan
 
     def _compile(self, plan: TablePlan) -> None:
-        """Prepare the column operations of a table with rules other than keep."""
+        """Build the row rewriter of a table with rules other than keep.
+
+        The per-row code is generated (column indices only: no name reaches
+        the source) so each ruled field costs one comparison and one call (or
+        one dict lookup for cached fakes); fields after the last ruled column
+        are never split.  Two variants: one passes field bytes straight to the
+        fakes (segments without COPY escapes, the usual case), the other decodes
+        and re-encodes escapes.
+        """
         ncols = len(plan.columns)
         indices = [i for i, c in enumerate(plan.columns) if plan.rule.columns[c].action != "keep"]
         last = max(indices)
-        # split a row only as far as the last ruled column: the rest travels as one untouched field
-        plan.maxsplit = last + 1 if last < ncols - 1 else -1
-        plan.width = last + 2 if plan.maxsplit >= 0 else ncols
-        ops = []
+        maxsplit = last + 1 if last < ncols - 1 else -1
+        width = last + 2 if maxsplit >= 0 else ncols
+        ns_direct: dict = {"NULL": NULL}
+        ns_general: dict = {"NULL": NULL}
+        body, fake_idx, caches = [], [], []
         for i in indices:
             col = plan.columns[i]
             rule = plan.rule.columns[col]
             column = plan.table.columns.get(col) if plan.table else None
             where = f"{plan.name}.{col}"
             if rule.action == "null":
-                ops.append(_Op(i, col, "null"))
+                body.append(f"        f[{i}] = NULL")
                 plan.checks[col] = ("null", None)
-            elif rule.action == "value":
-                ops.append(_Op(i, col, "value", value=copytext.encode_field(rule.value.encode(self.encoding))))
+                continue
+            if rule.action == "value":
+                value = copytext.encode_field(rule.value.encode(self.encoding))
+                ns_direct[f"V{i}"] = ns_general[f"V{i}"] = value
+                body.append(f"        if f[{i}] != NULL: f[{i}] = V{i}")
                 plan.checks[col] = ("value", (rule.value, column))
+                continue
+            try:
+                fake = build_fake(self.fakes, column, rule)
+            except FakeError as exc:
+                raise SchemaMismatch([Problem(plan.name, col, str(exc), "invalid")], "the dump") from None
+            general = _copy_function(fake, self.encoding, where)
+            direct = fake.fast() if (self.encoding == "utf-8" and fake.copy_safe and not fake.may_fail) else general
+            ns_direct[f"F{i}"], ns_general[f"F{i}"] = direct, general
+            fake_idx.append(i)
+            plan.sent[col] = [0, None]
+            plan.checks[col] = ("fake", False)
+            if fake.cacheable:
+                # one cache for both variants: keys are raw COPY fields, values COPY fields
+                cache: dict = {}
+                caches.append(cache)
+                for ns in (ns_direct, ns_general):
+                    ns[f"G{i}"], ns[f"S{i}"] = cache.get, cache.__setitem__
+                body.append(f"        v = f[{i}]\n"
+                            f"        if v != NULL:\n"
+                            f"            w = G{i}(v)\n"
+                            f"            if w is None:\n"
+                            f"                w = F{i}(v)\n"
+                            f"                S{i}(v, w)\n"
+                            f"            f[{i}] = w\n"
+                            f"        else:\n"
+                            f"            z{i} += 1")
             else:
-                try:
-                    fake = build_fake(self.fakes, column, rule)
-                except FakeError as exc:
-                    raise SchemaMismatch([Problem(plan.name, col, str(exc), "invalid")], "the dump") from None
-                direct = self.encoding == "utf-8" and fake.copy_safe and not fake.may_fail
-                fast = fake.fast()
-                general = _copy_function(fake, self.encoding, where)
-                text_len = fake.copy_safe and column is not None and column.type.category == "text"
-                plan.sent[col] = [0, 0 if text_len else None]
-                plan.checks[col] = ("fake", text_len)
-                ops.append(_Op(i, col, "fake", direct=fast if direct else None, general=general,
-                               cache={} if fake.cacheable else None))
-        plan.ops = ops
-        plan.fake_columns = [op.column for op in ops if op.kind == "fake"]
+                body.append(f"        v = f[{i}]\n"
+                            f"        if v != NULL:\n"
+                            f"            f[{i}] = F{i}(v)\n"
+                            f"        else:\n"
+                            f"            z{i} += 1")
 
-    def _transform(self, plan: TablePlan, seg: bytes) -> tuple[bytes, int]:
-        """Rewrite complete COPY lines column by column (C-level loops wherever possible)."""
-        lines = seg.split(b"\n")
-        lines.pop()
-        n = len(lines)
-        if plan.maxsplit >= 0:
-            rows = [line.split(b"\t", plan.maxsplit) for line in lines]
-        else:
-            rows = [line.split(b"\t") for line in lines]
-        widths = set(map(len, rows))
-        if widths != {plan.width}:
-            bad = next(r for r in rows if len(r) != plan.width)
-            raise UnsafeDump(f"a COPY row of {plan.name} has {len(bad)} fields where {plan.width} were expected"
-                             + (" (or more)" if plan.maxsplit >= 0 else ""))
-        cols = list(zip(*rows))
-        # any backslash other than the NULL markers means some value has COPY escapes
-        escaped = seg.count(b"\\") != seg.count(b"\\N")
-        for op in plan.ops:
-            col = cols[op.index]
-            if op.kind == "null":
-                cols[op.index] = (NULL,) * n
-                continue
-            if op.kind == "value":
-                value = op.value
-                cols[op.index] = [NULL if v == NULL else value for v in col]
-                continue
-            nulls = col.count(NULL)
-            fn = op.direct if op.direct is not None and not escaped else op.general
-            cache = op.cache
-            if cache is None and not nulls:
-                new = list(map(fn, col))
-            else:
-                mapping = dict.fromkeys(col)
-                if cache is None:
-                    for v in mapping:
-                        mapping[v] = NULL if v == NULL else fn(v)
-                else:
-                    get = cache.get
-                    for v in mapping:
-                        w = get(v)
-                        if w is None:
-                            w = NULL if v == NULL else fn(v)
-                            cache[v] = w
-                        mapping[v] = w
-                    if len(cache) > CACHE_LIMIT:
-                        cache.clear()
-                new = list(map(mapping.__getitem__, col))
-            cols[op.index] = new
-            acc = plan.sent[op.column]
-            acc[0] += n - nulls
-            if acc[1] is not None:
-                acc[1] += sum(map(len, new)) - 2 * nulls
-        out = b"\n".join(map(b"\t".join, zip(*cols)))
-        return (out + b"\n" if n else b""), n
+        def bad(row: bytes, _name=plan.name, _n=ncols):
+            fields = row.count(b"\t") + 1
+            raise UnsafeDump(f"a COPY row of {_name} has {fields} fields where {_n} were expected")
+
+        split = f"row.split(b'\\t', {maxsplit})" if maxsplit >= 0 else "row.split(b'\\t')"
+        zeros = "".join(f"    z{i} = 0\n" for i in fake_idx)
+        nulls = "(" + "".join(f"z{i}, " for i in fake_idx) + ")"
+        src = ("def transform(seg):\n"
+               "    rows = seg.split(b'\\n')\n"
+               "    rows.pop()\n"
+               "    out = []\n"
+               "    emit = out.append\n"
+               + zeros +
+               "    for row in rows:\n"
+               f"        f = {split}\n"
+               f"        if len(f) != {width}: bad(row)\n"
+               + "\n".join(body) + "\n"
+               "        emit(b'\\t'.join(f))\n"
+               "    emit(b'')\n"
+               f"    return b'\\n'.join(out), len(rows), {nulls}\n")
+        code = compile(src, f"<transform {plan.name}>", "exec")
+        for ns in (ns_direct, ns_general):
+            ns["bad"] = bad
+            exec(code, ns)
+        plan.transform_direct = ns_direct["transform"]
+        plan.transform_general = ns_general["transform"]
+        plan.fake_columns = [plan.columns[i] for i in fake_idx]
+        plan.caches = caches
 
     def _start_copy(self, plan: TablePlan, raw: bytes, out: list[bytes]) -> None:
         self._copy = plan
@@ -493,14 +497,29 @@ class AnonymisingStream:
         elif mode == "truncate":
             plan.rows_in += seg.count(b"\n")
         else:
-            data, n = self._transform(plan, seg)
+            # any backslash other than the NULL markers means some value has COPY escapes
+            if seg.count(b"\\") == seg.count(b"\\N"):
+                data, n, nulls = plan.transform_direct(seg)
+            else:
+                data, n, nulls = plan.transform_general(seg)
             plan.rows_in += n
             plan.rows_out += n
+            for col, z in zip(plan.fake_columns, nulls):
+                plan.sent[col][0] += n - z
+            for cache in plan.caches:
+                if len(cache) > CACHE_LIMIT:
+                    cache.clear()
             out.append(data)
 
     def _end_copy(self, out: list[bytes]) -> None:
         plan = self._copy
         out.append(b"\\.\n")
+        early = self.early_indexes.pop(plan.key, None)
+        if early:
+            # build this table's indexes now: the server works on them while later tables are rewritten
+            for stmt in early:
+                out.append(stmt.encode(self.encoding) + b"\n")
+                self._moved.add(strip_comments(stmt))
         self._copy = None
         self.stats.tables = len(self.plans)
         self.stats.rows_in = sum(p.rows_in for p in self.plans.values())

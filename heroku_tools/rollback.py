@@ -1,0 +1,133 @@
+"""Roll an environment back to an earlier release — code and config, never the database.
+
+Heroku's rollback is instant, which makes it tempting and dangerous: the
+database stays where the newer code's migrations left it. So the plan lists the
+migrations between the two commits, the report warns in so many words, and
+the code prompt guards it like any other change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .errors import HerokuToolsError
+from .git import Git
+from .heroku import Heroku
+from .models import Release
+from .options import matching_files
+from .plan import current_release
+from .platform import PlatformAPI
+from .settings import Environment, Settings
+from . import tags
+
+
+class RollbackError(HerokuToolsError):
+    """The rollback could not be planned or carried out."""
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    env: Environment
+    current: Release
+    target: Release
+    current_commit: str | None
+    target_commit: str | None
+    #: Migration files that differ between the two commits (None: commits unknown locally).
+    migrations: tuple[str, ...] | None
+    deployer: str
+
+
+def _commit(git: Git, api: PlatformAPI, app: str, release: Release) -> str | None:
+    sha = None
+    if release.slug_id:
+        try:
+            sha = api.slug_commit(app, release.slug_id)
+        except HerokuToolsError:
+            sha = None
+    sha = sha or release.deployed_sha
+    return git.rev_parse(sha) if sha and git.commit_exists(sha) else None
+
+
+def choose_target(releases: Sequence[Release], version: int | None) -> tuple[Release, Release]:
+    """``(current, target)``: ``version``, or the newest eligible release with code before the current one."""
+    current = current_release(releases)
+    if current is None:
+        raise RollbackError("there is no current release to roll back from")
+    if version is not None:
+        target = next((r for r in releases if r.version == version), None)
+        if target is None:
+            raise RollbackError(f"release v{version} was not found among the latest {len(releases)} releases")
+        if target.version >= current.version:
+            raise RollbackError(f"v{version} is not older than the current release v{current.version}")
+        if target.status != "succeeded" or target.slug_id is None:
+            raise RollbackError(f"v{version} cannot be rolled back to: it {target.status} or carries no code")
+        return current, target
+    older = [
+        r for r in releases
+        if r.version < current.version and r.status == "succeeded" and r.slug_id
+        and r.eligible_for_rollback is not False and r.slug_id != current.slug_id
+    ]
+    if not older:
+        raise RollbackError("there is no earlier release with different code to roll back to")
+    return current, max(older, key=lambda r: r.version)
+
+
+def plan_rollback(
+    settings: Settings,
+    label: str,
+    version: int | str | None,
+    *,
+    git: Git,
+    heroku: Heroku,
+    api: PlatformAPI,
+) -> RollbackPlan:
+    env = settings.environment(label)
+    if isinstance(version, str):
+        text = version.lstrip("v")
+        if not text.isdigit():
+            raise RollbackError(f"expected a release such as v41, got {version!r}")
+        version = int(text)
+    releases = heroku.releases(env.app_name, 50)
+    current, target = choose_target(releases, version)
+    current_commit = _commit(git, api, env.app_name, current)
+    target_commit = _commit(git, api, env.app_name, target)
+    migrations = None
+    if current_commit and target_commit:
+        changed = git.changed_files(target_commit, current_commit)
+        migrations = tuple(matching_files(changed, settings.options.get("migrate", ())))
+    return RollbackPlan(env, current, target, current_commit, target_commit, migrations, api.account().get("email", "unknown"))
+
+
+def render_rollback(plan: RollbackPlan) -> str:
+    short = lambda sha: sha[:12] if sha else "unknown commit"  # noqa: E731
+    lines = [
+        f"Environment:  {plan.env.label} ({plan.env.app_name})",
+        f"Current:      v{plan.current.version} {plan.current.description} ({short(plan.current_commit)})",
+        f"Roll back to: v{plan.target.version} {plan.target.description} ({short(plan.target_commit)})",
+        "",
+        "WARNING: a rollback restores code and config vars, NOT the database.",
+    ]
+    if plan.migrations is None:
+        lines.append("The commits are not in this repository, so migrations in between cannot be listed.")
+    elif plan.migrations:
+        lines.append(f"These {len(plan.migrations)} migration(s) ran after v{plan.target.version}; the database keeps them:")
+        lines += [f"    {path}" for path in plan.migrations]
+        lines.append("Reverse them first (manage.py migrate APP PREVIOUS) if the older code cannot run on the newer schema.")
+    else:
+        lines.append("No migrations changed between the two releases.")
+    return "\n".join(lines)
+
+
+def execute_rollback(plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Callable[[str], None] = print) -> tuple[int | None, str | None]:
+    """Roll back; tag the new release on the target's commit. ``(new version, tag)``."""
+    app = plan.env.app_name
+    say(f"==> rolling {app} back to v{plan.target.version}")
+    new_version = heroku.rollback(app, plan.target.version)
+    if new_version is None:
+        new_version = current_release(heroku.releases(app, 5)).version
+    tag = None
+    if plan.target_commit:
+        text = tags.message(plan.env, new_version, plan.deployer, ()) + f"\nRollback to v{plan.target.version}.\n"
+        remote = plan.env.remote if plan.env.push_tags and git.remote_url(plan.env.remote) else None
+        tag = tags.record(git, plan.env, new_version, plan.target_commit, text, push_remote=remote)
+    return new_version, tag
