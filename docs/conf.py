@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from heroku_tools import __version__
+from heroku_tools import __version__  # noqa: E402
 
 project = "heroku-tools"
 author = "heroku-tools contributors"

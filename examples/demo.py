@@ -59,7 +59,7 @@ GIT_IDENTITY = {
 DEV_ONLY = Path("customers/management/commands/customer_stats.py")
 
 sys.path.insert(0, str(ROOT))
-from heroku_tools.sandbox import Sandbox, SandboxError
+from heroku_tools.sandbox import Sandbox, SandboxError  # noqa: E402
 
 USE_COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR", "") in ("", "0")
 
@@ -172,7 +172,8 @@ class Demo:
         self.say("the environment that points the real heroku CLI and git at it:")
         for key in ("HEROKU_HOST", "HEROKU_DATA_HOST", "HEROKU_PARTICLEBOARD_URL", "NODE_EXTRA_CA_CERTS"):
             self.say(f"  {key}={sandbox.env[key]}")
-        self.say("  HEROKU_API_KEY=… (the sandbox's token), plus git's sslCAInfo and credential helper via GIT_CONFIG_*")
+        self.say("  HEROKU_API_KEY=… (the sandbox's token)")
+        self.say("  GIT_CONFIG_*: git trusts its CA for its URL only and gets the key from `heroku git:credentials`")
         self.run("heroku", "--version")
         self.run("heroku", "auth:whoami")
 
@@ -222,13 +223,13 @@ class Demo:
         self.say(f"copied examples/sampleapp to {DEMO_REPO.relative_to(ROOT)}")
         dev_only = (DEMO_REPO / DEV_ONLY).read_bytes()
         (DEMO_REPO / DEV_ONLY).unlink()
-        dated = {**GIT_IDENTITY, "GIT_AUTHOR_DATE": "2025-01-06T09:00:00Z", "GIT_COMMITTER_DATE": "2025-01-06T09:00:00Z"}
+        dated = {**GIT_IDENTITY, "GIT_AUTHOR_DATE": "2025-01-06T09:00Z", "GIT_COMMITTER_DATE": "2025-01-06T09:00Z"}
         self.run("git", "init", "--quiet", "--initial-branch=master", cwd=DEMO_REPO)
         self.run("git", "add", "--all", cwd=DEMO_REPO)
         self.run("git", "commit", "--quiet", "-m", "Sample Django project", cwd=DEMO_REPO, env=dated)
         self.run("git", "switch", "--quiet", "-c", "dev", cwd=DEMO_REPO)
         (DEMO_REPO / DEV_ONLY).write_bytes(dev_only)
-        dated = {**dated, "GIT_AUTHOR_DATE": "2025-01-07T09:00:00Z", "GIT_COMMITTER_DATE": "2025-01-07T09:00:00Z"}
+        dated = {**dated, "GIT_AUTHOR_DATE": "2025-01-07T09:00Z", "GIT_COMMITTER_DATE": "2025-01-07T09:00Z"}
         self.run("git", "add", "--all", cwd=DEMO_REPO)
         self.run("git", "commit", "--quiet", "-m", "Add the customer_stats command", cwd=DEMO_REPO, env=dated)
         self.run("git", "log", "--oneline", "--graph", "--all", cwd=DEMO_REPO)
@@ -240,8 +241,8 @@ class Demo:
         push = ["git", "push", "dev", "dev:main"]
         remote = self.run("git", "ls-remote", "dev", "refs/heads/main", cwd=DEMO_REPO, quiet=True).stdout.split()
         if remote:
-            known = self.run("git", "merge-base", "--is-ancestor", remote[0], "dev", cwd=DEMO_REPO, quiet=True, check=False)
-            if known.returncode != 0:
+            ancestor = ["git", "merge-base", "--is-ancestor", remote[0], "dev"]
+            if self.run(*ancestor, cwd=DEMO_REPO, quiet=True, check=False).returncode != 0:
                 self.say(
                     f"{app} runs {remote[0][:7]}, from an earlier copy of the sample project: this repository "
                     "is rebuilt on every run, so the demo force-pushes (never do that to a shared app)"

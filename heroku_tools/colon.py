@@ -15,7 +15,14 @@ Bare values map to the task's parameters in signature order, ``k=v`` by name;
 yes/true/1/on (``--flag``) and no/false/0/off (``--no-flag`` when the default is
 true). A collection name followed by one of its tasks is joined into the
 dotted task name. A token is rewritten only when the part before the colon names a task,
-and never when it is the value of a preceding flag. ``task --help`` becomes
+and never when it is the value of a preceding flag. A task whose ``rest``
+attribute names one of its iterable parameters takes any number of words after
+its positional arguments, as ``heroku config:set`` does (see :func:`rest_of`)::
+
+    config.set uat A=1 'B=two words'  ->  config.set uat --var=A=1 '--var=B=two words'
+    config.set:uat,A=1,B=2            ->  config.set --env=uat --var=A=1 --var=B=2
+
+``task --help`` becomes
 ``--help task`` (Invoke would otherwise take ``--help`` as the value of a
 required positional argument, invoke#982).
 
@@ -53,6 +60,8 @@ def rewrite(tokens: Iterable[str], collection: Collection, initial: ParserContex
     out: list[str] = []
     current: ParserContext | None = None
     current_name = ""
+    rest: Argument | None = None
+    pending: list[str] = []
     tokens = list(tokens)
     index = 0
     while index < len(tokens):
@@ -66,6 +75,8 @@ def rewrite(tokens: Iterable[str], collection: Collection, initial: ParserContex
                 return [], current_name
             out.append(token)
             arg = _flag(current, token) or _flag(initial, token)
+            if arg is not None and current is not None and arg.name in pending:
+                pending.remove(arg.name)
             takes_value = arg is not None and arg.takes_value and not arg.optional and "=" not in token
             if takes_value and index < len(tokens):
                 out.append(tokens[index])
@@ -80,12 +91,42 @@ def rewrite(tokens: Iterable[str], collection: Collection, initial: ParserContex
                 index += 1
         if name in contexts:
             current, current_name = contexts[name], name
+            rest = rest_of(collection, current)
+            pending = [arg.name for arg in current.positional_args]
             out.append(name)
             if colon:
                 out.extend(_flags_for(current, collection, argstr))
+                pending = []
+            continue
+        if current is not None and rest is not None:
+            # A task taking the rest of the line: positional arguments first, then every
+            # other word is one more value of its iterable parameter (no task follows it).
+            if pending:
+                pending.pop(0)
+                out.append(token)
+            else:
+                out.append(f"{_long(rest.names[0])}={token}")
             continue
         out.append(token)
     return out, None
+
+
+def rest_of(collection: Collection, context: ParserContext) -> Argument | None:
+    """The iterable argument of ``context``'s task that takes the words after its positional ones.
+
+    A task opts in by naming the parameter in its ``rest`` attribute
+    (``set_task.rest = "var"``, with ``iterable=["var"]``).
+    """
+    try:
+        parameter = getattr(collection[context.name], "rest", None)
+    except (KeyError, ValueError):
+        return None
+    if not parameter:
+        return None
+    for arg in context.args.values():
+        if (arg.attr_name or arg.name) == parameter:
+            return arg
+    return None
 
 
 def task_contexts(collection: Collection) -> dict[str, ParserContext]:
@@ -125,11 +166,23 @@ def _flags_for(context: ParserContext, collection: Collection, argstr: str) -> l
     """``env=live,force`` for task ``context`` as ``--env live --force``."""
     params = _parameters(context, collection)
     order = list(params)
+    rest = rest_of(collection, context)
+    if rest is not None:
+        # Bare values fill the positional arguments, then go to the rest; so does
+        # ``KEY=VALUE`` when KEY is not one of the task's own arguments.
+        positional = {arg.name for arg in context.positional_args}
+        order = [name for name in order if params[name].name in positional]
     flags: list[str] = []
     given: set[str] = set()
     position = 0
     for item in _split(argstr, ","):
         key, has_equals, value = _partition_unescaped(item)
+        if rest is not None and (
+            (has_equals and key.replace("-", "_") not in params)
+            or (not has_equals and all(name in given for name in order[position:]))
+        ):
+            flags.append(f"{_long(rest.names[0])}={key}={value}" if has_equals else f"{_long(rest.names[0])}={key}")
+            continue
         if has_equals:
             name = key.replace("-", "_")
             if name not in params:

@@ -64,10 +64,12 @@ DEFAULT_OPTIONS = {
 DEFAULT_TAG_FORMAT = "{label}/v{version}"
 TAG_FIELDS = {"label": "live", "version": 1, "app_name": "my-app"}
 
-TOP_KEYS = ("environments", "commands", "options", "heroku", "git")
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore")
 BIN_KEYS = ("bin",)
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: A config var name Heroku and the CLI take: no ``=`` or white space, not starting with ``-``.
+CONFIG_VAR_NAME = re.compile(r"^[^-=\s][^=\s]*$")
 
 KeyPath = tuple  # a key path into the settings, e.g. ("environments", "uat", "branch")
 
@@ -92,8 +94,11 @@ class Environment:
     push_tags: bool = True
     #: ``None``: ask Heroku whether the app has preboot enabled.
     preboot: bool | None = None
-    #: Config vars for the app: a mapping, or the path of a file holding them.
+    #: Config vars for the app: a mapping (``null`` declares a removal), or the path of a
+    #: file holding them (see :mod:`heroku_tools.configvars`).
     settings: Mapping[str, Any] | str | None = None
+    #: Config var name patterns (``fnmatch``) ``config.diff`` does not compare for this app.
+    config_ignore: tuple[str, ...] = ()
     #: Data rules (anonymisation, restores), kept raw for the data tasks.
     data: Mapping[str, Any] | None = None
     #: The git remote code is fetched from and tags pushed to.
@@ -116,6 +121,8 @@ class Settings:
     git_bin: str | None = None
     #: The settings file, if one was read.
     source: Path | None = None
+    #: Config var name patterns (``fnmatch``) ``config.diff`` never compares, for every app.
+    config_ignore: tuple[str, ...] = ()
 
     @property
     def labels(self) -> list[str]:
@@ -370,6 +377,7 @@ def _build(data: dict, where: _Where, source: Path | None) -> Settings:
             if key not in BIN_KEYS:
                 raise where.error((tool,), f"unknown key {key!r}{did_you_mean(key, BIN_KEYS)}", at=(tool, key))
         tools[tool] = _check((tool, "bin"), section.get("bin"), _optional(_string), where)
+    config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
     return Settings(
         environments=environments,
         commands=MappingProxyType(commands),
@@ -377,6 +385,7 @@ def _build(data: dict, where: _Where, source: Path | None) -> Settings:
         heroku_bin=tools["heroku"],
         git_bin=tools["git"],
         source=source,
+        config_ignore=config_ignore or (),
     )
 
 
@@ -425,6 +434,10 @@ def _build_environments(raw: dict, where: _Where) -> tuple[Environment, ...]:
             if env.get(key) is None:
                 raise where.error(base, f"missing key {key!r}")
         values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env}
+        if isinstance(values.get("settings"), Mapping):
+            check_config_vars(base + ("settings",), values["settings"], where.error)
+        if values.get("config_ignore") is None:
+            values.pop("config_ignore", None)
         default_upstream = labels[position + 1] if position + 1 < len(labels) else None
         values.setdefault("upstream", default_upstream)
         upstream = values["upstream"]
@@ -500,10 +513,31 @@ def _tag_format(value):
 def _settings_value(value):
     if isinstance(value, str) and value.strip():
         return value
-    plain = (str, int, float, bool, type(None))
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, plain) for k, v in value.items()):
+    if isinstance(value, dict):
         return MappingProxyType(dict(value))
-    raise _Expected("a mapping of config vars to plain values, or the path of a file holding them")
+    raise _Expected("a mapping of config vars to values, or the path of a file holding them")
+
+
+def check_config_vars(path: KeyPath, values: Mapping, error: Callable[..., SettingsError]) -> None:
+    """Each declared config var: a usable name, and a plain value (``null``: remove it).
+
+    Values are never quoted in the message: they may be secrets.
+    """
+    for key, value in values.items():
+        if not isinstance(key, str) or not CONFIG_VAR_NAME.match(key):
+            raise error(path, f"{key!r} is not a usable config var name (no '=' or spaces, not starting with '-')",
+                        at=path + (key,))
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            kind = "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
+            raise error(path + (key,), f"expected a string, a number, true/false, or null (to remove it), got {kind}")
+
+
+def _patterns(value):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise _Expected("a list of config var name patterns such as ['SENTRY_RELEASE', 'NEW_RELIC_*']")
+    return tuple(value)
 
 
 def _data(value):
@@ -523,6 +557,7 @@ ENVIRONMENT_KEYS: dict[str, Callable] = {
     "push_tags": _bool,
     "preboot": _optional(_bool),
     "settings": _optional(_settings_value),
+    "config_ignore": _optional(_patterns),
     "data": _optional(_data),
     "remote": _string,
 }

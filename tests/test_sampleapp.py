@@ -138,7 +138,8 @@ def test_seed_loaddata_and_stats(manage, postgres, database_url):
     # Personal data, really: the rows anonymisation has to scrub.
     database = database_url.rsplit("/", 1)[1]
     row = postgres.execute(
-        "SELECT first_name, last_name, email, phone, address, date_of_birth FROM customers_customer ORDER BY id LIMIT 1",
+        "SELECT first_name, last_name, email, phone, address, date_of_birth"
+        " FROM customers_customer ORDER BY id LIMIT 1",
         database=database,
     )[0]
     assert all(row), row

@@ -37,6 +37,7 @@ tables: the target's app waits (or should be in maintenance mode) until COMMIT.
 """
 from __future__ import annotations
 
+import collections
 import fcntl
 import os
 import subprocess
@@ -295,7 +296,8 @@ def _set_pipe_size(fileobj, size: int = CHUNK) -> None:
 def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | None = None,
             precheck: bool = True, wipe: bool = True, verify: bool = True,
             pg_restore: str = "pg_restore", psql: str = "psql", env: dict | None = None,
-            chunk_size: int = CHUNK, stream_factory=None) -> RestoreResult:
+            chunk_size: int = CHUNK, early_indexes: bool = True, buffer_bytes: int = 256 << 20,
+            stream_factory=None) -> RestoreResult:
     """Load ``dump`` (a ``pg_dump -Fc`` file path or an http(s) URL) into ``target_url``, anonymised.
 
     ``rules`` is a :class:`Rules` or its mapping; ``secret`` keys the fakes;
@@ -308,17 +310,21 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     started = time.monotonic()
     rules = rules if isinstance(rules, Rules) else Rules.from_mapping(rules)
     make_stream = stream_factory or AnonymisingStream
-    stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify)
+    AnonymisingStream.check_canary(canary)
     base_env = dict(os.environ if env is None else env)
     tool_env = {k: v for k, v in base_env.items() if not k.startswith("PG")}
     target_env = libpq_env(target_url, base_env)
 
+    early = None
     if precheck:
         schema = read_dump_schema(dump, pg_restore=pg_restore, env=tool_env)
         check(rules, schema, context="the dump")
+        if early_indexes:
+            early = schema.index_statements
+    stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify, early_indexes=early)
 
     source = _open_dump_source(dump)
-    producer = consumer = None
+    producer = consumer = writer = None
     consumer_out = consumer_err = None
     try:
         producer = subprocess.Popen(
@@ -331,7 +337,7 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
         read_fd = producer.stdout.fileno()
 
         def start_consumer():
-            nonlocal consumer, consumer_out, consumer_err
+            nonlocal consumer, consumer_out, consumer_err, writer
             consumer = subprocess.Popen(
                 [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env,
@@ -339,21 +345,16 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
             )
             _set_pipe_size(consumer.stdin)
             consumer_out, consumer_err = _Collector(consumer.stdout), _Collector(consumer.stderr)
+            writer = _Writer(consumer.stdin, buffer_bytes)
             return consumer
 
         def send(pieces):
             if not pieces:
                 return
-            proc = consumer or start_consumer()
-            fd = proc.stdin.fileno()
-            try:
-                for piece in pieces:
-                    view = memoryview(piece)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-            except BrokenPipeError:
-                raise _consumer_failure(proc, consumer_err) from None
+            if consumer is None:
+                start_consumer()
+            if not writer.put(pieces):
+                raise _consumer_failure(consumer, consumer_err)
 
         while True:
             data = os.read(read_fd, chunk_size)
@@ -365,7 +366,9 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
             raise RestoreFailed(f"pg_restore failed (exit {rc}): {producer_err.text().strip()[-2000:]}")
         source.check()
         send(stream.finish())
-        proc = consumer or start_consumer()
+        proc = consumer
+        if not writer.drain():
+            raise _consumer_failure(proc, consumer_err)
         proc.stdin.close()
         prc = proc.wait()
         if prc != 0:
@@ -380,8 +383,80 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
             dump_bytes=source.bytes_read, seconds=time.monotonic() - started, per_table=dict(stats.per_table),
         )
     except BaseException:
+        if writer is not None:
+            writer.abort()
         _abort(consumer, producer, source)
         raise
+
+
+class _Writer(threading.Thread):
+    """Feed psql's stdin from a bounded in-memory queue, so rewriting goes on while the server is busy
+    (building the indexes of the previous table, say).  ``put`` blocks while ``limit`` bytes are queued."""
+
+    def __init__(self, pipe, limit: int):
+        super().__init__(daemon=True, name="psql-writer")
+        self.fd = pipe.fileno()
+        self.limit = limit
+        self.queue: collections.deque = collections.deque()
+        self.pending = 0
+        self.cv = threading.Condition()
+        self.closed = False
+        self.aborted = False
+        self.failed = False
+        self.start()
+
+    def put(self, pieces) -> bool:
+        """Queue pieces; False if the pipe broke (psql is gone)."""
+        with self.cv:
+            while self.pending > self.limit and not self.failed and not self.aborted:
+                self.cv.wait()
+            if self.failed or self.aborted:
+                return False
+            for piece in pieces:
+                if piece:
+                    self.queue.append(piece)
+                    self.pending += len(piece)
+            self.cv.notify_all()
+        return True
+
+    def drain(self) -> bool:
+        """Wait until everything queued is written; False if the pipe broke."""
+        with self.cv:
+            self.closed = True
+            self.cv.notify_all()
+        self.join()
+        return not self.failed and not self.aborted
+
+    def abort(self) -> None:
+        with self.cv:
+            self.aborted = True
+            self.queue.clear()
+            self.cv.notify_all()
+
+    def run(self):
+        while True:
+            with self.cv:
+                while not self.queue and not self.closed and not self.aborted:
+                    self.cv.wait()
+                if self.aborted or not self.queue:
+                    return
+                piece = self.queue.popleft()
+            try:
+                view = memoryview(piece)
+                while view:
+                    if self.aborted:
+                        return
+                    written = os.write(self.fd, view)
+                    view = view[written:]
+            except OSError:
+                with self.cv:
+                    self.failed = True
+                    self.queue.clear()
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                self.pending -= len(piece)
+                self.cv.notify_all()
 
 
 def _abort(consumer, producer, source) -> None:

@@ -167,18 +167,41 @@ class Rules:
 
 
 def parse_table_name(raw, source: str = "rules") -> tuple[str, str]:
+    """``table`` (schema public) or ``schema.table``; a part that starts with ``"`` is quoted
+    (``""`` for a quote inside), so names containing dots can be written ``"my.table"``."""
     if not isinstance(raw, str) or not raw.strip():
         raise RulesError(f"{source}: table name {raw!r} is not a name")
-    raw = raw.strip()
-    m = re.fullmatch(r'(?:("(?:[^"]|"")+"|[^."]+)\.)?("(?:[^"]|"")+"|[^."]+)', raw)
-    if not m:
-        raise RulesError(f"{source}: cannot read table name {raw!r} (quote names containing dots)")
-
-    def unquote(s):
-        return s[1:-1].replace('""', '"') if s.startswith('"') else s
-
-    schema = unquote(m.group(1)) if m.group(1) else "public"
-    return (schema, unquote(m.group(2)))
+    text = raw.strip()
+    parts, i, n = [], 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            j, buf = i + 1, []
+            while True:
+                k = text.find('"', j)
+                if k < 0:
+                    raise RulesError(f"{source}: unterminated quote in table name {raw!r}")
+                buf.append(text[j:k])
+                if k + 1 < n and text[k + 1] == '"':
+                    buf.append('"')
+                    j = k + 2
+                    continue
+                break
+            parts.append("".join(buf))
+            i = k + 1
+        else:
+            k = text.find(".", i)
+            k = n if k < 0 else k
+            parts.append(text[i:k])
+            i = k
+        if i >= n:
+            break
+        if text[i] != ".":
+            raise RulesError(f"{source}: cannot read table name {raw!r}")
+        i += 1
+    if len(parts) > 2 or not all(parts):
+        raise RulesError(f"{source}: cannot read table name {raw!r} (write table or schema.table; "
+                         'quote a name containing dots: "my.table")')
+    return ("public", parts[0]) if len(parts) == 1 else (parts[0], parts[1])
 
 
 def _table_rule(key, spec, source) -> TableRule:

@@ -282,6 +282,9 @@ def quote_literal(value: str) -> str:
 
 
 def display(key: tuple[str, str]) -> str:
-    """Human name of a table: ``auth_user`` for public tables, ``schema.table`` otherwise."""
+    """Name of a table as the rules write it: ``auth_user`` for public tables, ``schema.table`` otherwise
+    (a part containing a dot, or starting with a quote, is double-quoted)."""
+    def part(p: str) -> str:
+        return '"' + p.replace('"', '""') + '"' if ("." in p or p.startswith('"')) else p
     schema, name = key
-    return name if schema == "public" else f"{schema}.{name}"
+    return part(name) if schema == "public" else f"{part(schema)}.{part(name)}"

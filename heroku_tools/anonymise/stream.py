@@ -127,8 +127,7 @@ class AnonymisingStream:
                  early_indexes: dict | None = None):
         self.rules = Rules.from_mapping(rules) if not isinstance(rules, Rules) else rules
         self.fakes = secret if isinstance(secret, Fakes) else Fakes(secret)
-        if canary is not None and not CANARY_RE.fullmatch(canary):
-            raise ValueError("a canary must be 6-200 characters of letters, digits and @._+-")
+        self.check_canary(canary)
         self.canary = canary
         self._scan = _CanaryScan(canary.encode()) if canary else None
         self.wipe = wipe
@@ -150,7 +149,15 @@ class AnonymisingStream:
         #: table -> its index statements, to run right after its data (see Schema.index_statements)
         self.early_indexes = dict(early_indexes or {})
         self._moved: set[str] = set()
+        self._complete = False
+        #: finish() refuses a stream without pg_restore's "dump complete" trailer
+        self.require_complete = True
         self._stmt_lines: list[bytes] = []
+
+    @staticmethod
+    def check_canary(canary: str | None) -> None:
+        if canary is not None and not CANARY_RE.fullmatch(canary):
+            raise ValueError("a canary must be 6-200 characters of letters, digits and @._+-")
 
     # -- input ------------------------------------------------------------------------
     def feed(self, data: bytes) -> list[bytes]:
@@ -188,6 +195,8 @@ class AnonymisingStream:
             raise RestoreFailed("the dump ended in the middle of a statement: it is truncated")
         if self._expect_copy:
             raise RestoreFailed("the dump ended before the data it announced: it is truncated")
+        if not self._complete and self.require_complete:
+            raise RestoreFailed("the dump ended without pg_restore's closing line: it is truncated")
         out: list[bytes] = []
         if self.state == "predata":
             self._release(out)
@@ -244,6 +253,8 @@ class AnonymisingStream:
                 self._pass(raw, out)
                 return
             if stripped.startswith("--"):
+                if stripped == "-- PostgreSQL database dump complete":
+                    self._complete = True
                 m = _TOC_HEADER.match(stripped)
                 if m:
                     kind = m.group(1).strip()

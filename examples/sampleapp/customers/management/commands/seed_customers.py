@@ -23,7 +23,7 @@ LAST_NAMES = [
 ]
 STREETS = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue", "Victoria Road"]
 TOWNS = ["Bristol", "Leeds", "Norwich", "York", "Bath", "Exeter", "Durham", "Oxford"]
-EPOCH = dt.datetime(2024, 1, 1, 9, 0, tzinfo=dt.timezone.utc)  # noqa: UP017 (dt.UTC needs 3.11)
+EPOCH = dt.datetime(2024, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 
 class Command(BaseCommand):
