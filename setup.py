@@ -29,6 +29,7 @@ setup(
             "Django>=4.2,<6",
             "dj-database-url>=2",
             "psycopg[binary]>=3.1",
+            "python-dotenv>=1",
         ],
     },
     entry_points={"console_scripts": ["heroku-tools = heroku_tools.cli:program.run"]},

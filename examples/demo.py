@@ -12,7 +12,12 @@ account is needed and nothing leaves this machine:
 4. copy ``examples/sampleapp`` into a git repository (``master``, and ``dev``
    one commit ahead) and ``git push`` ``dev`` to ``sampleapp-dev``;
 5. show the app's releases and config, then migrate, seed 50 fake customers
-   and print the row counts in a one-off dyno with ``heroku run --exit-code``.
+   and print the row counts in a one-off dyno with ``heroku run --exit-code``;
+6. deploy ``master`` to ``sampleapp-uat`` with ``heroku-tools deploy``, with a
+   release note, and show the release tag it wrote (``git show uat/vN``);
+7. change a config var with the heroku CLI directly, then list uat's releases
+   with ``heroku-tools history uat``: the deploy with its note, and the
+   config change marked as made outside heroku-tools.
 
 Every step prints the command it runs. The heroku CLI and git run with a
 demo HOME (``.heroku-tools/demo-home``), so your own ``~/.gitconfig`` and
@@ -39,6 +44,9 @@ WORK = ROOT / ".heroku-tools"
 SANDBOX_DIR = WORK / "sandbox"
 DEMO_HOME = WORK / "demo-home"
 DEMO_REPO = WORK / "demo-repo"
+#: The demo repository's ``origin``: release tags are pushed there, so they outlive the rebuilt repository.
+DEMO_ORIGIN = WORK / "demo-origin.git"
+HEROKU_TOOLS = Path(sys.executable).parent / "heroku-tools"
 
 PIPELINE = "sampleapp"
 #: (app, pipeline stage, environment label in heroku-tools.yml)
@@ -149,7 +157,7 @@ class Demo:
         if reset:
             if sandbox.stop():
                 self.say("stopped the running sandbox")
-            for path in (SANDBOX_DIR, DEMO_HOME, DEMO_REPO):
+            for path in (SANDBOX_DIR, DEMO_HOME, DEMO_REPO, DEMO_ORIGIN):
                 shutil.rmtree(path, ignore_errors=True)
             self.say(f"wiped {SANDBOX_DIR.relative_to(ROOT)}, {DEMO_HOME.relative_to(ROOT)}")
         if sandbox.is_running():
@@ -233,6 +241,10 @@ class Demo:
         self.run("git", "add", "--all", cwd=DEMO_REPO)
         self.run("git", "commit", "--quiet", "-m", "Add the customer_stats command", cwd=DEMO_REPO, env=dated)
         self.run("git", "log", "--oneline", "--graph", "--all", cwd=DEMO_REPO)
+        if not DEMO_ORIGIN.exists():
+            self.run("git", "init", "--quiet", "--bare", str(DEMO_ORIGIN), quiet=True)
+        self.run("git", "remote", "add", "origin", str(DEMO_ORIGIN), cwd=DEMO_REPO, quiet=True)
+        self.run("git", "fetch", "--quiet", "--tags", "origin", cwd=DEMO_REPO, quiet=True)
 
     def push_dev(self) -> None:
         app = APPS[0][0]
@@ -265,6 +277,20 @@ class Demo:
         )
         self.run("heroku", "run", "-x", "-a", app, "--", command)
 
+    def deploy_uat(self) -> None:
+        self.run(
+            str(HEROKU_TOOLS), "deploy", "uat", "--confirm", "sampleapp-uat",
+            "--note", "First uat release\n\nThe sample app, with its customers list, for the team to try.",
+            cwd=DEMO_REPO,
+        )
+        tags = self.run("git", "tag", "--list", "uat/v*", "--sort=-version:refname", cwd=DEMO_REPO, quiet=True)
+        if tags.stdout.split():
+            self.run("git", "show", "--no-patch", tags.stdout.split()[0], cwd=DEMO_REPO)
+
+    def history(self) -> None:
+        self.run("heroku", "config:set", "WELCOME_BANNER=Try the customers list", "-a", "sampleapp-uat")
+        self.run(str(HEROKU_TOOLS), "history", "uat", cwd=DEMO_REPO)
+
     # -- the whole demo ---------------------------------------------------------------
     def main(self, reset: bool, stop: bool) -> int:
         steps = [
@@ -275,6 +301,8 @@ class Demo:
             ("git push dev to sampleapp-dev (build and release phase)", self.push_dev),
             ("The release it made, and the app's config vars", self.show_release),
             ("Migrate, seed and query the database in a one-off dyno (heroku run --exit-code)", self.run_dyno),
+            ("heroku-tools deploy uat, with a release note: it becomes the tag's message", self.deploy_uat),
+            ("A config change by hand, then heroku-tools history uat", self.history),
         ]
         try:
             for number, (title, func) in enumerate(steps, 1):

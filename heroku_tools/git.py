@@ -143,8 +143,12 @@ class Git(Runner):
 
     # -- tags ----------------------------------------------------------------
     def tag(self, name: str, commit: str, message: str) -> None:
-        """Create the annotated tag ``name`` on ``commit``."""
-        self.execute(["tag", "--annotate", "--message", message, name, commit])
+        """Create the annotated tag ``name`` on ``commit``.
+
+        ``--cleanup=whitespace`` keeps lines starting with ``#`` (a release note's
+        ``#123 fixed``), which git's default clean-up would drop as comments.
+        """
+        self.execute(["tag", "--annotate", "--cleanup=whitespace", "--message", message, name, commit])
 
     def tag_commit(self, name: str) -> str | None:
         """The commit the tag ``name`` points at, or ``None`` if there is no such tag."""

@@ -281,10 +281,12 @@ class Heroku(Runner):
         """Backups, restores and copies, as ``pg:backups`` lists them."""
         return _transfers(self.execute(["pg:backups", "-a", app]).stdout)
 
-    def pg_backups_capture(self, app: str, database: str | None = None) -> str | None:
-        """Capture a backup and wait for it; its name (``b003``)."""
+    def pg_backups_capture(
+        self, app: str, database: str | None = None, *, stream: LineCallback | None = None
+    ) -> str | None:
+        """Capture a backup and wait for it, streaming the CLI's progress; its name (``b003``)."""
         args = ["pg:backups:capture", *([database] if database else []), "-a", app]
-        result = self.execute(args)
+        result = self.execute(args, stream=stream)
         match = re.search(r"\bto ([a-z]\d{3,})\b", result.stderr)
         return match.group(1) if match else None
 

@@ -45,7 +45,14 @@ def api_base_url(environ: dict | None = None) -> str:
     return host.rstrip("/") if host.startswith("http") else f"https://api.{host}"
 
 
-def _ssl_context(environ: dict) -> ssl.SSLContext:
+def ssl_context(environ: dict | None = None) -> ssl.SSLContext:
+    """The system's trust store plus the extra CA bundle the heroku CLI trusts.
+
+    ``NODE_EXTRA_CA_CERTS`` is how a company proxy's CA (or a local Heroku)
+    is trusted by the CLI; reading it here keeps Python's view of Heroku's
+    hosts — the API, signed backup URLs — the same as the CLI's.
+    """
+    environ = os.environ if environ is None else environ
     context = ssl.create_default_context()
     extra = environ.get("NODE_EXTRA_CA_CERTS")
     if extra and os.path.exists(extra):
@@ -61,7 +68,7 @@ class PlatformAPI:
         self.environ = dict(environ if environ is not None else os.environ)
         self.base_url = api_base_url(self.environ)
         self.timeout = timeout
-        self._context = _ssl_context(self.environ)
+        self._context = ssl_context(self.environ)
 
     @property
     def token(self) -> str:

@@ -7,6 +7,7 @@ the code prompt guards it like any other change.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -118,8 +119,10 @@ def render_rollback(plan: RollbackPlan) -> str:
     return "\n".join(lines)
 
 
-def execute_rollback(plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Callable[[str], None] = print) -> tuple[int | None, str | None]:
-    """Roll back; tag the new release on the target's commit. ``(new version, tag)``."""
+def execute_rollback(
+    plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Callable[[str], None] = print, note: str | None = None
+) -> tuple[int | None, str | None]:
+    """Roll back; tag the new release on the target's commit (with ``note``). ``(new version, tag)``."""
     app = plan.env.app_name
     say(f"==> rolling {app} back to v{plan.target.version}")
     new_version = heroku.rollback(app, plan.target.version)
@@ -127,7 +130,60 @@ def execute_rollback(plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Calla
         new_version = current_release(heroku.releases(app, 5)).version
     tag = None
     if plan.target_commit:
-        text = tags.message(plan.env, new_version, plan.deployer, ()) + f"\nRollback to v{plan.target.version}.\n"
+        text = tags.rollback_message(plan.env, new_version, plan.deployer, plan.target.version, note)
         remote = plan.env.remote if plan.env.push_tags and git.remote_url(plan.env.remote) else None
         tag = tags.record(git, plan.env, new_version, plan.target_commit, text, push_remote=remote)
+    return new_version, tag
+
+
+def rollback(
+    session,
+    label: str,
+    version: int | str | None = None,
+    *,
+    confirm_app: str | None = None,
+    dry_run: bool = False,
+    note: str | None = None,
+    report: Callable[[str], None] = print,
+    say: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[int | None, str | None] | None:
+    """Plan, report, confirm, execute and announce a rollback of ``label``; ``(new version, tag)``.
+
+    None after ``dry_run``. The environment's ``notify`` targets hear that it
+    started, then that it succeeded or failed (see :mod:`heroku_tools.notify`),
+    with the commits it takes away. This is what the ``rollback`` task calls.
+    """
+    from . import notify
+    from .confirm import confirm
+
+    warn = warn or say
+    targets = notify.resolve(session.settings.environment(label))
+    plan = plan_rollback(session.settings, label, version, git=session.git, heroku=session.heroku, api=session.api)
+    report(render_rollback(plan))
+    if targets:
+        report(f"Notifications: {', '.join(map(str, targets))}")
+    if dry_run:
+        say("--dry-run: stopping here; nothing was changed.")
+        return None
+    confirm(plan.env.app_name, f"roll {plan.env.label} back to v{plan.target.version}", confirm_app=confirm_app)
+    undone = ()
+    if plan.target_commit and plan.current_commit:
+        undone = tuple(session.git.log(f"{plan.target_commit}..{plan.current_commit}"))
+    notifier = notify.Notifier(targets, warn=warn)
+    event = notify.rollback_event(plan, undone, note)
+    started = time.monotonic()
+    notifier.send(event)
+    try:
+        new_version, tag = execute_rollback(plan, git=session.git, heroku=session.heroku, say=say, note=note)
+    except HerokuToolsError as error:
+        notifier.send(event.finished("failed", time.monotonic() - started, error=error.message))
+        notifier.close()
+        raise
+    notifier.send(event.finished("succeeded", time.monotonic() - started, release=new_version, tag=tag))
+    say(f"{plan.env.label} ({plan.env.app_name}) now runs v{new_version}, the code of v{plan.target.version}"
+        + (f"; tagged {tag}" if tag else ""))
+    if plan.migrations:
+        warn("The database still has the newer migrations listed above.")
+    notifier.close()
     return new_version, tag

@@ -22,6 +22,9 @@ import sh
 from .errors import CommandError, ToolNotFound
 
 log = logging.getLogger("heroku_tools")
+# sh logs every command it starts, arguments and all (config var values included), as soon
+# as debug logging is on (``--debug``); the runner logs its own line, secrets masked, instead.
+logging.getLogger("sh").setLevel(logging.WARNING)
 
 #: Called with each line of output (stdout and stderr) of a streamed command.
 LineCallback = Callable[[str], None]

@@ -64,17 +64,35 @@ DEFAULT_OPTIONS = {
 DEFAULT_TAG_FORMAT = "{label}/v{version}"
 TAG_FIELDS = {"label": "live", "version": 1, "app_name": "my-app"}
 
-TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore")
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data")
+#: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
+DATA_KEYS = ("rules", "secret", "canary", "post_restore")
 BIN_KEYS = ("bin",)
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: A config var name Heroku and the CLI take: no ``=`` or white space, not starting with ``-``.
-CONFIG_VAR_NAME = re.compile(r"^[^-=\s][^=\s]*$")
+CONFIG_VAR_NAME = re.compile(r"^[^-=\s][^=\s]*\Z")
 
 KeyPath = tuple  # a key path into the settings, e.g. ("environments", "uat", "branch")
 
 
 # -- typed settings ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One ``notify`` entry of an environment, as written: ``${VAR}`` not yet expanded.
+
+    Expansion waits until the environment is deployed to (:func:`heroku_tools.notify.resolve`),
+    so a variable only live's notifications need does not stop anyone deploying dev.
+    """
+
+    #: ``slack`` (a Slack-compatible incoming webhook) or ``webhook`` (the JSON payload).
+    kind: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Where it was written (``heroku-tools.yml, line 12: environments.live.notify[0]``), for errors.
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,8 @@ class Environment:
     data: Mapping[str, Any] | None = None
     #: The git remote code is fetched from and tags pushed to.
     remote: str = "origin"
+    #: Where deployments, promotions and rollbacks are announced (see :mod:`heroku_tools.notify`).
+    notify: tuple[NotifyTarget, ...] = ()
 
     def tag(self, version: int) -> str:
         """The git tag recording release ``version`` of this environment."""
@@ -123,6 +143,9 @@ class Settings:
     source: Path | None = None
     #: Config var name patterns (``fnmatch``) ``config.diff`` never compares, for every app.
     config_ignore: tuple[str, ...] = ()
+    #: The ``data:`` block: anonymisation ``rules`` (a mapping, or a file path), ``secret``
+    #: (``${VAR}`` expanded when a restore runs), ``canary`` values and ``post_restore`` commands.
+    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def labels(self) -> list[str]:
@@ -294,10 +317,14 @@ class _Origin:
 
     def error(self, path: KeyPath, problem: str, at: KeyPath | None = None) -> SettingsError:
         """``problem`` with ``path``, located at the line of ``at`` (default: ``path``)."""
+        return SettingsError(f"{self.describe(path, at)}: {problem}")
+
+    def describe(self, path: KeyPath, at: KeyPath | None = None) -> str:
+        """Where ``path`` is: ``heroku-tools.yml, line 12: environments.live.notify[0]``."""
         if self.marks is None:
-            return SettingsError(f"{self.locate(path)}: {problem}")
+            return self.locate(path)
         key = _dotted(path)
-        return SettingsError(f"{self.locate(at or path)}: {key + ': ' if key else ''}{problem}")
+        return f"{self.locate(at or path)}{': ' + key if key else ''}"
 
     def rename(self, old: KeyPath, new: KeyPath) -> None:
         """Re-key the marks under ``old`` (a list item) to ``new`` (its label)."""
@@ -314,12 +341,15 @@ class _Where:
         self.file, self.invoke, self.over = file, invoke, over_data
 
     def error(self, path: KeyPath, problem: str, at: KeyPath | None = None) -> SettingsError:
+        return SettingsError(f"{self.describe(path, at)}: {problem}")
+
+    def describe(self, path: KeyPath, at: KeyPath | None = None) -> str:
         node: Any = self.over
         for key in at or path:
             if not isinstance(node, dict) or key not in node:
-                return self.file.error(path, problem, at)
+                return self.file.describe(path, at)
             node = node[key]
-        return self.invoke.error(path, problem, at)
+        return self.invoke.describe(path, at)
 
 
 def _normalise(data: dict, origin: _Origin) -> dict:
@@ -378,6 +408,7 @@ def _build(data: dict, where: _Where, source: Path | None) -> Settings:
                 raise where.error((tool,), f"unknown key {key!r}{did_you_mean(key, BIN_KEYS)}", at=(tool, key))
         tools[tool] = _check((tool, "bin"), section.get("bin"), _optional(_string), where)
     config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
+    data_block = _data_block(data.get("data"), where)
     return Settings(
         environments=environments,
         commands=MappingProxyType(commands),
@@ -386,7 +417,37 @@ def _build(data: dict, where: _Where, source: Path | None) -> Settings:
         git_bin=tools["git"],
         source=source,
         config_ignore=config_ignore or (),
+        data=data_block,
     )
+
+
+def _data_block(raw, where: "_Where") -> Mapping[str, Any]:
+    """Validate ``data:``: the rules themselves are checked by :mod:`heroku_tools.anonymise` on use."""
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, dict):
+        raise where.error(("data",), f"expected a mapping with {', '.join(DATA_KEYS)}, got {_kind(raw)}")
+    for key in raw:
+        if key not in DATA_KEYS:
+            raise where.error(("data",), f"unknown key {key!r}{did_you_mean(key, DATA_KEYS)}", at=("data", key))
+    rules = raw.get("rules")
+    if rules is not None and not isinstance(rules, (str, dict)):
+        raise where.error(("data", "rules"), f"expected a mapping of tables, or a file path, got {_kind(rules)}")
+    checked = {
+        "rules": rules,
+        "secret": _check(("data", "secret"), raw.get("secret"), _optional(_string), where),
+        "canary": _check(("data", "canary"), raw.get("canary"), _optional(_strings), where) or (),
+        "post_restore": _check(("data", "post_restore"), raw.get("post_restore"), _optional(_strings), where) or (),
+    }
+    return MappingProxyType(checked)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise _Expected("a string or a list of strings")
+    return tuple(value)
 
 
 def _commands(raw, where: _Where) -> dict[str, str]:
@@ -428,12 +489,15 @@ def _build_environments(raw: dict, where: _Where) -> tuple[Environment, ...]:
     for position, (label, env) in enumerate(raw.items()):
         base = ("environments", label)
         for key in env:
-            if key not in ENVIRONMENT_KEYS:
-                raise where.error(base, f"unknown key {key!r}{did_you_mean(key, ENVIRONMENT_KEYS)}", at=base + (key,))
+            if key not in ENVIRONMENT_KEY_NAMES:
+                suggestion = did_you_mean(key, ENVIRONMENT_KEY_NAMES)
+                raise where.error(base, f"unknown key {key!r}{suggestion}", at=base + (key,))
         for key in ("label", "app_name"):
             if env.get(key) is None:
                 raise where.error(base, f"missing key {key!r}")
-        values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env}
+        values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env if key != "notify"}
+        if env.get("notify") is not None:
+            values["notify"] = _notify_targets(base + ("notify",), env["notify"], where)
         if isinstance(values.get("settings"), Mapping):
             check_config_vars(base + ("settings",), values["settings"], where.error)
         if values.get("config_ignore") is None:
@@ -546,6 +610,67 @@ def _data(value):
     return MappingProxyType(dict(value))
 
 
+NOTIFY_KINDS = ("slack", "webhook")
+NOTIFY_KEYS = (*NOTIFY_KINDS, "headers")
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _notify_targets(path: KeyPath, raw, where: _Where) -> tuple[NotifyTarget, ...]:
+    """``notify: [{slack: URL}, {webhook: URL, headers: {...}}]``, each checked where it was written."""
+    if not isinstance(raw, list):
+        example = "[{slack: '${SLACK_WEBHOOK_URL}'}]"
+        raise where.error(path, f"expected a list of targets such as {example}, got {_kind(raw)}")
+    targets = []
+    for index, entry in enumerate(raw):
+        at = path + (index,)
+        if not isinstance(entry, dict):
+            raise where.error(at, f"expected a mapping such as {{webhook: URL}}, got {_kind(entry)}")
+        for key in entry:
+            if key not in NOTIFY_KEYS:
+                raise where.error(at, f"unknown key {key!r}{did_you_mean(key, NOTIFY_KEYS)}", at=at + (key,))
+        kinds = [kind for kind in NOTIFY_KINDS if kind in entry]
+        if len(kinds) != 1:
+            raise where.error(at, "expected exactly one of 'slack' or 'webhook' (the URL to post to)")
+        kind = kinds[0]
+        url = _check_secret(at + (kind,), entry[kind], _notify_url, where)
+        headers = entry.get("headers") or {}
+        if headers and kind != "webhook":
+            raise where.error(at + ("headers",), "headers are sent to a 'webhook' target only")
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in (*headers, *headers.values())):
+            raise where.error(at + ("headers",), "expected a mapping of header names to strings")
+        for name, value in headers.items():
+            _check_secret(at + ("headers", name), value, _variables, where)
+        targets.append(NotifyTarget(kind, url, MappingProxyType(dict(headers)), where.describe(at)))
+    return tuple(targets)
+
+
+def _check_secret(path: KeyPath, value, check: Callable, where: _Where):
+    """:func:`_check` for a value that may be a secret (a webhook URL, a token): never echoed."""
+    try:
+        return check(value)
+    except _Expected as exc:
+        raise where.error(path, f"expected {exc} (the value is not shown: it may be a secret)") from None
+
+
+def _variables(value):
+    """A string whose ``${NAME}`` references are well formed (they are expanded when used)."""
+    _string(value)
+    for name in _VARIABLE.findall(value):
+        if not _VARIABLE_NAME.match(name):
+            raise _Expected(f"${{NAME}} references to environment variables, not ${{{name}}}")
+    if "${" in _VARIABLE.sub("", value):
+        raise _Expected("${NAME} references closed with '}'")
+    return value
+
+
+def _notify_url(value):
+    _variables(value)
+    if not _VARIABLE.match(value) and not value.startswith(("https://", "http://")):
+        raise _Expected("an http(s) URL, or ${VARIABLE} naming an environment variable that holds one")
+    return value
+
+
 ENVIRONMENT_KEYS: dict[str, Callable] = {
     "label": _label,
     "app_name": _app_name,
@@ -561,6 +686,8 @@ ENVIRONMENT_KEYS: dict[str, Callable] = {
     "data": _optional(_data),
     "remote": _string,
 }
+#: Every key an environment takes: ``notify`` is a list checked target by target (:func:`_notify_targets`).
+ENVIRONMENT_KEY_NAMES = (*ENVIRONMENT_KEYS, "notify")
 
 
 def _check(path: KeyPath, value, check: Callable, where: _Where):
@@ -606,7 +733,8 @@ def _dotted(path: Iterable) -> str:
 
 
 def _kind(value) -> str:
-    return {dict: "a mapping", list: "a list", type(None): "nothing"}.get(type(value), _shown(value))
+    kinds = {dict: "a mapping", list: "a list", type(None): "nothing"}
+    return kinds[type(value)] if type(value) in kinds else _shown(value)
 
 
 def _shown(value) -> str:

@@ -50,7 +50,7 @@ class PgCluster:
             argv = ["setpriv", f"--reuid={self._as_user}", "--regid=nogroup", "--clear-groups", "--", *argv]
         return argv
 
-    def start(self) -> "PgCluster":
+    def start(self) -> PgCluster:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if self._as_user:
@@ -101,7 +101,7 @@ class PgCluster:
         if remove:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> "PgCluster":
+    def __enter__(self) -> PgCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -137,6 +137,27 @@ class PgCluster:
 
     def dropdb(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def server_cpu(self) -> float:
+        """CPU seconds used so far by the server: the postmaster, its live children and the children it reaped."""
+        if not self._proc:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        pm = self._proc.pid
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry.name), int(fields[1])
+            if pid == pm:
+                total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif ppid == pm:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
 
     def relation_files(self, dbname: str) -> list[Path]:
         """Every file of the database's directory (heap, indexes, TOAST)."""

@@ -97,7 +97,8 @@ SELECT 'pbkdf2_sha256$600000$salt' || g || '$hash', CASE WHEN g % 3 = 0 THEN NUL
        'person' || g || '@mail.example.org', g < 5, true, timestamptz '2020-01-01' + g * interval '1 day'
 FROM generate_series(1, 300) g;
 INSERT INTO customer (user_id, full_name, email, phone, address, date_of_birth, notes, preferences, created_at)
-SELECT u.id, u.first_name || ' ' || u.last_name, 'cust.' || u.email, CASE WHEN u.id % 5 = 0 THEN NULL ELSE '+44 7700 ' || u.id END,
+SELECT u.id, u.first_name || ' ' || u.last_name, 'cust.' || u.email,
+       CASE WHEN u.id % 5 = 0 THEN NULL ELSE '+44 7700 ' || u.id END,
        u.id || E' High Street\nFlat ' || (u.id % 7), date '1980-01-01' + u.id,
        E'Called about\ttabs\\and\\backslashes, contact ' || u.email,
        jsonb_build_object('theme', 'dark', 'contact', u.email, 'tags', jsonb_build_array('vip', u.first_name)),
@@ -249,7 +250,8 @@ def no_restore_processes():
     """No pg_restore/psql of ours left running."""
     out = subprocess.run(["ps", "-eo", "pid,ppid,comm"], capture_output=True, text=True).stdout
     me = str(os.getpid())
-    return [line for line in out.splitlines()[1:] if line.split()[1] == me and line.split()[2] in ("psql", "pg_restore")]
+    rows = [line.split() for line in out.splitlines()[1:]]
+    return [row for row in rows if row[1] == me and row[2] in ("psql", "pg_restore")]
 
 
 # -- success ------------------------------------------------------------------------------------
@@ -498,7 +500,8 @@ class CallbackStream(AnonymisingStream):
 
     def _rows(self, seg, out):
         super()._rows(seg, out)
-        if self._copy.name == "auth_user" and self.hook is not None:
+        # the previous chunks have been sent: psql is connected and inside the COPY
+        if self._copy.name == "auth_user" and self._copy.rows_in >= 100 and self.hook is not None:
             hook, type(self).hook = type(self).hook, None
             hook(self)
 
@@ -507,8 +510,7 @@ def test_connection_terminated_mid_load(cluster, source, target):
     _, dump_path = source
 
     def kill_backend(stream):
-        time.sleep(0.3)  # let psql start the COPY
-        for _ in range(50):
+        for _ in range(100):
             out = cluster.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                f"WHERE application_name = 'heroku-tools-restore' AND datname = '{target}'")
             if "t" in out.split():
@@ -519,7 +521,7 @@ def test_connection_terminated_mid_load(cluster, source, target):
     before = snapshot(cluster, target)
     CallbackStream.hook = staticmethod(kill_backend)
     with pytest.raises(RestoreFailed):
-        # a big chunk size so the kill lands while the COPY is open
+        # small chunks: the kill lands while the COPY is open
         restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
                 stream_factory=CallbackStream, chunk_size=4096)
     assert_untouched(cluster, target, before)

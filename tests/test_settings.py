@@ -263,7 +263,76 @@ MISTAKES = {
         ORIGINAL + "heroku:\n    binary: heroku\n",
         "heroku-tools.yml, line 15: heroku: unknown key 'binary'; did you mean 'bin'?",
     ),
+    "config var value that is not plain": (
+        """\
+        environments:
+          - label: live
+            app_name: my-app-live
+            branch: master
+            settings:
+              DEBUG: false
+              ALLOWED_HOSTS: [a.example.com, b.example.com]
+        """,
+        "heroku-tools.yml, line 7: environments.live.settings.ALLOWED_HOSTS: expected a string, a number, "
+        "true/false, or null (to remove it), got a list",
+    ),
+    "config var name that is not usable": (
+        """\
+        environments:
+          - label: live
+            app_name: my-app-live
+            branch: master
+            settings:
+              "MY VAR": secret-value
+        """,
+        "heroku-tools.yml, line 6: environments.live.settings: 'MY VAR' is not a usable config var name",
+    ),
+    "settings neither a mapping nor a path": (
+        ORIGINAL.replace("branch:   dev\n", "branch:   dev\n      settings: [a, b]\n"),
+        "heroku-tools.yml, line 11: environments.dev.settings: expected a mapping of config vars to values, "
+        "or the path of a file holding them",
+    ),
+    "config_ignore not a list of patterns": (
+        ORIGINAL + "config_ignore: {SENTRY: yes}\n",
+        "heroku-tools.yml, line 14: config_ignore: expected a list of config var name patterns",
+    ),
+    "config_ignore misspelt": (
+        ORIGINAL + "config_ingore: [A]\n",
+        "heroku-tools.yml, line 14: unknown key 'config_ingore'; did you mean 'config_ignore'?",
+    ),
 }
+
+
+def test_config_var_settings_and_ignore_lists(project):
+    write(
+        project,
+        """\
+        environments:
+          - label: live
+            app_name: my-app-live
+            branch: master
+            settings: {DEBUG: false, OLD_FLAG: null, SENTRY_DSN: "${SENTRY_DSN}"}
+            config_ignore: [SENTRY_ENVIRONMENT]
+          - label: uat
+            app_name: my-app-uat
+            branch: master
+            config_ignore: NEW_RELIC_*
+        config_ignore: [BUILD_*, HEROKU_SLUG_COMMIT]
+        """,
+    )
+    loaded = settings.load()
+    live, uat = loaded.environments
+    assert dict(live.settings) == {"DEBUG": False, "OLD_FLAG": None, "SENTRY_DSN": "${SENTRY_DSN}"}
+    assert live.config_ignore == ("SENTRY_ENVIRONMENT",) and uat.config_ignore == ("NEW_RELIC_*",)
+    assert loaded.config_ignore == ("BUILD_*", "HEROKU_SLUG_COMMIT")
+    assert settings.parse(ORIGINAL).config_ignore == () and settings.parse(ORIGINAL).environments[0].config_ignore == ()
+
+
+def test_a_bad_config_var_value_is_never_quoted(project):
+    write(project, ORIGINAL.replace("branch:   dev\n", "branch:   dev\n      settings: {'BAD KEY': hunter2-secret}\n"))
+    with pytest.raises(SettingsError) as caught:
+        settings.load()
+    assert "hunter2-secret" not in str(caught.value)
 
 
 @pytest.mark.parametrize("text, expected", MISTAKES.values(), ids=MISTAKES.keys())

@@ -95,18 +95,19 @@ def rule_problem(table: Table, col: Column, rule: ColumnRule) -> str | None:
             return f"the column is unique: write {{fake: {rule.fake}, unique: true}} (or use hash)"
         return f"the column is unique and {rule.describe()} cannot keep it unique: use hash"
     try:
-        build_fake(_VALIDATION_FAKES, col, rule)
+        build_fake(_VALIDATION_FAKES, col, rule, unique=unique)
     except FakeError as exc:
         return str(exc)
     return None
 
 
-def build_fake(fakes: Fakes, col: Column | None, rule: ColumnRule):
-    """The configured fake for a fake/hash rule on ``col`` (column may be None: no type or length known)."""
+def build_fake(fakes: Fakes, col: Column | None, rule: ColumnRule, *, unique: bool = False):
+    """The configured fake for a fake/hash rule on ``col`` (column may be None: no type or length known);
+    ``unique``: the column is known to be unique."""
     return fakes.make(
         rule.fake,
         max_length=col.max_length if col is not None and col.type.category == "text" else None,
-        unique=rule.unique,
+        unique=rule.unique or (unique and (FAKES[rule.fake].always_unique or rule.unique)),
         pgtype=col.type if col is not None else None,
         **rule.option_dict,
     )

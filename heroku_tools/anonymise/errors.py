@@ -1,12 +1,14 @@
 """Errors of the anonymising restore.  Every message names the table (and column) at fault.
 
-They derive from :class:`Exception` only; the library re-parents them onto its
-own error base.
+They are :class:`~heroku_tools.errors.HerokuToolsError`\ s, so a task shows
+them as one message and an exit status, never a traceback.
 """
 from __future__ import annotations
 
+from ..errors import HerokuToolsError
 
-class AnonymiseError(Exception):
+
+class AnonymiseError(HerokuToolsError):
     """Base of every anonymiser error."""
 
 
@@ -33,7 +35,8 @@ class Problem:
         return f"Problem({self.kind}, {self.where!r}, {self.message!r})"
 
     def __eq__(self, other):
-        return isinstance(other, Problem) and (self.table, self.column, self.kind) == (other.table, other.column, other.kind)
+        return isinstance(other, Problem) and \
+            (self.table, self.column, self.kind) == (other.table, other.column, other.kind)
 
     def __hash__(self):
         return hash((self.table, self.column, self.kind))

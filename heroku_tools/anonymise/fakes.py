@@ -83,7 +83,7 @@ class Fake:
     #: can raise FakeError on some input (parsing fakes)
     may_fail = False
 
-    def __init__(self, fakes: "Fakes", *, max_length: int | None = None, unique: bool = False,
+    def __init__(self, fakes: Fakes, *, max_length: int | None = None, unique: bool = False,
                  pgtype=None, **options):
         unknown = set(options) - set(self.option_names)
         if unknown:
@@ -91,7 +91,8 @@ class Fake:
         if unique and not (self.can_be_unique or self.always_unique):
             raise FakeError(f"fake {self.kind!r} cannot keep a unique column unique; use hash or another fake")
         if max_length is not None and max_length < self.min_length:
-            raise FakeError(f"fake {self.kind!r} needs at least {self.min_length} characters, the column allows {max_length}")
+            raise FakeError(f"fake {self.kind!r} needs at least {self.min_length} characters, "
+                            f"the column allows {max_length}")
         self.fakes = fakes
         self.key = fakes.key(self.kind)
         self._keyed = blake2s(key=self.key)  # copied per value: cheaper than keying anew (same digest)
@@ -100,10 +101,11 @@ class Fake:
         self.pgtype = pgtype
         self.options = options
         self.configure()
-        if self.unique and self.bits() < MIN_UNIQUE_BITS:
+        if unique and self.bits() < MIN_UNIQUE_BITS:
+            # asked for a unique column: the outputs must carry enough of the keyed hash
             raise FakeError(
                 f"fake {self.kind!r} keeps only {self.bits():.0f} bits of the keyed hash in "
-                f"{max_length} characters; a unique column needs {MIN_UNIQUE_BITS}: use a longer column or 'hash'"
+                f"{max_length} characters; a unique column needs {MIN_UNIQUE_BITS}: the column is too short"
             )
 
     # -- to override -----------------------------------------------------------
@@ -244,8 +246,17 @@ class Username(Fake):
         if self.max_length is not None and self.max_length < longest:
             return self.apply
         first, last, nf, nl, hexlify = _FIRST_L, _LAST_L, len(_FIRST_L), len(_LAST_L), _hexlify
-        return self._fast_from(
-            lambda d: b"%s.%s.%s" % (first[(d[0] | d[1] << 8) % nf], last[(d[2] | d[3] << 8) % nl], hexlify(d[16:24])))
+        keyed, slow = self._keyed, self.apply
+
+        def fast(v: bytes) -> bytes:  # apply() and make() inlined: this runs once per row
+            if not v:
+                return v
+            h = keyed.copy()
+            h.update(v)
+            d = h.digest()
+            out = b"%s.%s.%s" % (first[(d[0] | d[1] << 8) % nf], last[(d[2] | d[3] << 8) % nl], hexlify(d[16:24]))
+            return slow(v) if out == v else out
+        return fast
 
     def make(self, d, v):
         base = _FIRST_L[_u16(d, 0) % len(_FIRST_L)] + b"." + _LAST_L[_u16(d, 2) % len(_LAST_L)]
@@ -277,9 +288,18 @@ class Email(Fake):
             return self.apply
         first, last, nf, nl, hexlify = _FIRST_L, _LAST_L, len(_FIRST_L), len(_LAST_L), _hexlify
         domain = self.domain
-        return self._fast_from(
-            lambda d: b"%s.%s.%s%s" % (first[(d[0] | d[1] << 8) % nf], last[(d[2] | d[3] << 8) % nl],
-                                       hexlify(d[16:24]), domain))
+        keyed, slow = self._keyed, self.apply
+
+        def fast(v: bytes) -> bytes:  # apply() and make() inlined: this runs once per row
+            if not v:
+                return v
+            h = keyed.copy()
+            h.update(v)
+            d = h.digest()
+            out = b"%s.%s.%s%s" % (first[(d[0] | d[1] << 8) % nf], last[(d[2] | d[3] << 8) % nl],
+                                   hexlify(d[16:24]), domain)
+            return slow(v) if out == v else out
+        return fast
 
     def make(self, d, v):
         token = _hexlify(d[16:24])

@@ -40,6 +40,7 @@ from __future__ import annotations
 import collections
 import fcntl
 import os
+import re
 import subprocess
 import threading
 import time
@@ -47,6 +48,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..platform import ssl_context
 
 from .check import check
 from .errors import AnonymiseError, CanaryFound, RestoreFailed, VerificationFailed
@@ -189,7 +192,7 @@ class _UrlSource:
 
     def _open(self):
         try:
-            self.response = urllib.request.urlopen(self.url, timeout=60)  # noqa: S310 - http(s) only, checked
+            self.response = urllib.request.urlopen(self.url, timeout=60, context=ssl_context())
         except Exception as exc:  # noqa: BLE001
             raise RestoreFailed(f"cannot download the dump: {_redact(str(exc))}") from None
         length = self.response.headers.get("Content-Length")
@@ -243,7 +246,6 @@ class _UrlSource:
 
 def _redact(text: str) -> str:
     """Drop query strings (presigned URL signatures) from messages."""
-    import re
     return re.sub(r"\?[^\s'\"]*", "?…", text)
 
 
@@ -328,7 +330,7 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     consumer_out = consumer_err = None
     try:
         producer = subprocess.Popen(
-            [pg_restore, *PG_RESTORE_SAFE_FLAGS, "-f", "-", *source.args],
+            [pg_restore, *restore_flags(pg_restore, tool_env), "-f", "-", *source.args],
             stdin=source.stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tool_env, process_group=0,
         )
         producer_err = _Collector(producer.stderr)
@@ -457,6 +459,20 @@ class _Writer(threading.Thread):
             with self.cv:
                 self.pending -= len(piece)
                 self.cv.notify_all()
+
+
+def restore_flags(pg_restore: str = "pg_restore", env: dict | None = None) -> list[str]:
+    """pg_restore's flags: no owners, grants, tablespaces, publications, subscriptions, security labels;
+    from PostgreSQL 18 on, no statistics either (their sample values are raw data)."""
+    flags = list(PG_RESTORE_SAFE_FLAGS)
+    try:
+        out = subprocess.run([pg_restore, "--version"], capture_output=True, text=True, env=env, timeout=30).stdout
+        major = int(re.search(r"(\d+)(?:\.\d+)?", out).group(1))
+    except (OSError, AttributeError, ValueError, subprocess.SubprocessError):
+        major = 0
+    if major >= 18:
+        flags.append("--no-statistics")
+    return flags
 
 
 def _abort(consumer, producer, source) -> None:

@@ -118,7 +118,7 @@ class Rules:
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "Rules":
+    def load(cls, path: str | Path) -> Rules:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -127,7 +127,7 @@ class Rules:
         return cls.from_yaml(text, source=str(path))
 
     @classmethod
-    def from_yaml(cls, text: str, source: str = "rules") -> "Rules":
+    def from_yaml(cls, text: str, source: str = "rules") -> Rules:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -135,7 +135,7 @@ class Rules:
         return cls.from_mapping(data, source=source)
 
     @classmethod
-    def from_mapping(cls, data, source: str = "rules") -> "Rules":
+    def from_mapping(cls, data, source: str = "rules") -> Rules:
         if isinstance(data, Rules):
             return data
         if not isinstance(data, dict) or "tables" not in data:
@@ -210,7 +210,8 @@ def _table_rule(key, spec, source) -> TableRule:
         return TableRule(key, truncate=True)
     if isinstance(spec, dict) and "truncate" in spec and isinstance(spec["truncate"], bool):
         if len(spec) != 1:
-            raise RulesError(f"{where}: 'truncate: {str(spec['truncate']).lower()}' cannot be combined with column rules")
+            flag = str(spec["truncate"]).lower()
+            raise RulesError(f"{where}: 'truncate: {flag}' cannot be combined with column rules")
         if not spec["truncate"]:
             raise RulesError(f"{where}: 'truncate: false' is not a rule; list the columns instead")
         return TableRule(key, truncate=True)

@@ -71,11 +71,11 @@ class Schema:
 
     # -- from SQL ----------------------------------------------------------------------
     @classmethod
-    def from_sql(cls, text: str) -> "Schema":
+    def from_sql(cls, text: str) -> Schema:
         return cls.from_statements(split_statements(text))
 
     @classmethod
-    def from_statements(cls, statements) -> "Schema":
+    def from_statements(cls, statements) -> Schema:
         schema = cls()
         for stmt in statements:
             schema.add_statement(stmt)
@@ -120,7 +120,8 @@ class Schema:
             if not element:
                 continue
             first = element.split(None, 1)[0].upper()
-            if first in ("CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE", "FOREIGN", "EXCLUDE", "LIKE") and not element.startswith('"'):
+            constraint = first in ("CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE", "FOREIGN", "EXCLUDE", "LIKE")
+            if constraint and not element.startswith('"'):
                 _table_constraint(table, element)
                 continue
             col = _column(element)
@@ -282,8 +283,8 @@ def _column(element: str) -> Column:
 
 
 def _table_constraint(table: Table, element: str) -> None:
-    m = re.match(r"\s*(?:CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+)?(PRIMARY\s+KEY|UNIQUE(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?)\s*\(",
-                 element, re.I)
+    m = re.match(r"\s*(?:CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+)?"
+                 r"(PRIMARY\s+KEY|UNIQUE(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?)\s*\(", element, re.I)
     if not m:
         return
     body, _ = _paren_body(element, m.end() - 1)

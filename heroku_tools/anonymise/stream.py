@@ -82,6 +82,8 @@ class TablePlan:
     transform_direct: object = None
     transform_general: object = None
     caches: list = field(default_factory=list)
+    ops: list = field(default_factory=list)
+    cache_reviewed: bool = False
     #: column -> (action, extra) for verification
     checks: dict = field(default_factory=dict)
     fake_columns: list = field(default_factory=list)
@@ -145,11 +147,11 @@ class AnonymisingStream:
         self._copy: TablePlan | None = None
         self._expect_copy = False
         self._finished = False
-        self._last_copy: TablePlan | None = None
         #: table -> its index statements, to run right after its data (see Schema.index_statements)
         self.early_indexes = dict(early_indexes or {})
         self._moved: set[str] = set()
         self._complete = False
+        self._scanned: set[int] = set()
         #: finish() refuses a stream without pg_restore's "dump complete" trailer
         self.require_complete = True
         self._stmt_lines: list[bytes] = []
@@ -219,24 +221,28 @@ class AnonymisingStream:
     # -- output -----------------------------------------------------------------------
     def _emit(self, out: list[bytes]) -> list[bytes]:
         if self._scan is not None:
+            scanned, self._scanned = self._scanned, set()
             for piece in out:
+                if id(piece) in scanned:
+                    # rows already searched by _check_canary; they end with a newline, which no canary spans
+                    self._scan.tail = b""
+                    continue
                 at = self._scan.hit(piece)
                 if at >= 0:
-                    raise CanaryFound(f"{CANARY_MARK}: the canary value is in the data of "
-                                      f"{self._where_canary(piece)}: stopped before sending it; nothing was committed")
+                    raise CanaryFound(f"{CANARY_MARK}: the canary value is in {self._where_canary(piece)}: "
+                                      "stopped before sending it; nothing was committed")
         for piece in out:
             self.stats.bytes_out += len(piece)
         return out
 
-    def _where_canary(self, piece: bytes) -> str:
-        plan = self._copy or self._last_copy
+    def _where_canary(self, piece: bytes, plan: TablePlan | None = None) -> str:
         canary = self.canary.encode()
         for line in piece.split(b"\n"):
             if canary in line and plan is not None and line.count(b"\t") == len(plan.columns) - 1:
-                for col, value in zip(plan.columns, line.split(b"\t")):
+                for col, value in zip(plan.columns, line.split(b"\t"), strict=True):
                     if canary in value:
                         return f"{plan.name}.{col}"
-        return "the dump's SQL outside table data"
+        return f"the data of {plan.name}" if plan is not None else "the dump's SQL outside table data"
 
     # -- SQL outside COPY ---------------------------------------------------------------
     def _sql_line(self, raw: bytes, out: list[bytes]) -> None:
@@ -261,6 +267,9 @@ class AnonymisingStream:
                     if kind in _LARGE_OBJECTS:
                         raise UnsafeDump("the dump contains large objects, which cannot be anonymised: "
                                          "dump without them (pg_dump --no-blobs)")
+                    if kind.startswith("STATISTICS"):
+                        raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
+                                         "restore with pg_restore --no-statistics")
                     if kind == "TABLE DATA":
                         self._expect_copy = True
             elif stripped:
@@ -273,6 +282,9 @@ class AnonymisingStream:
                                      "anonymising restore never forwards")
                 if word == "SELECT" and re.match(r"SELECT\s+pg_catalog\.lo", stripped, re.I):
                     raise UnsafeDump("the dump contains large objects, which cannot be anonymised")
+                if word == "SELECT" and "pg_restore_" in stripped and "_stats" in stripped:
+                    raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
+                                     "restore with pg_restore --no-statistics")
                 if word == "SET":
                     m = re.fullmatch(r"SET\s+client_encoding\s*=\s*'([A-Za-z0-9_]+)';", stripped, re.I)
                     if m:
@@ -367,7 +379,7 @@ class AnonymisingStream:
             if col not in rule.columns:
                 problems.append(Problem(name, col, "the dump has data for this column and the rules have no rule "
                                         "for it", "missing-column"))
-        for col, col_rule in rule.columns.items():
+        for col in rule.columns:
             if col not in columns:
                 generated = table is not None and col in table.columns and table.columns[col].generated
                 if not generated:
@@ -383,51 +395,60 @@ class AnonymisingStream:
         return plan
 
     def _compile(self, plan: TablePlan) -> None:
-        """Build the row rewriter of a table with rules other than keep.
+        """Prepare the row rewriter of a table with rules other than keep: build its fakes, then the code."""
+        plan.ops = []
+        for i, col in enumerate(plan.columns):
+            rule = plan.rule.columns[col]
+            if rule.action == "keep":
+                continue
+            column = plan.table.columns.get(col) if plan.table else None
+            if rule.action == "null":
+                plan.ops.append((i, "null", None, None))
+                plan.checks[col] = ("null", None)
+            elif rule.action == "value":
+                plan.ops.append((i, "value", copytext.encode_field(rule.value.encode(self.encoding)), None))
+                plan.checks[col] = ("value", (rule.value, column))
+            else:
+                try:
+                    fake = build_fake(self.fakes, column, rule)
+                except FakeError as exc:
+                    raise SchemaMismatch([Problem(plan.name, col, str(exc), "invalid")], "the dump") from None
+                general = _copy_function(fake, self.encoding, f"{plan.name}.{col}")
+                direct = fake.fast() if (self.encoding == "utf-8" and fake.copy_safe and not fake.may_fail) else general
+                plan.ops.append((i, "fake", (direct, general), {} if fake.cacheable else None))
+                plan.sent[col] = [0, None]
+                plan.checks[col] = ("fake", False)
+        plan.fake_columns = [plan.columns[i] for i, kind, _, _ in plan.ops if kind == "fake"]
+        self._generate(plan)
 
-        The per-row code is generated (column indices only: no name reaches
-        the source) so each ruled field costs one comparison and one call (or
-        one dict lookup for cached fakes); fields after the last ruled column
-        are never split.  Two variants: one passes field bytes straight to the
-        fakes (segments without COPY escapes, the usual case), the other decodes
-        and re-encodes escapes.
+    def _generate(self, plan: TablePlan) -> None:
+        """Generate the row rewriter (column indices only: no name reaches the source).
+
+        Each ruled field costs one comparison and one call (or one dict lookup
+        for a cached fake); fields after the last ruled column are never split.
+        Two variants: one passes field bytes straight to the fakes (segments
+        without COPY escapes, the usual case), the other decodes and re-encodes
+        escapes.
         """
         ncols = len(plan.columns)
-        indices = [i for i, c in enumerate(plan.columns) if plan.rule.columns[c].action != "keep"]
-        last = max(indices)
+        last = max(i for i, *_ in plan.ops)
         maxsplit = last + 1 if last < ncols - 1 else -1
         width = last + 2 if maxsplit >= 0 else ncols
         ns_direct: dict = {"NULL": NULL}
         ns_general: dict = {"NULL": NULL}
         body, fake_idx, caches = [], [], []
-        for i in indices:
-            col = plan.columns[i]
-            rule = plan.rule.columns[col]
-            column = plan.table.columns.get(col) if plan.table else None
-            where = f"{plan.name}.{col}"
-            if rule.action == "null":
+        for i, kind, payload, cache in plan.ops:
+            if kind == "null":
                 body.append(f"        f[{i}] = NULL")
-                plan.checks[col] = ("null", None)
                 continue
-            if rule.action == "value":
-                value = copytext.encode_field(rule.value.encode(self.encoding))
-                ns_direct[f"V{i}"] = ns_general[f"V{i}"] = value
+            if kind == "value":
+                ns_direct[f"V{i}"] = ns_general[f"V{i}"] = payload
                 body.append(f"        if f[{i}] != NULL: f[{i}] = V{i}")
-                plan.checks[col] = ("value", (rule.value, column))
                 continue
-            try:
-                fake = build_fake(self.fakes, column, rule)
-            except FakeError as exc:
-                raise SchemaMismatch([Problem(plan.name, col, str(exc), "invalid")], "the dump") from None
-            general = _copy_function(fake, self.encoding, where)
-            direct = fake.fast() if (self.encoding == "utf-8" and fake.copy_safe and not fake.may_fail) else general
-            ns_direct[f"F{i}"], ns_general[f"F{i}"] = direct, general
+            ns_direct[f"F{i}"], ns_general[f"F{i}"] = payload
             fake_idx.append(i)
-            plan.sent[col] = [0, None]
-            plan.checks[col] = ("fake", False)
-            if fake.cacheable:
+            if cache is not None:
                 # one cache for both variants: keys are raw COPY fields, values COPY fields
-                cache: dict = {}
                 caches.append(cache)
                 for ns in (ns_direct, ns_general):
                     ns[f"G{i}"], ns[f"S{i}"] = cache.get, cache.__setitem__
@@ -473,12 +494,21 @@ class AnonymisingStream:
             exec(code, ns)
         plan.transform_direct = ns_direct["transform"]
         plan.transform_general = ns_general["transform"]
-        plan.fake_columns = [plan.columns[i] for i in fake_idx]
         plan.caches = caches
+
+    def _review_caches(self, plan: TablePlan) -> None:
+        """After the first rows: stop caching fakes of columns whose values hardly repeat (a miss costs more)."""
+        changed = False
+        for k, (i, kind, payload, cache) in enumerate(plan.ops):
+            if cache is not None and len(cache) > 0.9 * plan.rows_in:
+                plan.ops[k] = (i, kind, payload, None)
+                changed = True
+        if changed:
+            self._generate(plan)
+        plan.cache_reviewed = True
 
     def _start_copy(self, plan: TablePlan, raw: bytes, out: list[bytes]) -> None:
         self._copy = plan
-        self._last_copy = plan
         plan.copies += 1
         out.append(raw)
 
@@ -504,6 +534,7 @@ class AnonymisingStream:
             n = seg.count(b"\n")
             plan.rows_in += n
             plan.rows_out += n
+            self._check_canary(seg, plan)
             out.append(seg)
         elif mode == "truncate":
             plan.rows_in += seg.count(b"\n")
@@ -515,12 +546,23 @@ class AnonymisingStream:
                 data, n, nulls = plan.transform_general(seg)
             plan.rows_in += n
             plan.rows_out += n
-            for col, z in zip(plan.fake_columns, nulls):
+            for col, z in zip(plan.fake_columns, nulls, strict=True):
                 plan.sent[col][0] += n - z
             for cache in plan.caches:
                 if len(cache) > CACHE_LIMIT:
                     cache.clear()
+            if not plan.cache_reviewed and plan.rows_in >= 50_000:
+                self._review_caches(plan)
+            self._check_canary(data, plan)
             out.append(data)
+
+    def _check_canary(self, data: bytes, plan: TablePlan) -> None:
+        """Rows are whole lines and a canary holds no newline: one search per segment names the column."""
+        if self._scan is not None:
+            if self._scan.canary in data:
+                raise CanaryFound(f"{CANARY_MARK}: the canary value is in {self._where_canary(data, plan)}: "
+                                  "stopped before sending it; nothing was committed")
+            self._scanned.add(id(data))
 
     def _end_copy(self, out: list[bytes]) -> None:
         plan = self._copy
@@ -542,7 +584,8 @@ class AnonymisingStream:
         name = plan.name
         table_sql = qualified(plan.key)
         selects = ["count(*) AS n"]
-        checks = [(f"r.n <> {plan.rows_out}", f"{name} holds \x01 rows where the anonymiser sent {plan.rows_out}", "r.n")]
+        checks = [(f"r.n <> {plan.rows_out}", f"{name} holds \x01 rows where the anonymiser sent {plan.rows_out}",
+                   "r.n")]
         for i, (col, (action, extra)) in enumerate(plan.checks.items()):
             c = quote_ident(col)
             label = f"{name}.{col}"
@@ -585,7 +628,8 @@ class AnonymisingStream:
         lines = ["DO $ht_verify$", "DECLARE r record;", "BEGIN",
                  f"  SELECT {', '.join(selects)} INTO r FROM {table_sql};"]
         for cond, message, value in checks:
-            lines.append(f"  IF {cond} THEN RAISE EXCEPTION {_raise_literal(VERIFY_MARK + ': ' + message)}, {value}; END IF;")
+            raised = _raise_literal(f"{VERIFY_MARK}: {message}")
+            lines.append(f"  IF {cond} THEN RAISE EXCEPTION {raised}, {value}; END IF;")
         if canary_checks:
             message = _raise_literal(f"{CANARY_MARK}: {name} holds the canary in \x01 rows")
             lines.append(f"  IF r.canary > 0 THEN RAISE EXCEPTION {message}, r.canary; END IF;")
@@ -654,8 +698,11 @@ def _copy_function(fake, encoding: str, where: str):
 def wipe_sql(extra_schemas=()) -> str:
     """Drop and re-create ``public`` (keeping its owner and grants where allowed) and drop the dump's schemas.
 
-    Runs inside the restore's transaction, so a failure later leaves them as they were.
+    Runs inside the restore's transaction, so a failure later leaves them as they were.  If the dump
+    creates ``public`` itself, it is only dropped.
     """
+    if "public" in extra_schemas:
+        return "".join(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE;\n" for schema in extra_schemas)
     lines = [
         "DO $ht_wipe$",
         "DECLARE owner_name name; acl aclitem[]; owner_oid oid; item record;",

@@ -85,7 +85,9 @@ class State:
     """Thread-safe, persistent store of the sandbox's Heroku objects."""
 
     #: Fault points a test can arm for an app (see :meth:`take_fault`).
-    FAULT_POINTS = ("build", "release", "run", "promotion", "maintenance", "backup", "restore")
+    FAULT_POINTS = (
+        "build", "release", "run", "promotion", "maintenance", "backup", "restore", "config", "config-unset",
+    )
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)

@@ -55,6 +55,6 @@ def exits_cleanly(body):
 
 
 # Imported last: each collection module takes `task` from this one.
-from . import deploy, promote, rollback, sandbox  # noqa: E402
+from . import backups, config, deploy, history, promote, rollback, sandbox  # noqa: E402
 
-ns = Collection(deploy, promote, rollback, sandbox)
+ns = Collection(backups, config, deploy, history, promote, rollback, sandbox)

@@ -4,11 +4,13 @@
 
     heroku-tools deploy live            # or: fab deploy:live, inv deploy live
     heroku-tools deploy dev --branch feature/x --dry-run
-    heroku-tools deploy uat --options 21 --confirm my-app-uat    # CI
+    heroku-tools deploy uat --options 21 --confirm my-app-uat --note-file NOTES.txt   # CI
 
 The task is thin: :func:`heroku_tools.deploy.deploy` plans (pre-flight, what is
-deployed and what will be, inferred options), reports, asks for the code and
-executes with a defined state after any failure.
+deployed and what will be, inferred options), reports, takes the release note
+(your editor on a terminal, else ``--note``/``--note-file``; see
+:mod:`heroku_tools.notes`), asks for the code, executes with a defined state
+after any failure, and notifies the environment's ``notify`` targets.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import sys
 from invoke import Collection
 
 from ..deploy import deploy as run_deploy
-from ..output import info, line_printer
+from ..notes import from_options as note_from_options
+from ..output import info, line_printer, warn
 from ..session import Session
 from . import task
 
@@ -38,6 +41,9 @@ HELP = {
     "dry_run": "show the report and stop; nothing is changed",
     "confirm": "the app name, instead of typing the confirmation code (for CI)",
     "json": "print the outcome as JSON on stdout (the report goes to stderr)",
+    "note": "the release note (its first line is the title); default: your editor opens on a terminal",
+    "note_file": "read the release note from this file",
+    "no_note": "no release note, and no editor",
 }
 
 
@@ -85,13 +91,14 @@ def outcome_json(outcome) -> str:
 @task(default=True, help=HELP, auto_shortflags=False)
 def deploy(c, env, branch=None, force=False, options=None, migrate=False, no_migrate=False,
            collectstatic=False, no_collectstatic=False, loaddata=False, no_loaddata=False,
-           maintenance=False, no_maintenance=False, dry_run=False, confirm=None, json=False):
-    """Deploy ENV: report what will ship, confirm with a code, push or promote, run the steps, tag."""
+           maintenance=False, no_maintenance=False, dry_run=False, confirm=None, json=False,
+           note=None, note_file=None, no_note=False):
+    """Deploy ENV: report what will ship, take a release note, confirm with a code, push or promote, run steps, tag."""
     session = Session.from_context(c)
     report = (lambda text: print(text, file=sys.stderr)) if json else print
     outcome = run_deploy(
-        session, env, confirm_app=confirm, dry_run=dry_run, report=report, say=info,
-        stream=line_printer("    "),
+        session, env, confirm_app=confirm, dry_run=dry_run, note=note_from_options(note, note_file, no_note),
+        report=report, say=info, warn=warn, stream=line_printer("    "),
         **choices(branch, force, options, migrate, no_migrate, collectstatic, no_collectstatic,
                   loaddata, no_loaddata, maintenance, no_maintenance),
     )

@@ -12,7 +12,8 @@ from invoke import Collection
 
 from ..deploy import deploy as run_deploy
 from ..errors import HerokuToolsError
-from ..output import info, line_printer
+from ..notes import from_options as note_from_options
+from ..output import info, line_printer, warn
 from ..session import Session
 from . import task
 from .deploy import HELP, choices, outcome_json
@@ -22,8 +23,9 @@ from .deploy import HELP, choices, outcome_json
                                                  "env": "environment whose slug is promoted (e.g. uat)"})
 def promote(c, env, options=None, migrate=False, no_migrate=False, collectstatic=False, no_collectstatic=False,
             loaddata=False, no_loaddata=False, maintenance=False, no_maintenance=False, dry_run=False,
-            confirm=None, json=False):
-    """Promote ENV's slug downstream (uat → live), with the deploy report, code and steps."""
+            confirm=None, json=False, note=None, note_file=None, no_note=False):
+    """Promote ENV's slug downstream (uat → live), with the deploy report, release note, code and steps."""
+    release_note = note_from_options(note, note_file, no_note)
     session = Session.from_context(c)
     source = session.settings.environment(env)
     targets = session.settings.downstream_of(source)
@@ -33,7 +35,7 @@ def promote(c, env, options=None, migrate=False, no_migrate=False, collectstatic
     for target in targets:
         outcome = run_deploy(
             session, target.label, promote_from=source.label, confirm_app=confirm, dry_run=dry_run,
-            report=report, say=info, stream=line_printer("    "),
+            note=release_note, report=report, say=info, warn=warn, stream=line_printer("    "),
             **choices(None, False, options, migrate, no_migrate, collectstatic, no_collectstatic,
                       loaddata, no_loaddata, maintenance, no_maintenance),
         )

@@ -95,7 +95,7 @@ def status_(c, directory=None, json=False):
 @task(
     help={
         "app": "the app whose operation should fail",
-        "point": "build, release, run, promotion, maintenance, backup or restore",
+        "point": "build, release, run, promotion, maintenance, backup, restore, config or config-unset",
         "times": "how many of the next operations fail (default 1)",
         "directory": DIRECTORY_HELP,
     }

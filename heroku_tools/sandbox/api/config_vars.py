@@ -2,7 +2,8 @@
 
 Values are stored exactly as sent (spaces, quotes, ``=``, ``$``, newlines,
 unicode), and each effective change makes a release as on Heroku:
-``Set A, B config vars`` / ``Remove A config vars``.
+``Set A, B config vars`` / ``Remove A config vars``. Armed ``config`` and
+``config-unset`` faults fail an update with a 503, changing nothing.
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def update_config(req):
             raise ApiError(422, "invalid_params", f"Invalid value for config var {key!r}: values must be strings or null.")
     state = req.state
     app = state.find_app(req.params["app"])
+    removes_only = bool(body) and all(value is None for value in body.values())
+    # Armed faults: ``config`` fails the next update, ``config-unset`` the next one that only removes vars.
+    if (removes_only and state.take_fault(app["name"], "config-unset")) or state.take_fault(app["name"], "config"):
+        raise ApiError(503, "unavailable", "Config vars could not be updated right now. Please try again later.")
     with state.mutate():
         config = state.config(app)
         set_keys = [key for key, value in body.items() if value is not None]

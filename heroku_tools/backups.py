@@ -1,0 +1,328 @@
+"""Bring a database down a level (live → uat → dev), anonymised on the way, all or nothing.
+
+The guarantees, in the order :func:`plan_restore` and :func:`execute_restore`
+enforce them:
+
+1. **Downwards only**, in the order ``heroku-tools.yml`` lists the environments
+   (live first): a protected environment is never a target, whatever the flags,
+   and the target's database is never the source's.
+2. **A fresh backup** of the source is captured for this run unless one is
+   named — never silently "the latest" — and the plan shows its id and age.
+3. **Deny by default**: every column in the dump needs a rule, and every rule
+   a column, checked against the dump's own schema before any data moves.
+4. **Stream, don't restore-then-fix**: :func:`heroku_tools.anonymise.restore`
+   reads the backup with ``pg_restore``, rewrites every row, and loads the
+   result into the target in one transaction that verifies before it commits.
+   Raw personal data never reaches the target's tables or WAL, nor a local
+   file; any failure — Ctrl-C included — leaves the target as it was.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Callable
+
+from .anonymise import AnonymiseError, Rules, Schema, check, read_database_schema, read_dump_schema
+from .anonymise import restore as anonymised_restore
+from .anonymise.errors import RulesError
+from .errors import HerokuToolsError
+from .heroku import Heroku
+from .models import Transfer
+from .session import Session
+from .settings import Environment, Settings
+from .steps import Step, StepProgress, script
+
+
+class DataFlowRefused(HerokuToolsError):
+    """The restore would move data up, into a protected environment, or onto its own source."""
+
+
+class RestoreAborted(HerokuToolsError):
+    """The restore failed; the target database is as it was before (the message says so)."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """The ``data:`` block of heroku-tools.yml, resolved."""
+
+    rules: Rules
+    secret: str
+    canary: tuple[str, ...]
+    post_restore: tuple[str, ...]
+
+
+def data_settings(settings: Settings, target: Environment | None = None) -> DataSettings:
+    """The ``data:`` block resolved: rules loaded, secret expanded; a clear error when any is missing.
+
+    A target environment's own ``data: {post_restore: [...]}`` replaces the
+    shared post-restore commands (dev may create test users, uat may not).
+    """
+    from .configvars import interpolate
+
+    data = settings.data or {}
+    where = settings.source or "heroku-tools.yml"
+    raw = data.get("rules")
+    if not raw:
+        raise HerokuToolsError(
+            f"{where}: data.rules is missing: restores need a rule for every column of every table",
+            recover="heroku-tools backups.propose live -o anonymise.yml   # a starting point to review",
+        )
+    try:
+        if isinstance(raw, str):
+            path = settings.root / raw
+            if not path.is_file():
+                raise HerokuToolsError(f"{where}: data.rules names {raw!r}, which does not exist")
+            rules = Rules.load(path)
+        else:
+            rules = Rules.from_mapping(dict(raw), source=f"{where}: data.rules")
+    except RulesError as error:
+        raise HerokuToolsError(str(error)) from None
+    if not data.get("secret"):
+        raise HerokuToolsError(
+            f"{where}: data.secret is missing: the fakes are keyed with it so they cannot be reversed",
+            recover="set data.secret: ${HEROKU_TOOLS_DATA_SECRET} in heroku-tools.yml and export a long random value",
+        )
+    secret = interpolate(data["secret"], key="data.secret")
+    post_restore = data.get("post_restore") or ()
+    if target is not None and target.data and target.data.get("post_restore") is not None:
+        own = target.data["post_restore"]
+        post_restore = (own,) if isinstance(own, str) else tuple(own)
+    return DataSettings(rules=rules, secret=secret, canary=tuple(data.get("canary") or ()),
+                        post_restore=tuple(post_restore))
+
+
+def check_direction(settings: Settings, source: Environment, target: Environment) -> None:
+    """Data flows down the configured order only, and never into a protected environment."""
+    order = settings.labels
+    if target.protected:
+        raise DataFlowRefused(
+            f"{target.label} is protected: data is never restored into it; nothing was changed"
+        )
+    if source.label == target.label or source.app_name == target.app_name:
+        raise DataFlowRefused(f"{source.label} cannot be restored onto itself; nothing was changed")
+    if order.index(source.label) > order.index(target.label):
+        raise DataFlowRefused(
+            f"data flows down only ({' → '.join(order)}): {source.label} → {target.label} would move it up; "
+            "nothing was changed"
+        )
+
+
+def _database_identity(url: str) -> tuple[str, str, str]:
+    match = re.match(r"^postgres(?:ql)?://[^@]*@([^:/]+)(?::(\d+))?/([^?]+)", url or "")
+    return match.groups() if match else ("", "", url)
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    source: Environment
+    target: Environment
+    backup: str
+    backup_created: str | None
+    captured_now: bool
+    #: Short-lived, signed: a credential; never printed.
+    backup_url: str
+    target_url: str
+    schema: Schema
+    row_estimates: dict[str, int]
+    data: DataSettings
+
+
+def age(created: str | None, now: datetime.datetime | None = None) -> str:
+    """``"3 minutes ago"`` from pg:backups' ``2024-05-12 10:00:09 +0000``."""
+    if not created:
+        return "age unknown"
+    try:
+        when = datetime.datetime.strptime(created.strip(), "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        return created
+    seconds = ((now or datetime.datetime.now(datetime.timezone.utc)) - when).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _row_estimates(url: str) -> dict[str, int]:
+    """Row counts of the source's tables, from the statistics (estimates: nothing is scanned on live)."""
+    psql = shutil.which("psql")
+    if not psql:
+        return {}
+    from .anonymise import libpq_env
+
+    query = (
+        "SELECT schemaname || '.' || relname, GREATEST(n_live_tup, 0) FROM pg_stat_user_tables "
+        "ORDER BY 1"
+    )
+    result = subprocess.run(
+        [psql, "-X", "-A", "-t", "-F", "\t", "--no-password", "-c", query],
+        env=libpq_env(url, dict(os.environ)), capture_output=True, text=True, timeout=60,
+    )
+    estimates = {}
+    for line in result.stdout.splitlines():
+        name, _, count = line.partition("\t")
+        if count.strip().isdigit():
+            estimates[name] = int(count)
+    return estimates
+
+
+def plan_restore(
+    session: Session,
+    source_label: str,
+    target_label: str,
+    *,
+    backup: str | None = None,
+    say: Callable[[str], None] = print,
+    stream: Callable[[str], None] | None = None,
+) -> RestorePlan:
+    """Everything checked and gathered before the confirmation code; nothing changed but a fresh backup."""
+    settings, heroku = session.settings, session.heroku
+    source = settings.environment(source_label)
+    target = settings.environment(target_label)
+    check_direction(settings, source, target)
+    data = data_settings(settings, target)
+
+    source_url = heroku.config(source.app_name).get("DATABASE_URL")
+    target_url = heroku.config(target.app_name).get("DATABASE_URL")
+    if not source_url or not target_url:
+        missing = source if not source_url else target
+        raise HerokuToolsError(f"{missing.app_name} has no DATABASE_URL: add a heroku-postgresql database first")
+    if _database_identity(source_url) == _database_identity(target_url):
+        raise DataFlowRefused(
+            f"{target.app_name}'s database is {source.app_name}'s own database: refusing to restore onto the source"
+        )
+
+    captured_now = backup is None
+    if captured_now:
+        say(f"==> capturing a fresh backup of {source.label} ({source.app_name})")
+        backup = heroku.pg_backups_capture(source.app_name, stream=stream)
+        if not backup:
+            raise HerokuToolsError(f"the backup of {source.app_name} finished but its name could not be read")
+    transfers = {t.name: t for t in heroku.pg_backups(source.app_name) if t.kind == "backup"}
+    chosen: Transfer | None = transfers.get(backup)
+    if chosen is None:
+        known = ", ".join(sorted(transfers)) or "none"
+        raise HerokuToolsError(f"backup {backup} of {source.app_name} not found (backups: {known})")
+    if not chosen.succeeded:
+        raise HerokuToolsError(f"backup {backup} of {source.app_name} did not complete ({chosen.status})")
+    backup_url = heroku.pg_backups_url(source.app_name, backup)
+
+    say("==> reading the backup's schema and checking the anonymisation rules")
+    schema = read_dump_schema(backup_url)
+    try:
+        check(data.rules, schema, context=f"backup {backup} of {source.label}")
+    except AnonymiseError as error:
+        raise HerokuToolsError(
+            f"the rules do not cover the data: {error}; nothing was changed",
+            recover=[f"heroku-tools backups.check {source.label}   # the full list of gaps",
+                     "add a rule for each column (keep, null, value, fake, hash) or truncate the table"],
+        ) from None
+    return RestorePlan(
+        source=source, target=target, backup=backup, backup_created=chosen.created_at, captured_now=captured_now,
+        backup_url=backup_url, target_url=target_url, schema=schema, row_estimates=_row_estimates(source_url),
+        data=data,
+    )
+
+
+def render_restore(plan: RestorePlan) -> str:
+    """The plan shown before the confirmation code: what, from where, to where, under which rules."""
+    lines = [
+        f"Source:  {plan.source.label} ({plan.source.app_name})",
+        f"Backup:  {plan.backup}, {'captured now' if plan.captured_now else 'named with --backup'}, "
+        f"{age(plan.backup_created)}",
+        f"Target:  {plan.target.label} ({plan.target.app_name}) — its database is REPLACED, in one transaction",
+        "",
+        "Tables (rows estimated from the source's statistics):",
+    ]
+    names = {key: f"{key[0]}.{key[1]}" for key in plan.schema.tables}
+    width = max((len(name) for name in names.values()), default=10)
+    for key in sorted(plan.schema.tables):
+        name = names[key]
+        rows = plan.row_estimates.get(name)
+        count = f"~{rows:,} rows" if rows is not None else "rows unknown"
+        lines.append(f"    {name:<{width}}  {count:>14}  {_rule_summary(plan.data.rules.table(key))}")
+    if plan.data.post_restore:
+        lines += ["", "After the load (one dyno on the target):", *(f"    {c}" for c in plan.data.post_restore)]
+    return "\n".join(lines)
+
+
+def _rule_summary(table_rule) -> str:
+    """``truncated`` or e.g. ``2 fake, 1 null, 5 keep``: what happens to a table's data."""
+    if table_rule is None:
+        return ""
+    if table_rule.truncate:
+        return "truncated"
+    actions: dict[str, int] = {}
+    for column_rule in table_rule.columns.values():
+        actions[column_rule.action] = actions.get(column_rule.action, 0) + 1
+    return ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
+
+
+def execute_restore(
+    plan: RestorePlan,
+    *,
+    heroku: Heroku,
+    say: Callable[[str], None] = print,
+    stream: Callable[[str], None] | None = None,
+):
+    """Maintenance on, the anonymised load, post-restore commands, maintenance off."""
+    app = plan.target.app_name
+    say(f"==> maintenance on for {app}")
+    heroku.maintenance_on(app)
+    try:
+        say(f"==> streaming {plan.backup} into {app}, anonymised (one transaction)")
+        result = anonymised_restore(
+            plan.backup_url, plan.target_url, plan.data.rules, secret=plan.data.secret,
+            canary=plan.data.canary[0] if plan.data.canary else None,
+        )
+    except (AnonymiseError, KeyboardInterrupt) as error:
+        reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
+        state = [f"{app}'s database is as it was before the restore: nothing was committed"]
+        try:
+            heroku.maintenance_off(app)
+            state.append(f"maintenance is off again for {app}")
+            recover = []
+        except (HerokuToolsError, KeyboardInterrupt):
+            state.append(f"MAINTENANCE IS STILL ON for {app}: turning it off failed")
+            recover = [f"heroku maintenance:off -a {app}"]
+        recover.append(f"heroku-tools backups.restore {plan.source.label} {plan.target.label} --backup {plan.backup}")
+        raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
+                             state=state, recover=recover) from None
+    if plan.data.post_restore:
+        steps = [Step(f"post-restore {index}", command) for index, command in enumerate(plan.data.post_restore, 1)]
+        progress = StepProgress(steps, show=stream or say)
+        say(f"==> running {len(steps)} post-restore command(s) on {app} (one dyno)")
+        try:
+            heroku.run(app, script(steps), stream=progress)
+        except (HerokuToolsError, KeyboardInterrupt) as error:
+            raise RestoreAborted(
+                f"the data was restored and anonymised, but a post-restore command failed: "
+                f"{getattr(error, 'message', 'interrupted')}",
+                state=[f"{app} holds the anonymised data of {plan.backup}", f"MAINTENANCE IS STILL ON for {app}"],
+                recover=[f"heroku run -x -a {app} -- '{progress.command(progress.current) or ''}'",
+                         f"heroku maintenance:off -a {app}"],
+            ) from None
+    say(f"==> maintenance off for {app}")
+    heroku.maintenance_off(app)
+    return result
+
+
+def live_schema(session: Session, label: str) -> Schema:
+    """``label``'s database schema as it is now (read-only catalog queries)."""
+    env = session.settings.environment(label)
+    url = session.heroku.config(env.app_name).get("DATABASE_URL")
+    if not url:
+        raise HerokuToolsError(f"{env.app_name} has no DATABASE_URL: add a heroku-postgresql database first")
+    return read_database_schema(url)
+
+
+def check_rules(session: Session, label: str) -> list[str]:
+    """The gaps between the rules and ``label``'s live schema, one line each (empty: covered)."""
+    from .anonymise import find_problems
+
+    data = data_settings(session.settings)
+    return [str(problem) for problem in find_problems(data.rules, live_schema(session, label))]
