@@ -1,6 +1,6 @@
 """Benchmark: a deploy with migrations, heroku-tools vs the original tool's sequential flow.
 
-    .venv/bin/python bench/bench_deploy.py [--runs 3] [--keep DIR]
+    .venv/bin/python bench/bench_deploy.py [--runs 5] [--keep DIR] [--output FILE]
 
 Everything runs against a sandbox (a local Heroku) with the real heroku CLI,
 in a throwaway directory. Two identical projects are built
@@ -14,15 +14,17 @@ deployed twice:
 * **live**, by pipeline promotion from uat (uat deployed first, unmeasured):
   migrations (a promotion copies a slug whose static files are collected).
 
-Project A is deployed with ``heroku-tools deploy ENV`` under a pty (pexpect):
-the code is typed when ``Type NNNNNN`` appears. Project B is deployed by the
+Project A is deployed with ``heroku-tools deploy ENV --note TEXT`` under a pty
+(pexpect; the note is given so no editor opens): the code is typed when
+``Type NNNNNN`` appears. Project B is deployed by the
 original tool's flow, modelled in this file (``--original-flow``, see
 :func:`original_flow`) and run the same way. For each:
 
-* seconds from process start to the (first) prompt; also, median of
-  ``--runs`` extra runs that stop at the prompt, with the token in
-  ``HEROKU_API_KEY`` and, for heroku-tools, with a ``~/.netrc`` login instead
-  (a developer's terminal: one ``heroku auth:token`` call);
+* seconds from process start to the (first) prompt: the median of the real
+  deploy and ``--runs`` runs that stop at the prompt (a wrong code), with the
+  token in ``HEROKU_API_KEY`` and, for heroku-tools, with a ``~/.netrc`` login
+  instead (a developer's terminal: one ``heroku auth:token`` call), each round
+  interleaved with one baseline CLI call so a busy machine favours neither;
 * heroku CLI processes started: a shim named ``heroku`` first on ``PATH``
   logs each start, then execs the real CLI (git's credential helper, itself
   ``heroku git:credentials``, is counted and shown apart);
@@ -32,9 +34,13 @@ original tool's flow, modelled in this file (``--original-flow``, see
 * total wall time.
 
 The baseline is one heroku CLI call (``heroku releases --json -a APP``,
-median of ``--runs``) in the same run: the prompt goal is 1.5× that.
+median of ``--runs``) in the same run: the prompt goal is 1.5× that. The
+window goal is promotion (or push) plus migrations: the promotion call, plus
+``heroku run`` from its start to the end of the migrate command.
 
-The table goes to stdout, then the figures as JSON (last line).
+The table goes to stdout, then the figures as JSON (last line); ``--output
+FILE`` also writes them, with both flows' transcripts. The goals are printed,
+never asserted: the exit status is 0 whenever both flows ran.
 """
 from __future__ import annotations
 

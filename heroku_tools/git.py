@@ -30,7 +30,9 @@ class Git(Runner):
 
     tool = "git"
     env_var = ENV_VAR
-    base_env: ClassVar[Mapping[str, str]] = {**QUIET_ENV, "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    base_env: ClassVar[Mapping[str, str]] = {
+        **QUIET_ENV, "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "",
+    }
     install_hint = "install git, or set git.bin in heroku-tools.yml or $HEROKU_TOOLS_GIT to its path"
 
     @classmethod

@@ -46,7 +46,7 @@ class Project:
         self.apps = {label: f"{prefix}-{label}" for label in ("dev", "uat", "live")}
 
     # -- set-up ------------------------------------------------------------------
-    def create_repo(self) -> "Project":
+    def create_repo(self) -> Project:
         self.root.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "init", "-q", "--bare", "-b", "master", str(self.origin)], check=True, env=self.env)
         shutil.copytree(SAMPLE, self.path, ignore=shutil.ignore_patterns("heroku-tools.yml", "__pycache__", "*.sqlite3", "staticfiles"))
@@ -61,7 +61,7 @@ class Project:
         self.git("branch", "-q", "--set-upstream-to=origin/master", "master")
         return self
 
-    def create_apps(self, *, postgres: bool = True, pipeline: bool = True, labels=("dev", "uat", "live")) -> "Project":
+    def create_apps(self, *, postgres: bool = True, pipeline: bool = True, labels=("dev", "uat", "live")) -> Project:
         for label in labels:
             self.heroku("apps:create", self.apps[label], "--no-remote")
             if postgres:

@@ -29,7 +29,7 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 import jsonschema
 import pytest
@@ -102,7 +102,7 @@ def _relax_sandbox_hosts(node):
     return node
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
     return _relax_sandbox_hosts(json.loads(Path(path).read_text()))
 
@@ -113,7 +113,7 @@ def _compile_href(href: str) -> tuple[re.Pattern, int]:
     return re.compile(f"^{regex}$"), sum(p.startswith("{(") for p in parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def links(path: Path = SCHEMA_PATH) -> list[Link]:
     """Every link of the schema, with its target schema made explicit.
 
@@ -142,7 +142,7 @@ def find_links(method: str, path: str) -> list[Link]:
     return [link for link in matching if link.placeholders == fewest]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(target_json: str) -> StrictValidator:
     target = json.loads(target_json)
     root = {**target, "definitions": load_schema()["definitions"]}

@@ -56,7 +56,10 @@ from heroku_tools.settings import parse
             ),
         ),
         (" ›   Error: Nonexistent flag: -j\n ›   See more help with --help\n\nUSAGE\n  $ heroku releases\n", "Nonexistent flag: -j"),
-        ("fatal: not a git repository (or any of the parent directories): .git\n", "not a git repository (or any of the parent directories): .git"),
+        (
+            "fatal: not a git repository (or any of the parent directories): .git\n",
+            "not a git repository (or any of the parent directories): .git",
+        ),
         (" ›   Warning: something\n ›   more warning\nplain last words\n", "plain last words"),
         ("", ""),
     ],
@@ -366,7 +369,9 @@ def test_git_push_rejection_is_one_error(repo, tmp_path):
     with pytest.raises(CommandError) as caught:
         repo.push(str(remote), "main:refs/heads/main")
     assert "rejected" in caught.value.stderr
-    assert caught.value.message == f"`git push {remote} main:refs/heads/main` was rejected: [rejected]        main -> main (non-fast-forward)"
+    assert caught.value.message == (
+        f"`git push {remote} main:refs/heads/main` was rejected: [rejected]        main -> main (non-fast-forward)"
+    )
     repo.push(str(remote), "main:refs/heads/main", force=True)
 
 

@@ -173,7 +173,10 @@ def test_auth_token_and_whoami(sandbox, heroku):
 def test_slug_upload_and_release_from_slug(sandbox, app_name):
     """``POST /apps/{app}/slugs`` + blob upload + ``POST /releases {"slug"}``, as the API offers."""
     sandbox.api("POST", "/apps", {"name": app_name})
-    release = release_slug(sandbox, app_name, {"web": "python -m http.server"}, commit="c" * 40, files={"Procfile": "web: python -m http.server\n"})
+    release = release_slug(
+        sandbox, app_name, {"web": "python -m http.server"}, commit="c" * 40,
+        files={"Procfile": "web: python -m http.server\n"},
+    )
     assert (release["version"], release["description"], release["status"]) == (2, "Deploy ccccccc", "succeeded")
     slug = sandbox.api("GET", f"/apps/{app_name}/slugs/{release['slug']['id']}")
     assert slug["commit"] == "c" * 40 and slug["size"] > 0

@@ -44,13 +44,15 @@ def test_a_conforming_list_passes():
 
 
 def test_undeclared_properties_of_strict_objects_are_errors():
-    errors = validate_logged_responses([entry("GET", "/apps/demo/releases/1", release(extra=1, user={"id": APP_ID, "email": "a@b.c", "name": "x"}))])
+    body = release(extra=1, user={"id": APP_ID, "email": "a@b.c", "name": "x"})
+    errors = validate_logged_responses([entry("GET", "/apps/demo/releases/1", body)])
     assert any("undeclared properties ['extra']" in e for e in errors)
     assert any(e.split(": ", 2)[1].startswith("user") and "'name'" in e for e in errors)
 
 
 def test_types_formats_and_enums_are_checked():
-    errors = validate_logged_responses([entry("GET", "/apps/demo/releases", [release(id="v1", created_at="yesterday", status="done", version="1")])])
+    body = [release(id="v1", created_at="yesterday", status="done", version="1")]
+    errors = validate_logged_responses([entry("GET", "/apps/demo/releases", body)])
     assert len(errors) == 4, errors
 
 

@@ -1,4 +1,4 @@
-"""Errors of the anonymising restore.  Every message names the table (and column) at fault.
+r"""Errors of the anonymising restore.  Every message names the table (and column) at fault.
 
 They are :class:`~heroku_tools.errors.HerokuToolsError`\ s, so a task shows
 them as one message and an exit status, never a traceback.

@@ -86,7 +86,7 @@ class Sandbox:
     def is_running(self) -> bool:
         return self.pid() is not None and self._healthy()
 
-    def start(self, timeout: float = 60.0) -> "Sandbox":
+    def start(self, timeout: float = 60.0) -> Sandbox:
         """Start the server unless it is already running; wait until it answers."""
         if self.is_running():
             return self
@@ -137,7 +137,7 @@ class Sandbox:
         self.pid_file.unlink(missing_ok=True)
         return True
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:

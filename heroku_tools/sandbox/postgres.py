@@ -117,7 +117,7 @@ def find_bin_dir() -> Path:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _user_namespaces_work() -> bool:
     if not shutil.which("unshare"):
         return False

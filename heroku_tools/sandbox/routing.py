@@ -12,7 +12,8 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 HANDLED = object()
 
@@ -46,7 +47,7 @@ class Request:
         except ValueError:
             from .state import ApiError
 
-            raise ApiError(400, "bad_request", "Request body is not valid JSON.")
+            raise ApiError(400, "bad_request", "Request body is not valid JSON.") from None
 
     @property
     def state(self):

@@ -33,6 +33,12 @@ from .routing import HANDLED, Request, Response, match
 from .state import ApiError, State
 
 
+NOT_FOUND_MESSAGE = (
+    "The requested API endpoint was not found. Are you using the right HTTP verb (i.e. `GET` vs. `POST`), "
+    "and did you specify your intended version with the `Accept` header?"
+)
+
+
 def load_api_modules() -> None:
     """Import every module of :mod:`heroku_tools.sandbox.api` so their routes register."""
     for info in pkgutil.iter_modules(api.__path__):
@@ -86,7 +92,7 @@ class Handler(BaseHTTPRequestHandler):
             if latency and not path.startswith("/_sandbox"):
                 time.sleep(latency / 1000)
             if route is None:
-                raise ApiError(404, "not_found", "The requested API endpoint was not found. Are you using the right HTTP verb (i.e. `GET` vs. `POST`), and did you specify your intended version with the `Accept` header?")
+                raise ApiError(404, "not_found", NOT_FOUND_MESSAGE)
             if route.auth and not sandbox.authorized(self.headers.get("Authorization")):
                 raise ApiError(401, "unauthorized", "Invalid credentials provided.")
             result = route.func(req)

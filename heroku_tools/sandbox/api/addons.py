@@ -157,7 +157,10 @@ def _attachment_name(state, app: dict, requested: str | None) -> str:
     used = {attachment["name"] for attachment in attachments_of(state, app=app)}
     if requested:
         if not ATTACHMENT_NAME.match(requested):
-            raise ApiError(422, "invalid_params", "Name must start with a letter and can only contain uppercase letters, numbers, and underscores.")
+            raise ApiError(
+                422, "invalid_params",
+                "Name must start with a letter and can only contain uppercase letters, numbers, and underscores.",
+            )
         if requested in used:
             raise ApiError(422, "invalid_params", f"Name {requested} is already used by another add-on attachment on this app.")
         return requested
@@ -197,7 +200,10 @@ def provision(req, app: dict, body: dict) -> dict:
     with state.lock:
         if requested_name:
             if not ADDON_NAME.match(requested_name):
-                raise ApiError(422, "invalid_params", "Name must start with a letter and can only contain letters, numbers, underscores, and dashes.")
+                raise ApiError(
+                    422, "invalid_params",
+                    "Name must start with a letter and can only contain letters, numbers, underscores, and dashes.",
+                )
             if any(a["name"] == requested_name for a in state.data["addons"].values()):
                 raise ApiError(422, "invalid_params", f"Name {requested_name} is already taken.")
         name = requested_name or _unique_addon_name(state)

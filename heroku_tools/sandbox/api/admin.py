@@ -24,7 +24,7 @@ def arm_fault(req):
     try:
         req.state.arm_fault(body["app"], body["point"], int(body.get("times", 1)))
     except (KeyError, ValueError) as error:
-        raise ApiError(422, "invalid_params", str(error))
+        raise ApiError(422, "invalid_params", str(error)) from None
     return public(req.state.data["faults"])
 
 
