@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The heroku-tools demo: a local Heroku, three apps, a pipeline and a first deploy.
+"""The heroku-tools demo: code up dev → uat → live, data down live → uat, anonymised.
 
 Run it with ``./dev demo`` (or ``inv demo``). Everything happens against the
 sandbox, a local Heroku that the real heroku CLI and git talk to, so no Heroku
@@ -10,14 +10,21 @@ account is needed and nothing leaves this machine:
    a ``heroku-postgresql`` database (apps that exist are left alone);
 3. put them in the ``sampleapp`` pipeline: development, staging, production;
 4. copy ``examples/sampleapp`` into a git repository (``master``, and ``dev``
-   one commit ahead) and ``git push`` ``dev`` to ``sampleapp-dev``;
-5. show the app's releases and config, then migrate, seed 50 fake customers
-   and print the row counts in a one-off dyno with ``heroku run --exit-code``;
-6. deploy ``master`` to ``sampleapp-uat`` with ``heroku-tools deploy``, with a
-   release note, and show the release tag it wrote (``git show uat/vN``);
-7. change a config var with the heroku CLI directly, then list uat's releases
-   with ``heroku-tools history uat``: the deploy with its note, and the
-   config change marked as made outside heroku-tools.
+   one commit ahead) with an ``origin``;
+5. ``heroku-tools deploy dev``: the report, the inferred options, migrations
+   and collectstatic in ONE one-off dyno, the ``dev/vN`` tag;
+6. show the release and config vars, then seed and query the database in a
+   one-off dyno with ``heroku run --exit-code``;
+7. ``heroku-tools deploy uat`` with a release note, which becomes the tag's
+   message (``git show uat/vN``);
+8. ``heroku-tools deploy live``: live is ``pipeline: true``, so uat's slug is
+   promoted — live then runs the very commit uat runs;
+9. ``heroku-tools config.diff uat live``, values masked;
+10. ``heroku-tools backups.restore live uat``: a fresh backup of live streamed
+    through the deny-by-default anonymiser into uat in one transaction — the
+    first customer is shown on live, then on uat;
+11. a config change made with the heroku CLI directly, then
+    ``heroku-tools history uat`` and ``history live``.
 
 Every step prints the command it runs. The heroku CLI and git run with a
 demo HOME (``.heroku-tools/demo-home``), so your own ``~/.gitconfig`` and
@@ -175,7 +182,11 @@ class Demo:
                 "[user]\n\tname = Demo Developer\n\temail = demo@example.com\n"
                 "[init]\n\tdefaultBranch = master\n[advice]\n\tdetachedHead = false\n"
             )
-        self.env = sandbox.cli_env(DEMO_HOME, NO_COLOR="1", GIT_TERMINAL_PROMPT="0")
+        self.env = sandbox.cli_env(
+            DEMO_HOME, NO_COLOR="1", GIT_TERMINAL_PROMPT="0",
+            # Keys the anonymiser's fakes; in real use it comes from the team's secret store.
+            HEROKU_TOOLS_DATA_SECRET=os.environ.get("HEROKU_TOOLS_DATA_SECRET", "demo-only-secret-change-me"),
+        )
         self.say(f"API and git at {sandbox.base_url}, HOME={DEMO_HOME.relative_to(ROOT)}")
         self.say("the environment that points the real heroku CLI and git at it:")
         for key in ("HEROKU_HOST", "HEROKU_DATA_HOST", "HEROKU_PARTICLEBOARD_URL", "NODE_EXTRA_CA_CERTS"):
@@ -246,21 +257,17 @@ class Demo:
         self.run("git", "remote", "add", "origin", str(DEMO_ORIGIN), cwd=DEMO_REPO, quiet=True)
         self.run("git", "fetch", "--quiet", "--tags", "origin", cwd=DEMO_REPO, quiet=True)
 
-    def push_dev(self) -> None:
-        app = APPS[0][0]
-        self.run("heroku", "git:remote", "-a", app, "-r", "dev", cwd=DEMO_REPO)
-        self.run("git", "remote", "-v", cwd=DEMO_REPO)
-        push = ["git", "push", "dev", "dev:main"]
-        remote = self.run("git", "ls-remote", "dev", "refs/heads/main", cwd=DEMO_REPO, quiet=True).stdout.split()
-        if remote:
-            ancestor = ["git", "merge-base", "--is-ancestor", remote[0], "dev"]
-            if self.run(*ancestor, cwd=DEMO_REPO, quiet=True, check=False).returncode != 0:
-                self.say(
-                    f"{app} runs {remote[0][:7]}, from an earlier copy of the sample project: this repository "
-                    "is rebuilt on every run, so the demo force-pushes (never do that to a shared app)"
-                )
-                push.insert(2, "--force")
-        self.run(*push, cwd=DEMO_REPO)
+    def tools(self, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+        """Run ``heroku-tools`` in the demo repository; ``ok`` lists the exit statuses that are fine."""
+        result = self.run(str(HEROKU_TOOLS), *args, cwd=DEMO_REPO, check=False)
+        if result.returncode not in ok:
+            raise StepFailed(f"`heroku-tools {shlex.join(args)}` exited {result.returncode}")
+        return result
+
+    def deploy_dev(self) -> None:
+        """The first deploy: everything is new, so migrate and collectstatic run, in one dyno."""
+        self.run("git", "switch", "--quiet", "dev", cwd=DEMO_REPO)
+        self.tools("deploy", "dev", "--no-note", "--confirm", "sampleapp-dev")
 
     def show_release(self) -> None:
         app = APPS[0][0]
@@ -270,26 +277,68 @@ class Demo:
     def run_dyno(self) -> None:
         app = APPS[0][0]
         command = (
-            "python manage.py migrate --noinput"
-            " && python manage.py loaddata products"
+            "python manage.py loaddata products"
             " && python manage.py seed_customers --count 50"
             " && python manage.py customer_stats"
         )
         self.run("heroku", "run", "-x", "-a", app, "--", command)
 
     def deploy_uat(self) -> None:
-        self.run(
-            str(HEROKU_TOOLS), "deploy", "uat", "--confirm", "sampleapp-uat",
+        self.run("git", "switch", "--quiet", "master", cwd=DEMO_REPO)
+        self.run("git", "merge", "--quiet", "--ff-only", "dev", cwd=DEMO_REPO)
+        self.run("git", "push", "--quiet", "origin", "master", "dev", cwd=DEMO_REPO)
+        self.tools(
+            "deploy", "uat", "--confirm", "sampleapp-uat",
             "--note", "First uat release\n\nThe sample app, with its customers list, for the team to try.",
-            cwd=DEMO_REPO,
         )
-        tags = self.run("git", "tag", "--list", "uat/v*", "--sort=-version:refname", cwd=DEMO_REPO, quiet=True)
+        self.show_latest_tag("uat")
+
+    def deploy_live(self) -> None:
+        """live has ``pipeline: true``: it gets uat's slug by promotion, never a build of its own."""
+        self.tools("deploy", "live", "--confirm", "sampleapp-live", "--note", "Customers list goes live")
+        self.show_latest_tag("live")
+        live = self.slug_commit("sampleapp-live")
+        self.say(f"live runs {live[:12]}, the very commit uat runs ({self.slug_commit('sampleapp-uat')[:12]})")
+
+    def show_latest_tag(self, label: str) -> None:
+        tags = self.run("git", "tag", "--list", f"{label}/v*", "--sort=-version:refname", cwd=DEMO_REPO, quiet=True)
         if tags.stdout.split():
             self.run("git", "show", "--no-patch", tags.stdout.split()[0], cwd=DEMO_REPO)
 
+    def slug_commit(self, app: str) -> str:
+        releases = self.heroku_json("releases", "--json", "-n", "1", "-a", app) or []
+        slug = (releases[0].get("slug") or {}).get("id") if releases else None
+        return (self.sandbox.api("GET", f"/apps/{app}/slugs/{slug}") or {}).get("commit") or "?" if slug else "?"
+
+    def config_diff(self) -> None:
+        """uat and live drift apart the way real environments do; the diff shows how, values masked."""
+        self.run("heroku", "config:set", "DEBUG=true", "FEATURE_NEW_CHECKOUT=on", "-a", "sampleapp-uat", quiet=True)
+        self.run("heroku", "config:set", "WEB_CONCURRENCY=4", "-a", "sampleapp-live", quiet=True)
+        self.say("exit status 1 means the environments differ: a CI job can fail on drift")
+        self.tools("config.diff", "uat", "live", ok=(0, 1))
+
+    def restore_live_to_uat(self) -> None:
+        """Real customers on live; uat gets them anonymised, streamed in one transaction."""
+        seed = (
+            "python manage.py shell -c \"from django.core.management import call_command; "
+            "from customers.models import Customer; "
+            "Customer.objects.exists() or call_command('seed_customers', count=300)\""
+        )
+        self.run("heroku", "run", "-x", "-a", "sampleapp-live", "--", seed, quiet=True)
+        first = (
+            "python manage.py shell -c \"from customers.models import Customer as C; "
+            "c = C.objects.order_by('id').first(); print(c.first_name, c.last_name, c.email, c.phone)\""
+        )
+        self.say("the first customer on live:")
+        self.run("heroku", "run", "-x", "-a", "sampleapp-live", "--", first)
+        self.tools("backups.restore", "live", "uat", "--confirm", "sampleapp-uat")
+        self.say("the same customer on uat, after the restore:")
+        self.run("heroku", "run", "-x", "-a", "sampleapp-uat", "--", first)
+
     def history(self) -> None:
         self.run("heroku", "config:set", "WELCOME_BANNER=Try the customers list", "-a", "sampleapp-uat")
-        self.run(str(HEROKU_TOOLS), "history", "uat", cwd=DEMO_REPO)
+        self.tools("history", "uat")
+        self.tools("history", "live")
 
     # -- the whole demo ---------------------------------------------------------------
     def main(self, reset: bool, stop: bool) -> int:
@@ -298,11 +347,14 @@ class Demo:
             ("Create sampleapp-dev, -uat and -live, each with a Postgres database", self.create_apps),
             ("Put them in the sampleapp pipeline: development → staging → production", self.create_pipeline),
             ("Make a git repository of the sample project (master, and dev one commit ahead)", self.prepare_repository),
-            ("git push dev to sampleapp-dev (build and release phase)", self.push_dev),
+            ("heroku-tools deploy dev: the report, the code, one dyno for the steps, the tag", self.deploy_dev),
             ("The release it made, and the app's config vars", self.show_release),
-            ("Migrate, seed and query the database in a one-off dyno (heroku run --exit-code)", self.run_dyno),
+            ("Seed and query dev's database in a one-off dyno (heroku run --exit-code)", self.run_dyno),
             ("heroku-tools deploy uat, with a release note: it becomes the tag's message", self.deploy_uat),
-            ("A config change by hand, then heroku-tools history uat", self.history),
+            ("heroku-tools deploy live: uat's slug promoted through the pipeline", self.deploy_live),
+            ("heroku-tools config.diff uat live: what differs, values masked", self.config_diff),
+            ("heroku-tools backups.restore live uat: live's data, anonymised on the way down", self.restore_live_to_uat),
+            ("A config change by hand, then heroku-tools history uat and live", self.history),
         ]
         try:
             for number, (title, func) in enumerate(steps, 1):

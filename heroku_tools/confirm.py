@@ -53,12 +53,16 @@ def confirm(
         )
     code = generate_code()
     prompt = f"Type {code} to {action}: "
-    if read is None:
-        stdout.write(prompt)
-        stdout.flush()
-        answer = stdin.readline()
-    else:
-        answer = read(prompt)
+    try:
+        if read is None:
+            stdout.write(prompt)
+            stdout.flush()
+            answer = stdin.readline()
+        else:
+            answer = read(prompt)
+    except KeyboardInterrupt:
+        stdout.write("\n")
+        raise ConfirmationRefused(f"interrupted at the confirmation code; nothing was changed on {app_name}.") from None
     if answer.strip() != code:
         raise ConfirmationRefused(
             f"the code did not match; nothing was changed on {app_name}.",

@@ -183,7 +183,7 @@ def render(env: Environment, rows: Sequence[Entry]) -> str:
         ))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = [f"{env.label} ({env.app_name}): the latest {len(rows)} release(s), newest first"]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in table]
     if any(row.outside for row in rows):
         lines.append("* no release tag: made outside heroku-tools (heroku CLI, dashboard, add-on, bare git push)")
     return "\n".join(lines)

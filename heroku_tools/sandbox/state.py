@@ -87,6 +87,7 @@ class State:
     #: Fault points a test can arm for an app (see :meth:`take_fault`).
     FAULT_POINTS = (
         "build", "release", "run", "promotion", "maintenance", "backup", "restore", "config", "config-unset",
+        "download",
     )
 
     def __init__(self, directory: Path):

@@ -1,0 +1,667 @@
+"""``heroku-tools backups.*`` end to end: the sandbox, the real heroku CLI, real PostgreSQL.
+
+One project is shared by the module: three apps (live, uat, dev), each with a
+``heroku-postgresql`` database migrated by the sample Django app, uat and dev
+running its code (their post-restore commands need it). Live holds 200 seeded
+customers and a **canary** — one value planted in several personal columns
+(a customer's email, first name, address and notes; a user's first name, email
+and username). The rules are what ``backups.propose`` wrote, with the few
+reference-data columns it guessed wrong set to ``keep``, as a user would.
+
+Outcomes are read where they land: every row of every table of the target
+(checksummed before and after, and scanned whole for the canary), the
+sandbox's request log (maintenance switches, dynos, backups captured), the
+databases' own catalogs. Every failure must leave the target exactly as it was,
+canary-free, with maintenance off and a message saying what happened and what
+to do — never a traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from psycopg import sql
+
+from heroku_tools.anonymise import Fakes
+from project import HEROKU_TOOLS, Project
+
+pytestmark = pytest.mark.sandbox
+
+PREFIX = "bkp"
+CANARY = "canary-7f3a9@example.org"
+SECRET = "e2e-secret-4b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e"
+LIVE_CUSTOMERS = 200
+
+SETTINGS = """\
+environments:
+    - label:    live
+      app_name: {prefix}-live
+      branch:   master
+    - label:    uat
+      app_name: {prefix}-uat
+      branch:   master{uat_extra}
+    - label:    dev
+      app_name: {dev_app}
+      branch:   dev
+      data:
+          post_restore:
+              - python manage.py createsuperuser --noinput --username dev-admin --email dev-admin@example.com
+data:
+    rules: {rules}
+    secret: ${{HEROKU_TOOLS_DATA_SECRET}}
+    canary: {canary}
+    post_restore:
+        - python manage.py createsuperuser --noinput --username qa-admin --email qa-admin@example.com
+"""
+
+#: Columns ``backups.propose`` guesses are personal ("name") that hold reference data here.
+REFERENCE_COLUMNS = {
+    "auth_group": "name", "auth_permission": "name", "customers_product": "name", "django_migrations": "name",
+}
+
+
+# -- the project ---------------------------------------------------------------------------
+
+
+def settings_text(prefix: str = PREFIX, *, rules: str = "anonymise.yml", uat_protected: bool = False,
+                  dev_app: str | None = None) -> str:
+    return SETTINGS.format(
+        prefix=prefix, rules=rules, canary=CANARY, dev_app=dev_app or f"{prefix}-dev",
+        uat_extra="\n      protected: true" if uat_protected else "",
+    )
+
+
+def database_url(sandbox, app: str) -> str:
+    return sandbox.api("GET", f"/apps/{app}/config-vars")["DATABASE_URL"]
+
+
+def manage(project: Project, url: str, *args: str) -> subprocess.Popen:
+    """``python manage.py ARGS`` of the sample app against a database, locally (as a dyno would run it)."""
+    env = {**project.env, "DATABASE_URL": url}
+    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=project.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, what: str, timeout: float = 180) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"{what} exited {proc.returncode}:\n{out}"
+    return out
+
+
+def plant_canary(url: str) -> None:
+    """The canary in several personal columns of live: customers and users."""
+    with psycopg.connect(url) as conn:
+        first, second, third = [row[0] for row in conn.execute(
+            "SELECT id FROM customers_customer ORDER BY id LIMIT 3")]
+        conn.execute("UPDATE customers_customer SET email = %s WHERE id = %s", (CANARY, first))
+        conn.execute("UPDATE customers_customer SET first_name = %s, notes = %s WHERE id = %s",
+                     (CANARY, f"Call back on {CANARY} after six.", second))
+        conn.execute("UPDATE customers_customer SET address = %s WHERE id = %s", (f"{CANARY}\n1 High Street", third))
+        conn.execute(
+            """INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email,
+                                      is_staff, is_active, date_joined)
+               VALUES ('pbkdf2_sha256$1$x$y', false, 'radia', %s, 'Perlman', %s, true, true, now()),
+                      ('pbkdf2_sha256$1$x$z', false, %s, 'Grace', 'Hopper', 'grace@example.com', false, true, now())""",
+            (CANARY, CANARY, CANARY))
+
+
+@pytest.fixture(scope="module")
+def project(sandbox, tmp_path_factory) -> Project:
+    root = tmp_path_factory.mktemp("backups-e2e")
+    home = root / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    env = sandbox.cli_env(home, HEROKU_TOOLS_DATA_SECRET=SECRET)
+    project = Project(root, env, PREFIX).create_repo().create_apps(pipeline=False)
+    apps = project.apps
+    project.urls = {label: database_url(sandbox, app) for label, app in apps.items()}
+
+    # Code on uat and dev (their post-restore commands run it), tables on all three, seed data on live.
+    pushes = [
+        subprocess.Popen(["git", "push", "-q", sandbox.api("GET", f"/apps/{apps[label]}")["git_url"],
+                          "HEAD:refs/heads/master"], cwd=project.path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for label in ("uat", "dev")
+    ]
+    migrations = {label: manage(project, url, "migrate", "--noinput") for label, url in project.urls.items()}
+    for label, proc in migrations.items():
+        finish(proc, f"migrate {label}")
+    finish(manage(project, project.urls["live"], "seed_customers", "--count", str(LIVE_CUSTOMERS)), "seed live")
+    plant_canary(project.urls["live"])
+    for proc in pushes:
+        finish(proc, "git push")
+
+    # The rules: what backups.propose writes, reviewed.
+    proposed = project.tools("backups.propose", "live", "-o", "anonymise.yml")
+    assert proposed.returncode == 0, output(proposed)
+    rules = yaml.safe_load((project.path / "anonymise.yml").read_text())
+    for table, column in REFERENCE_COLUMNS.items():
+        rules["tables"][table][column] = "keep"
+    project.rules = rules
+    write_rules(project, "anonymise.yml", rules)
+    (project.path / "heroku-tools.yml").write_text(settings_text())
+
+    captured = project.tools("backups.capture", "live", "--json")
+    assert captured.returncode == 0, output(captured)
+    assert json.loads(captured.stdout.strip().splitlines()[-1]) == {"app": apps["live"], "backup": "b001"}
+    return project
+
+
+def write_rules(project: Project, name: str, rules: dict) -> None:
+    (project.path / name).write_text(yaml.safe_dump(rules, sort_keys=False))
+
+
+def variant(project: Project, name: str, *, rules: dict | None = None, **settings) -> str:
+    """A settings file NAME.yml (rules in NAME-rules.yml when given): pass it with ``-f``."""
+    rules_file = "anonymise.yml"
+    if rules is not None:
+        rules_file = f"{name}-rules.yml"
+        write_rules(project, rules_file, rules)
+    (project.path / f"{name}.yml").write_text(settings_text(rules=rules_file, **settings))
+    return f"{name}.yml"
+
+
+def with_rules(project: Project, **changes) -> dict:
+    """The project's rules with ``table={column: rule}`` changes merged in (None drops a column)."""
+    rules = json.loads(json.dumps(project.rules))
+    for table, columns in changes.items():
+        if isinstance(columns, str):
+            rules["tables"][table] = columns
+            continue
+        target = rules["tables"].setdefault(table, {})
+        for column, rule in columns.items():
+            if rule is None:
+                target.pop(column, None)
+            else:
+                target[column] = rule
+    return rules
+
+
+def output(result) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def restore(project: Project, source: str, target: str, *args: str, confirm: bool = True, config: str | None = None,
+            timeout: float = 300):
+    extra = ["--confirm", project.apps[target]] if confirm else []
+    head = ["-f", config] if config else []
+    return project.tools(*head, "backups.restore", source, target, *extra, *args, timeout=timeout)
+
+
+# -- reading the databases -------------------------------------------------------------------
+
+
+def user_tables(conn) -> list[tuple[str, str]]:
+    return conn.execute(
+        """SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+             AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+           ORDER BY 1, 2""").fetchall()
+
+
+def snapshot(url: str) -> dict:
+    """Every table of the database: its columns, row count and a checksum of all its rows."""
+    out = {}
+    with psycopg.connect(url) as conn:
+        for schema, table in user_tables(conn):
+            ident = sql.Identifier(schema, table)
+            count, digest = conn.execute(sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} t"
+            ).format(ident)).fetchone()
+            columns = [r[0] for r in conn.execute(
+                "SELECT column_name || ' ' || data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, table))]
+            out[f"{schema}.{table}"] = (count, digest, tuple(columns))
+    return out
+
+
+def canary_hits(url: str) -> dict[str, int]:
+    """Rows holding the canary anywhere (the whole row as text: every column, JSON and numbers included)."""
+    hits = {}
+    with psycopg.connect(url) as conn:
+        for schema, table in user_tables(conn):
+            (count,) = conn.execute(sql.SQL("SELECT count(*) FROM {} t WHERE strpos(t::text, %s) > 0").format(
+                sql.Identifier(schema, table)), (CANARY,)).fetchone()
+            if count:
+                hits[f"{schema}.{table}"] = count
+    return hits
+
+
+def query(url: str, text: str, params=()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(text, params).fetchall()
+
+
+def counts(url: str) -> dict[str, int]:
+    return {table: count for table, (count, _, _) in snapshot(url).items()}
+
+
+# -- reading the sandbox ---------------------------------------------------------------------
+
+
+def maintenance(sandbox, app: str) -> bool:
+    return sandbox.api("GET", f"/apps/{app}")["maintenance"]
+
+
+def backups_of(sandbox, app: str) -> list[str]:
+    return sorted(t["num"] for t in sandbox.api("GET", f"/client/v11/apps/{app}/transfers")
+                  if t["to_type"] == "gof3r")
+
+
+class Log:
+    """The sandbox's request log from now on."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.start = len(sandbox.requests())
+
+    def entries(self) -> list[dict]:
+        return self.sandbox.requests()[self.start:]
+
+    def _app(self, app: str) -> re.Pattern:
+        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
+        return re.compile(rf"/apps/({re.escape(app)}|{ident})")
+
+    def switches(self, app: str) -> list[bool]:
+        """The maintenance values asked for."""
+        pattern = self._app(app)
+        return [e["body"]["maintenance"] for e in self.entries()
+                if e["method"] == "PATCH" and pattern.fullmatch(e["path"])
+                and isinstance(e["body"], dict) and "maintenance" in e["body"]]
+
+    def dynos(self, app: str) -> list[dict]:
+        pattern = re.compile(self._app(app).pattern + "/dynos")
+        return [e for e in self.entries() if e["method"] == "POST" and pattern.fullmatch(e["path"])]
+
+    def changes(self) -> list[dict]:
+        """Every request that could change something."""
+        return [e for e in self.entries() if e["method"] not in ("GET", "HEAD")]
+
+
+def assert_clean_failure(result, *, says: list[str], recover: bool = True) -> str:
+    """Non-zero, one message (no traceback) saying what happened and, if asked, what to do."""
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, output(result)
+    assert "Traceback" not in text, output(result)
+    for words in says:
+        assert re.search(words, text), f"{words!r} not in the output:\n{output(result)}"
+    if recover:
+        assert "To recover:" in text, output(result)
+    return text
+
+
+class Untouched:
+    """uat before and after: same rows in every table, no canary, maintenance off, switched at most on→off."""
+
+    def __init__(self, project: Project, sandbox, label: str = "uat"):
+        self.project, self.sandbox, self.label = project, sandbox, label
+        self.url = project.urls[label]
+        self.app = project.apps[label]
+
+    def __enter__(self):
+        self.before = snapshot(self.url)
+        self.log = Log(self.sandbox)
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            return False
+        assert snapshot(self.url) == self.before, f"{self.label}'s database changed"
+        assert canary_hits(self.url) == {}
+        assert maintenance(self.sandbox, self.app) is False
+        assert self.log.switches(self.app) in ([], [True, False])
+        assert self.log.dynos(self.app) == [], "no post-restore command may run after a failed load"
+        return False
+
+
+# -- the tests: success ----------------------------------------------------------------------
+
+
+def test_proposed_rules_cover_live(project):
+    """The reviewed proposal covers live's schema exactly: backups.check passes (what CI runs)."""
+    result = project.tools("backups.check", "live")
+    assert result.returncode == 0, output(result)
+    assert "every column of live's schema has a rule" in result.stdout + result.stderr
+    # the proposal itself anonymised the personal columns the canary sits in
+    tables = project.rules["tables"]
+    assert tables["customers_customer"]["email"] == {"fake": "email"}
+    assert tables["customers_customer"]["notes"] != "keep"
+    assert tables["auth_user"]["first_name"] == {"fake": "first_name"}
+
+
+def test_restore_live_into_uat(project, sandbox):
+    live, uat = project.urls["live"], project.urls["uat"]
+    assert canary_hits(live), "the canary must be in live for this test to mean anything"
+    live_counts = counts(live)
+    live_rows = dict((r[0], r[1:]) for r in query(
+        live, "SELECT id, first_name, last_name, email, phone, address, notes FROM customers_customer"))
+    backups_before = backups_of(sandbox, project.apps["live"])
+    log = Log(sandbox)
+
+    result = restore(project, "live", "uat")
+
+    assert result.returncode == 0, output(result)
+    text = result.stdout + result.stderr
+    # the plan named a fresh backup, and the load ran as one transaction
+    new = sorted(set(backups_of(sandbox, project.apps["live"])) - set(backups_before))
+    assert len(new) == 1, "a fresh backup is captured for the run"
+    name = f"b{new[0]:03d}"
+    assert re.search(rf"Backup:\s+{name}, captured now, just now", text), text
+    assert f"restored {name} of live into uat" in text
+
+    # uat's rows replaced: same counts as live (plus the post-restore user), personal fields differ
+    uat_counts = counts(uat)
+    assert {t: c for t, c in uat_counts.items() if t != "public.auth_user"} == \
+        {t: c for t, c in live_counts.items() if t != "public.auth_user"}
+    assert uat_counts["public.auth_user"] == live_counts["public.auth_user"] + 1
+    uat_rows = dict((r[0], r[1:]) for r in query(
+        uat, "SELECT id, first_name, last_name, email, phone, address, notes FROM customers_customer"))
+    assert uat_rows.keys() == live_rows.keys()
+    for ident, row in uat_rows.items():
+        original = live_rows[ident]
+        assert row[2] != original[2], "every email is faked"
+        assert (row[0], row[1]) != (original[0], original[1])
+    # deterministic keyed fakes: uat's email is the fake of live's, computed independently here
+    email = Fakes(SECRET).make("email", max_length=254)
+    assert all(uat_rows[i][2] == email(live_rows[i][2]) for i in live_rows)
+    assert len({row[2] for row in uat_rows.values()}) == len(uat_rows), "emails stay unique"
+
+    # foreign keys intact: every order still points at its customer, the constraints are there
+    assert query(uat, "SELECT count(*) FROM customers_order o LEFT JOIN customers_customer c "
+                      "ON c.id = o.customer_id WHERE c.id IS NULL") == [(0,)]
+    assert query(uat, "SELECT customer_id, count(*) FROM customers_order GROUP BY 1 ORDER BY 1") == \
+        query(live, "SELECT customer_id, count(*) FROM customers_order GROUP BY 1 ORDER BY 1")
+    assert query(uat, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated") == \
+        query(live, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated")
+    # no canary anywhere in uat; Django's bookkeeping kept (migrations applied, so uat's code runs)
+    assert canary_hits(uat) == {}
+    assert query(uat, "SELECT app, name FROM django_migrations ORDER BY id") == \
+        query(live, "SELECT app, name FROM django_migrations ORDER BY id")
+
+    # maintenance on for the load, off after; the post-restore command ran once, in one dyno, on uat
+    assert log.switches(project.apps["uat"]) == [True, False]
+    assert maintenance(sandbox, project.apps["uat"]) is False
+    assert len(log.dynos(project.apps["uat"])) == 1
+    assert query(uat, "SELECT email FROM auth_user WHERE username = 'qa-admin'") == [("qa-admin@example.com",)]
+    # nothing touched live but the backup
+    assert counts(live) == live_counts
+    assert log.switches(project.apps["live"]) == []
+
+
+def test_restore_uat_into_dev_anonymises_again(project, sandbox):
+    """uat → dev applies the rules once more (deterministically), with dev's own post-restore command."""
+    uat, dev = project.urls["uat"], project.urls["dev"]
+    uat_counts = counts(uat)
+    assert uat_counts["public.customers_customer"] == LIVE_CUSTOMERS, "runs after the live → uat restore"
+    uat_emails = dict(query(uat, "SELECT id, email FROM customers_customer"))
+    log = Log(sandbox)
+
+    result = restore(project, "uat", "dev")
+
+    assert result.returncode == 0, output(result)
+    dev_counts = counts(dev)
+    assert dev_counts["public.auth_user"] == uat_counts["public.auth_user"] + 1
+    assert {t: c for t, c in dev_counts.items() if t != "public.auth_user"} == \
+        {t: c for t, c in uat_counts.items() if t != "public.auth_user"}
+    dev_emails = dict(query(dev, "SELECT id, email FROM customers_customer"))
+    email = Fakes(SECRET).make("email", max_length=254)
+    assert dev_emails == {i: email(e) for i, e in uat_emails.items()}
+    assert all(dev_emails[i] != uat_emails[i] for i in uat_emails)
+    assert canary_hits(dev) == {}
+    # dev's own post_restore replaced the shared one: dev-admin created, no qa-admin
+    assert query(dev, "SELECT username FROM auth_user WHERE username IN ('qa-admin', 'dev-admin')") == [("dev-admin",)]
+    assert log.switches(project.apps["dev"]) == [True, False]
+    assert maintenance(sandbox, project.apps["dev"]) is False
+    assert log.switches(project.apps["uat"]) == [], "the source is only read"
+
+
+# -- direction ------------------------------------------------------------------------------
+
+
+def test_data_never_flows_up_or_sideways(project, sandbox):
+    live_backups = backups_of(sandbox, project.apps["live"])
+    uat_backups = backups_of(sandbox, project.apps["uat"])
+    before = {label: snapshot(project.urls[label]) for label in ("live", "uat", "dev")}
+    log = Log(sandbox)
+    protected = variant(project, "protected-uat", uat_protected=True)
+    same_app = variant(project, "same-app", dev_app=project.apps["uat"])
+
+    cases = [
+        (restore(project, "uat", "live"), r"live is protected: data is never restored into it"),
+        (restore(project, "dev", "live"), r"live is protected"),
+        (restore(project, "dev", "uat"), r"data flows down only \(live → uat → dev\): dev → uat would move it up"),
+        (restore(project, "uat", "uat"), r"uat cannot be restored onto itself"),
+        (restore(project, "live", "uat", config=protected), r"uat is protected"),
+        (restore(project, "uat", "dev", config=same_app), r"uat cannot be restored onto itself"),
+        # --dry-run refuses just the same
+        (restore(project, "uat", "live", "--dry-run", confirm=False), r"live is protected"),
+    ]
+    for result, message in cases:
+        text = assert_clean_failure(result, says=[message, "nothing was changed"], recover=False)
+        assert "Backup:" not in text, "refused before any plan"
+
+    # refused before anything at all: no backup, no maintenance switch, no dyno, no write of any kind
+    assert log.changes() == []
+    assert backups_of(sandbox, project.apps["live"]) == live_backups
+    assert backups_of(sandbox, project.apps["uat"]) == uat_backups
+    assert {label: snapshot(project.urls[label]) for label in ("live", "uat", "dev")} == before
+
+
+# -- deny by default -------------------------------------------------------------------------
+
+
+def test_a_column_without_a_rule_stops_the_restore_before_any_data_loads(project, sandbox):
+    live = project.urls["live"]
+    with psycopg.connect(live) as conn:
+        conn.execute("ALTER TABLE customers_customer ADD COLUMN secret_note text")
+        conn.execute("UPDATE customers_customer SET secret_note = %s WHERE id IN "
+                     "(SELECT id FROM customers_customer ORDER BY id LIMIT 5)", (f"PIN 1234 {CANARY}",))
+    try:
+        with Untouched(project, sandbox) as uat:
+            result = restore(project, "live", "uat")
+            assert_clean_failure(result, says=[r"customers_customer\.secret_note", "nothing was changed",
+                                               r"backups\.check live"])
+            assert uat.log.switches(project.apps["uat"]) == [], "refused before maintenance mode"
+
+        checked = project.tools("backups.check", "live")
+        assert_clean_failure(checked, says=[r"customers_customer\.secret_note", r"gap\(s\)"], recover=False)
+    finally:
+        with psycopg.connect(live) as conn:
+            conn.execute("ALTER TABLE customers_customer DROP COLUMN secret_note")
+    assert project.tools("backups.check", "live").returncode == 0
+
+
+def test_a_rule_for_a_column_that_no_longer_exists_is_an_error(project, sandbox):
+    stale = variant(project, "stale", rules=with_rules(
+        project, customers_customer={"fax": "null"}, customers_invoice="truncate"))
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--backup", "b001", config=stale)
+        assert_clean_failure(result, says=[r"customers_customer\.fax", r"customers_invoice", "nothing was changed"])
+        assert uat.log.switches(project.apps["uat"]) == []
+    checked = project.tools("-f", stale, "backups.check", "live")
+    assert_clean_failure(checked, says=[r"customers_customer\.fax", r"customers_invoice"], recover=False)
+
+
+# -- plans, named backups --------------------------------------------------------------------
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(project, sandbox):
+    live_backups = backups_of(sandbox, project.apps["live"])
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--dry-run", confirm=False)
+        assert uat.log.switches(project.apps["uat"]) == []
+    assert result.returncode == 0, output(result)
+    text = result.stdout + result.stderr
+    assert "Source:  live (bkp-live)" in text
+    assert re.search(r"Backup:\s+b\d{3}, captured now, just now", text)
+    assert "Target:  uat (bkp-uat) — its database is REPLACED, in one transaction" in text
+    assert re.search(r"public\.customers_customer\s+~\d+ rows\s+7 fake, 2 keep", text), text
+    assert "python manage.py createsuperuser --noinput --username qa-admin" in text
+    assert "--dry-run: stopping here; the target was not changed." in text
+    assert len(backups_of(sandbox, project.apps["live"])) == len(live_backups) + 1, "a fresh backup, as the help says"
+
+
+def test_a_named_backup_is_restored_not_the_latest(project, sandbox):
+    live, uat = project.urls["live"], project.urls["uat"]
+    b001_customers = LIVE_CUSTOMERS
+    # live moves on after b001: five more customers
+    finish(manage(project, live, "seed_customers", "--count", "5", "--seed", "7"), "seed live")
+    assert query(live, "SELECT count(*) FROM customers_customer") == [(b001_customers + 5,)]
+    live_backups = backups_of(sandbox, project.apps["live"])
+
+    planned = restore(project, "live", "uat", "--backup", "b001", "--dry-run", confirm=False)
+    assert planned.returncode == 0, output(planned)
+    assert re.search(r"Backup:\s+b001, named with --backup, (just now|\d+ minutes? ago)",
+                     planned.stdout + planned.stderr), output(planned)
+
+    result = restore(project, "live", "uat", "--backup", "b001")
+    assert result.returncode == 0, output(result)
+    assert "restored b001 of live into uat" in result.stdout + result.stderr
+    assert query(uat, "SELECT count(*) FROM customers_customer") == [(b001_customers,)]
+    assert canary_hits(uat) == {}
+    assert backups_of(sandbox, project.apps["live"]) == live_backups, "no backup captured for a named one"
+
+
+def test_an_unknown_backup_is_a_clear_error(project, sandbox):
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--backup", "b999")
+        assert_clean_failure(result, says=[r"backup b999 of bkp-live not found \(backups: b001"], recover=False)
+        assert uat.log.switches(project.apps["uat"]) == []
+
+
+# -- failures mid-way: the target is left exactly as it was ----------------------------------
+
+
+def test_a_truncated_download_commits_nothing(project, sandbox):
+    # every download of live's backups in this run stops short of the end (the schema reads survive it)
+    sandbox.arm_fault(project.apps["live"], "download", times=5)
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--backup", "b001")
+        assert_clean_failure(result, says=[
+            r"restore of b001 into uat failed: .*(end of file|download)",
+            r"bkp-uat's database is as it was before the restore: nothing was committed",
+            r"maintenance is off again for bkp-uat",
+            r"heroku-tools backups.restore live uat --backup b001",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False], "the load had started"
+
+
+def test_a_failing_verification_commits_nothing(project, sandbox):
+    """A rule that keeps a column the canary sits in: the canary check stops the load."""
+    leaky = variant(project, "leaky", rules=with_rules(project, customers_customer={"notes": "keep"}))
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--backup", "b001", config=leaky)
+        assert_clean_failure(result, says=[
+            r"canary", r"customers_customer", r"notes", r"nothing was committed",
+            r"maintenance is off again for bkp-uat",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False]
+
+
+BULK_ROWS = 400_000
+
+
+@pytest.fixture(scope="module")
+def bulk(project, sandbox):
+    """A backup of live with one big table (so a load takes seconds), and settings covering it.
+
+    The table is dropped from live straight after the backup: the other tests never see it.
+    """
+    live = project.urls["live"]
+    with psycopg.connect(live) as conn:
+        conn.execute("CREATE TABLE bulk_event (id bigint PRIMARY KEY, email text NOT NULL, payload text)")
+        conn.execute("INSERT INTO bulk_event SELECT i, 'person' || i || '@example.net', repeat(md5(i::text), 3) "
+                     "FROM generate_series(1, %s) i", (BULK_ROWS,))
+    try:
+        captured = project.tools("backups.capture", "live", "--json")
+        assert captured.returncode == 0, output(captured)
+    finally:
+        with psycopg.connect(live) as conn:
+            conn.execute("DROP TABLE bulk_event")
+    name = json.loads(captured.stdout.strip().splitlines()[-1])["backup"]
+    config = variant(project, "bulk", rules=with_rules(
+        project, bulk_event={"id": "keep", "email": {"fake": "email"}, "payload": {"fake": "text"}}))
+    return name, config
+
+
+def start_restore(project: Project, config: str, backup: str) -> subprocess.Popen:
+    """``backups.restore live uat`` in its own process group, as a terminal runs a foreground job."""
+    return subprocess.Popen(
+        [str(HEROKU_TOOLS), "-f", config, "backups.restore", "live", "uat", "--backup", backup,
+         "--confirm", project.apps["uat"]],
+        cwd=project.path, env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def wait_mid_load(url: str, proc: subprocess.Popen, *, rows: int = 20_000, timeout: float = 180) -> int:
+    """The pid of the restore's backend on the target once its COPY has loaded ``rows`` rows of one table."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            found = conn.execute(
+                "SELECT a.pid FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
+                "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= %s", (rows,)
+            ).fetchone()
+            if found:
+                return found[0]
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                pytest.fail(f"the restore ended before its load was caught mid-way:\n{out}\n{err}")
+            time.sleep(0.02)
+    proc.kill()
+    pytest.fail("the restore's load never started")
+
+
+def test_a_lost_connection_mid_load_commits_nothing(project, sandbox, bulk):
+    backup, config = bulk
+    with Untouched(project, sandbox) as uat:
+        proc = start_restore(project, config, backup)
+        try:
+            pid = wait_mid_load(uat.url, proc)
+            with psycopg.connect(uat.url, autocommit=True) as conn:
+                assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        assert_clean_failure(result, says=[
+            rf"restore of {backup} into uat failed: psql failed",
+            r"nothing was committed", r"maintenance is off again for bkp-uat",
+            rf"heroku-tools backups.restore live uat --backup {backup}",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False]
+    assert "public.bulk_event" not in snapshot(project.urls["uat"])
+
+
+def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk):
+    backup, config = bulk
+    with Untouched(project, sandbox) as uat:
+        proc = start_restore(project, config, backup)
+        try:
+            wait_mid_load(uat.url, proc)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the foreground process group
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        assert_clean_failure(result, says=[
+            rf"restore of {backup} into uat failed: interrupted \(Ctrl-C\)",
+            r"nothing was committed", r"maintenance is off again for bkp-uat",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False]
+    # nothing of the restore is left running against uat
+    assert query(uat.url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'heroku-tools-restore'") \
+        == [(0,)]
