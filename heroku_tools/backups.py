@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from .anonymise import AnonymiseError, Rules, Schema, check, read_database_schema, read_dump_schema
 from .anonymise import restore as anonymised_restore

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 import sys
-from typing import Callable, TextIO
+from typing import TextIO
+from collections.abc import Callable
 
 from .errors import HerokuToolsError
 

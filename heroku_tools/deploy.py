@@ -14,9 +14,10 @@ what failed, the state the app is left in, and the exact commands to recover:
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import HerokuToolsError, RemoteCommandFailed
 from .git import Git
@@ -60,6 +61,8 @@ class Journal:
     plan: DeployPlan
     step: str = "starting"
     maintenance_since: float | None = None
+    #: Maintenance came off as soon as the schema steps were done, before the dyno ended.
+    maintenance_off_early: bool = False
     maintenance_seconds: float = 0.0
     progress: StepProgress | None = None
     #: The post-push commands all ran and exited 0 (a later failure is not theirs).
@@ -84,8 +87,22 @@ class Journal:
         return bool(self.progress and any(name in SCHEMA_STEPS for name in self.progress.started))
 
 
+class ApiReleases:
+    """``releases(app, n)`` read straight from the Platform API.
+
+    Polling for the new release happens inside the maintenance window, where a
+    heroku CLI start-up per poll (about a second) would be a second of downtime.
+    """
+
+    def __init__(self, api):
+        self.api = api
+
+    def releases(self, app: str, num: int = 15) -> list[Release]:
+        return [Release.from_json(data) for data in self.api.releases(app, num)]
+
+
 def wait_for_release(
-    heroku: Heroku,
+    heroku,
     app: str,
     after_version: int,
     *,
@@ -121,10 +138,13 @@ def execute(
     say: Callable[[str], None] = print,
     stream: Callable[[str], None] | None = None,
     note: str | None = None,
+    api=None,
 ) -> Outcome:
     """Run the plan; raise :class:`DeployFailed` (after cleaning up) on any failure.
 
     ``note``, the release note, becomes part of the release tag's message.
+    ``api`` (a :class:`~heroku_tools.platform.PlatformAPI`) makes the polls
+    for the new release cheap; without it the heroku CLI is polled.
     """
     started = time.monotonic()
     journal = Journal(plan)
@@ -146,7 +166,7 @@ def execute(
                 if _UP_TO_DATE in pushed:
                     raise NothingBuilt(f"{app}'s git repository already holds {plan.target_commit[:12]}, so the push built nothing")
             journal.begin(f"waiting for the new release of {app}", say)
-            journal.new_release = wait_for_release(heroku, app, previous)
+            journal.new_release = wait_for_release(ApiReleases(api) if api else heroku, app, previous)
             if journal.new_release.status != "succeeded":
                 raise DeployFailed(
                     f"release v{journal.new_release.version} of {app} {journal.new_release.status} "
@@ -156,6 +176,8 @@ def execute(
             if not plan.options & DeployOptions.PUSH:
                 _maintenance_on(plan, journal, heroku, say)
             journal.progress = StepProgress(plan.steps, show=stream)
+            early_off = _EarlyMaintenanceOff(plan, journal, heroku, app, say)
+            journal.progress.on_start = early_off.step_started
             names = ", ".join(step.name for step in plan.steps)
             journal.begin(f"running {names} on {app} (one dyno)", say)
             try:
@@ -164,6 +186,8 @@ def execute(
                 step = journal.progress.current
                 what = f"`{journal.progress.command(step)}`" if step else "the dyno"
                 raise DeployFailed(f"{what} exited with status {error.exit_code}") from None
+            finally:
+                early_off.join()
             journal.steps_finished = True
         _maintenance_off(journal, heroku, app, say)
         tag = None
@@ -189,6 +213,45 @@ def execute(
         seconds=time.monotonic() - started,
         steps_run=tuple(journal.progress.started) if journal.progress else (),
     )
+
+
+class _EarlyMaintenanceOff:
+    """Take the maintenance page down as soon as the schema steps are done.
+
+    The steps share one dyno, so the page cannot wait for the dyno to end
+    without keeping collectstatic or fixtures inside the downtime: when the
+    first step after the last schema step starts, the migrations have
+    succeeded, and maintenance goes off alongside it. If that fails, the
+    failure surfaces after the dyno, with the page still (reported as) on.
+    """
+
+    def __init__(self, plan: DeployPlan, journal: Journal, heroku: Heroku, app: str, say):
+        names = [step.name for step in plan.steps]
+        schema = [i for i, name in enumerate(names) if name in SCHEMA_STEPS]
+        self.after_schema = names[schema[-1] + 1] if schema and schema[-1] + 1 < len(names) else None
+        self.journal, self.heroku, self.app, self.say = journal, heroku, app, say
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def step_started(self, name: str) -> None:
+        if name != self.after_schema or self.journal.maintenance_since is None or self.thread:
+            return
+        self.thread = threading.Thread(target=self._off, daemon=True)
+        self.thread.start()
+
+    def _off(self) -> None:
+        try:
+            _maintenance_off(self.journal, self.heroku, self.app, self.say)
+            self.journal.maintenance_off_early = True
+        except BaseException as error:  # noqa: BLE001 - re-raised in join()
+            self.error = error
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _maintenance_on(plan: DeployPlan, journal: Journal, heroku: Heroku, say) -> None:
@@ -244,6 +307,8 @@ def _failure(
             except (HerokuToolsError, KeyboardInterrupt):
                 maintenance_note = f"MAINTENANCE IS STILL ON for {app}: turning it off failed too"
                 recover.insert(0, f"heroku maintenance:off -a {app}")
+    elif journal.maintenance_off_early:
+        maintenance_note = f"maintenance is off again for {app} (the migrations had completed)"
 
     current, release_note, releases = _release_state(heroku, app)
     if release_note:
@@ -374,7 +439,7 @@ def deploy(
     started = time.monotonic()
     notifier.send(event)
     try:
-        outcome = execute(plan, git=session.git, heroku=session.heroku, say=say, stream=stream, note=note)
+        outcome = execute(plan, git=session.git, heroku=session.heroku, say=say, stream=stream, note=note, api=session.api)
     except DeployFailed as error:
         notifier.send(event.finished("failed", time.monotonic() - started, error=error.message))
         notifier.close()

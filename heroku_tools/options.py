@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 class DeployOptions(enum.IntFlag):
@@ -27,7 +27,7 @@ class DeployOptions(enum.IntFlag):
     COLLECTSTATIC = 16
 
     @classmethod
-    def parse(cls, value: int | str) -> "DeployOptions":
+    def parse(cls, value: int | str) -> DeployOptions:
         """Accept ``21``, ``"21"`` or ``"push,migrate,collectstatic"``."""
         if isinstance(value, int) or str(value).strip().isdigit():
             number = int(value)
@@ -45,7 +45,7 @@ class DeployOptions(enum.IntFlag):
                 raise ValueError(f"unknown option {name!r}; expected a number or some of: {known}") from None
         return result
 
-    def describe(self) -> list[tuple["DeployOptions", bool]]:
+    def describe(self) -> list[tuple[DeployOptions, bool]]:
         """Every flag with whether it is set, in bit order — one report line each."""
         return [(flag, bool(self & flag)) for flag in DeployOptions]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import HerokuToolsError
 from .git import Git
@@ -36,6 +36,9 @@ class RollbackPlan:
     #: Migration files that differ between the two commits (None: commits unknown locally).
     migrations: tuple[str, ...] | None
     deployer: str
+    #: The target's code is newer than the current one's (after an earlier rollback):
+    #: its migrations may never have run, rather than having run after it.
+    forward: bool = False
 
 
 def _commit(git: Git, api: PlatformAPI, app: str, release: Release) -> str | None:
@@ -61,7 +64,8 @@ def choose_target(releases: Sequence[Release], version: int | None) -> tuple[Rel
         if target.version >= current.version:
             raise RollbackError(f"v{version} is not older than the current release v{current.version}")
         if target.status != "succeeded" or target.slug_id is None:
-            raise RollbackError(f"v{version} cannot be rolled back to: it {target.status} or carries no code")
+            why = "carries no code (a config or add-on release)" if target.slug_id is None else f"is {target.status}"
+            raise RollbackError(f"v{version} cannot be rolled back to: it {why}")
         return current, target
     older = [
         r for r in releases
@@ -92,11 +96,13 @@ def plan_rollback(
     current, target = choose_target(releases, version)
     current_commit = _commit(git, api, env.app_name, current)
     target_commit = _commit(git, api, env.app_name, target)
-    migrations = None
+    migrations, forward = None, False
     if current_commit and target_commit:
         changed = git.changed_files(target_commit, current_commit)
         migrations = tuple(matching_files(changed, settings.options.get("migrate", ())))
-    return RollbackPlan(env, current, target, current_commit, target_commit, migrations, api.account().get("email", "unknown"))
+        forward = git.execute(["merge-base", "--is-ancestor", current_commit, target_commit], ok=(0, 1)).exit_code == 0
+    deployer = api.account().get("email", "unknown")
+    return RollbackPlan(env, current, target, current_commit, target_commit, migrations, deployer, forward)
 
 
 def render_rollback(plan: RollbackPlan) -> str:
@@ -110,6 +116,11 @@ def render_rollback(plan: RollbackPlan) -> str:
     ]
     if plan.migrations is None:
         lines.append("The commits are not in this repository, so migrations in between cannot be listed.")
+    elif plan.migrations and plan.forward:
+        lines.append(f"v{plan.target.version}'s code is newer than what runs now; it has {len(plan.migrations)} "
+                     "migration(s) the database may not have:")
+        lines += [f"    {path}" for path in plan.migrations]
+        lines.append(f"Run them after the rollback: heroku run -x -a {plan.env.app_name} -- 'python manage.py migrate'")
     elif plan.migrations:
         lines.append(f"These {len(plan.migrations)} migration(s) ran after v{plan.target.version}; the database keeps them:")
         lines += [f"    {path}" for path in plan.migrations]

@@ -421,7 +421,7 @@ def _build(data: dict, where: _Where, source: Path | None) -> Settings:
     )
 
 
-def _data_block(raw, where: "_Where") -> Mapping[str, Any]:
+def _data_block(raw, where: _Where) -> Mapping[str, Any]:
     """Validate ``data:``: the rules themselves are checked by :mod:`heroku_tools.anonymise` on use."""
     if raw is None:
         return MappingProxyType({})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .options import STEP_COMMANDS, DeployOptions
 
@@ -79,6 +79,8 @@ class StepProgress:
     steps: Sequence[Step]
     started: list[str] = field(default_factory=list)
     show: Callable[[str], None] | None = None
+    #: Called with a step's name when its marker appears (the step has begun).
+    on_start: Callable[[str], None] | None = None
 
     def __call__(self, line: str) -> None:
         text = line.strip()
@@ -87,6 +89,8 @@ class StepProgress:
         match = _MARKER_LINE.match(text)
         if match:
             self.started.append(match.group(3))
+            if self.on_start:
+                self.on_start(match.group(3))
         if self.show:
             self.show(line)
 

@@ -434,7 +434,7 @@ def test_a_new_migration_runs_migrate_in_one_dyno_tags_and_creates_the_table(pro
 
 def test_a_tag_on_another_commit_stops_preflight_and_one_on_the_same_commit_is_fine(project, sandbox):
     app = project.apps["dev"]
-    running = ready(project, sandbox)
+    ready(project, sandbox)
     sha = commit_on(project, "dev", "Tagged ahead of time", {"docs/dev.md": f"tagged {time.time()}\n"})
     version = releases(sandbox, app)[-1]["version"] + 1
     tag, elsewhere = f"dev/v{version}", project.head("master")
@@ -443,7 +443,9 @@ def test_a_tag_on_another_commit_stops_preflight_and_one_on_the_same_commit_is_f
         before = releases(sandbox, app)
         log = Log(sandbox)
         result = deploy(project, "dev")
-        assert_preflight_refusal(result, f"tag {tag} already exists on {elsewhere[:12]}, not on {sha[:12]}, the commit to deploy; nothing was changed")
+        assert_preflight_refusal(
+            result, f"tag {tag} already exists on {elsewhere[:12]}, not on {sha[:12]}, the commit to deploy; nothing was changed"
+        )
         assert f"git tag -d {tag}" in result.stderr
         assert log.changes() == []
         assert releases(sandbox, app) == before
@@ -555,7 +557,7 @@ def test_a_rejected_push_changes_nothing(project, sandbox):
 
 def test_a_failed_migration_leaves_maintenance_on_loudly(project, sandbox):
     app = project.apps["dev"]
-    running = ready(project, sandbox)
+    ready(project, sandbox)
     path, files = failing_migration(project)
     sha = commit_on(project, "dev", "Add a migration that fails", files)
     before, tags = releases(sandbox, app), project.tags()

@@ -20,7 +20,8 @@ import secrets
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 REGION = {"id": "59accabd-516d-4f0e-83e6-6e3757701145", "name": "us"}
 STACK = {"id": "ee582d3c-717d-4a57-ba5f-8b3a39f3a817", "name": "heroku-24"}
