@@ -166,7 +166,7 @@ def plan_deploy(
     api = api or PlatformAPI(lambda: api_token(heroku))
 
     def heroku_reads():
-        api.token  # one CLI call (or none with HEROKU_API_KEY), before the parallel reads
+        _ = api.token  # resolved once (at most one CLI call), before the parallel reads
         jobs = {
             "account": lambda: api.account(),
             "app": lambda: api.app(env.app_name),
@@ -332,7 +332,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         ("Target environment", f"{env.label}" + (" (protected)" if env.protected else "")),
         ("Heroku app", env.app_name),
         ("Deployed", _deployed_line(deployed)),
-        ("Deploying", f"{plan.target_commit[:12]} ({'promotion of ' + plan.source_app if plan.method == 'promote' else 'branch ' + plan.branch})"),
+        ("Deploying", f"{plan.target_commit[:12]} ({_origin(plan)})"),
         ("Branch", plan.branch),
         ("Git remote", plan.git_url or "?"),
         ("Force push", "yes" if plan.force else "no"),
@@ -360,6 +360,10 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
+
+
+def _origin(plan: DeployPlan) -> str:
+    return f"promotion of {plan.source_app}" if plan.method == "promote" else f"branch {plan.branch}"
 
 
 def _deployed_line(deployed: Deployed) -> str:
