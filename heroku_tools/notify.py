@@ -85,18 +85,17 @@ def resolve(env: Environment, environ: Mapping[str, str] | None = None) -> tuple
 
 
 def _resolve(target: NotifyTarget, environ: Mapping[str, str]) -> Target:
-    def expand(text: str) -> str:
-        def value(match: re.Match) -> str:
-            name = match.group(1)
-            if not environ.get(name):
-                raise SettingsError(
-                    f"{target.origin}: ${{{name}}} is not set in the environment; nothing was changed",
-                    recover=[f"export {name}=...   # the value your team keeps for it, e.g. in CI secrets",
-                             "or remove this notify target"],
-                )
-            return environ[name]
+    from .configvars import MissingReference, interpolate
 
-        return _VARIABLE.sub(value, text)
+    def expand(text: str) -> str:
+        try:
+            return interpolate(text, environ, key=str(target.origin))
+        except MissingReference as error:
+            raise SettingsError(
+                f"{error.message}; nothing was changed",
+                recover=[*(f"export {name}=...   # the value your team keeps for it, e.g. in CI secrets"
+                           for name in error.missing), "or remove this notify target"],
+            ) from None
 
     url = expand(target.url)
     parts = urllib.parse.urlsplit(url)

@@ -86,7 +86,7 @@ def test_an_unset_variable_stops_the_deploy_before_anything_happens(project, san
     result = project._run([str(HEROKU_TOOLS), "deploy", "uat", "--dry-run"], check=False, env=env)
     assert result.returncode == 1
     line = (project.path / "heroku-tools.yml").read_text().splitlines().index("        - slack: ${TEST_SLACK_URL}") + 1
-    assert f"heroku-tools.yml, line {line}: environments.uat.notify[0]: ${{TEST_SLACK_URL}} is not set" in result.stderr
+    assert f"heroku-tools.yml, line {line}: environments.uat.notify[0] refers to ${{TEST_SLACK_URL}}, not set in this environment" in result.stderr
     assert "export TEST_SLACK_URL=" in result.stderr
     assert len(sandbox.requests()) == before  # not one call to Heroku
 
@@ -170,7 +170,7 @@ def test_expansion_waits_until_the_environment_is_used():
     env = settings.environment("uat")  # loads although no variable is set
     with pytest.raises(SettingsError) as raised:
         notify.resolve(env, {})
-    assert "line 6: environments.uat.notify[0]: ${TEST_SLACK_URL} is not set" in str(raised.value)
+    assert "line 6: environments.uat.notify[0] refers to ${TEST_SLACK_URL}, not set in this environment" in str(raised.value)
     targets = notify.resolve(env, {"TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/x",
                                    "TEST_HOOK_URL": "https://ci.example.com/x", "TEST_HOOK_TOKEN": "t"})
     assert [str(target) for target in targets] == ["hooks.slack.com (slack)", "ci.example.com (webhook)"]
