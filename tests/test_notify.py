@@ -86,7 +86,8 @@ def test_an_unset_variable_stops_the_deploy_before_anything_happens(project, san
     result = project._run([str(HEROKU_TOOLS), "deploy", "uat", "--dry-run"], check=False, env=env)
     assert result.returncode == 1
     line = (project.path / "heroku-tools.yml").read_text().splitlines().index("        - slack: ${TEST_SLACK_URL}") + 1
-    assert f"heroku-tools.yml, line {line}: environments.uat.notify[0] refers to ${{TEST_SLACK_URL}}, not set in this environment" in result.stderr
+    expected = f"heroku-tools.yml, line {line}: environments.uat.notify[0] refers to ${{TEST_SLACK_URL}}, not set in this environment"
+    assert expected in result.stderr
     assert "export TEST_SLACK_URL=" in result.stderr
     assert len(sandbox.requests()) == before  # not one call to Heroku
 
