@@ -1,6 +1,6 @@
 """Benchmark: anonymised restore vs plain pg_restore vs restore + row-by-row anonymisation.
 
-    .venv/bin/python bench/bench_restore.py [--rows 1000000] [--sample 50000] [--runs 1]
+    .venv/bin/python bench/bench_restore.py [--rows 1000000] [--sample 20000] [--runs 1]
 
 Builds, once, in a throwaway PostgreSQL cluster (run as ``nobody`` when root):
 
@@ -19,12 +19,21 @@ cluster:
 (a) plain ``pg_restore`` of the dump (no anonymisation: the limit);
 (b) this project's :func:`heroku_tools.anonymise.restore` (one transaction,
     anonymised stream, verification, canary check);
-(c) plain ``pg_restore`` followed by row-by-row anonymisation as ORM-based
-    tools do it: psycopg fetches the rows, then one ``UPDATE ... WHERE id = %s``
-    per row in one transaction (the same fakes computed in Python), plus
-    ``DELETE FROM django_session``.  The UPDATE loop runs on a ``--sample`` of
-    each anonymised table and is **extrapolated** linearly to the full row
-    counts, unless ``--sample 0`` asks for the full run.
+(c) plain ``pg_restore`` followed by row-by-row anonymisation **the way
+    ORM-based peers do it** (django-anonymise's ``obj.anonymise(); obj.save()``,
+    django-anon's per-object fakes): Django's ORM, configured in-process
+    (``settings.configure``) with unmanaged models declared here for the same
+    tables, loads the rows, sets each personal field to a fake (the same keyed
+    fakes as (b), computed in Python) and calls ``obj.save()`` — one full-row
+    ``UPDATE`` per object, in autocommit as Django runs by default — plus one
+    ``DELETE FROM django_session``.  The loop runs on a ``--sample`` of each
+    anonymised table (default 20,000 rows) and is **extrapolated** linearly
+    to the full row counts, unless ``--sample 0`` asks for the full run.
+
+For context only, an extra line (c') does the same updates with psycopg
+directly, one ``UPDATE ... WHERE id = %s`` per row inside one transaction
+(no ORM, no per-row commit): a faster row-by-row than the peers use, still
+extrapolated from the same samples.
 
 Prints seconds, MB/s (COPY text of the dump) and rows/s for each, and the
 ratios b/a (goal ≤ 1.5) and c/b (goal ≥ 20).
@@ -231,6 +240,87 @@ def plain_restore(cluster: PgCluster, dump: Path, dbname: str) -> None:
        env=cluster.env("app", dbname), stdout=subprocess.DEVNULL)
 
 
+_MODELS: dict = {}
+
+
+def django_models(cluster: PgCluster, dbname: str) -> dict:
+    """Django configured in-process on ``dbname``, with unmanaged models of the anonymised tables."""
+    if _MODELS:
+        return _MODELS
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        DATABASES={"default": {
+            "ENGINE": "django.db.backends.postgresql", "NAME": dbname, "USER": "app",
+            "HOST": str(cluster.socket_dir), "PORT": str(cluster.port),
+        }},
+        INSTALLED_APPS=[], USE_TZ=True, TIME_ZONE="UTC", DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+    )
+    django.setup()
+    from django.db import models
+
+    class User(models.Model):  # django.contrib.auth's User, as its table is
+        password = models.CharField(max_length=128)
+        last_login = models.DateTimeField(null=True)
+        is_superuser = models.BooleanField()
+        username = models.CharField(max_length=150, unique=True)
+        first_name = models.CharField(max_length=150)
+        last_name = models.CharField(max_length=150)
+        email = models.EmailField(max_length=254)
+        is_staff = models.BooleanField()
+        is_active = models.BooleanField()
+        date_joined = models.DateTimeField()
+
+        class Meta:
+            app_label = "bench"
+            db_table = "auth_user"
+            managed = False
+
+    class Customer(models.Model):
+        id = models.BigAutoField(primary_key=True)
+        user_id = models.IntegerField()
+        full_name = models.CharField(max_length=200)
+        phone = models.CharField(max_length=32)
+        address_line1 = models.CharField(max_length=255)
+        city = models.CharField(max_length=100)
+        postcode = models.CharField(max_length=16)
+        date_of_birth = models.DateField(null=True)
+        notes = models.TextField()
+        preferences = models.JSONField()
+        created_at = models.DateTimeField()
+
+        class Meta:
+            app_label = "bench"
+            db_table = "customer"
+            managed = False
+
+    _MODELS.update(auth_user=User, customer=Customer)
+    return _MODELS
+
+
+def row_by_row_orm(cluster: PgCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
+    """Django ORM: load the objects, set each personal field to its fake, ``obj.save()`` each (autocommit).
+
+    Returns (seconds, rows)."""
+    from django.db import connection
+
+    model = django_models(cluster, dbname)[table]
+    fakes = Fakes(SECRET)
+    makers = {kind: fakes.make(kind) for _, kind in columns if kind}
+    connection.close()
+    start = time.monotonic()
+    queryset = model.objects.order_by("pk")
+    objects = list(queryset[:limit] if limit else queryset)
+    for obj in objects:  # the `obj.anonymise(); obj.save()` pattern
+        for column, kind in columns:
+            setattr(obj, column, "!" if kind is None else makers[kind](getattr(obj, column)))
+        obj.save()
+    seconds = time.monotonic() - start
+    connection.close()
+    return seconds, len(objects)
+
+
 def row_by_row(cluster: PgCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
     """psycopg: fetch rows, then one UPDATE per row in one transaction.  Returns (seconds, rows)."""
     import psycopg
@@ -258,8 +348,8 @@ def row_by_row(cluster: PgCluster, dbname: str, table: str, columns, limit: int 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="auth_user rows (default 1,000,000)")
-    parser.add_argument("--sample", type=int, default=50_000,
-                        help="rows per table for the row-by-row variant, extrapolated (0: run it in full)")
+    parser.add_argument("--sample", type=int, default=20_000,
+                        help="rows per table for the row-by-row variants, extrapolated (0: run them in full)")
     parser.add_argument("--runs", type=int, default=1, help="repeat (a) and (b) this many times, report the best")
     parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
     parser.add_argument("--no-canary", action="store_true", help="run (b) without a canary")
@@ -293,7 +383,7 @@ def main(argv=None) -> int:
               f"{sql_bytes / 1e6:.0f} MB of COPY text, {total_rows:,} rows")
 
         def report(label, seconds, note=""):
-            print(f"  {label:<52} {seconds:8.2f} s  {sql_bytes / 1e6 / seconds:7.1f} MB/s  "
+            print(f"  {label:<60} {seconds:8.2f} s  {sql_bytes / 1e6 / seconds:7.1f} MB/s  "
                   f"{total_rows / seconds:10,.0f} rows/s {note}")
 
         rules = Rules.from_mapping(RULES)
@@ -316,24 +406,29 @@ def main(argv=None) -> int:
         best_a = min(r[0] for r in runs_a)
         best_b = min(r[0] for r in runs_b)
 
-        # (c): plain restore, then row by row
-        fresh_db(cluster, "rowbyrow")
-        tc_restore, _ = timed(lambda: plain_restore(cluster, dump, "rowbyrow"))
-        tc_update = 0.0
-        notes = []
-        for table, columns in ROW_BY_ROW.items():
-            limit = args.sample or None
-            seconds, done = row_by_row(cluster, "rowbyrow", table, columns, limit)
-            full = counts[table]
-            scaled = seconds * full / done if done else 0.0
-            tc_update += scaled
-            if done < full:
-                notes.append(f"{table}: {done:,} rows in {seconds:.1f}s -> {full:,} rows extrapolated {scaled:.0f}s")
-            else:
-                notes.append(f"{table}: all {done:,} rows in {seconds:.1f}s")
-        td, _ = timed(lambda: cluster.psql("DELETE FROM django_session", dbname="rowbyrow", user="app"))
+        # (c): plain restore, then row by row through the ORM; (c'): the same with psycopg in one transaction
+        def restore_then_rows(dbname, update_rows):
+            fresh_db(cluster, dbname)
+            t_restore, _ = timed(lambda: plain_restore(cluster, dump, dbname))
+            t_update, notes = 0.0, []
+            for table, columns in ROW_BY_ROW.items():
+                seconds, done = update_rows(cluster, dbname, table, columns, args.sample or None)
+                full = counts[table]
+                scaled = seconds * full / done if done else 0.0
+                t_update += scaled
+                if done < full:
+                    notes.append(f"{table}: {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s) "
+                                 f"-> {full:,} rows EXTRAPOLATED {scaled:.0f}s")
+                else:
+                    notes.append(f"{table}: all {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s)")
+            t_delete, _ = timed(lambda: cluster.psql("DELETE FROM django_session", dbname=dbname, user="app"))
+            return t_restore, t_update, t_delete, notes
+
+        tc_restore, tc_update, td, notes = restore_then_rows("rowbyrow", row_by_row_orm)
         tc = tc_restore + tc_update + td
-        extrapolated = any("extrapolated" in n for n in notes)
+        tp_restore, tp_update, tpd, notes_p = restore_then_rows("rowbyrow_psycopg", row_by_row)
+        tp = tp_restore + tp_update + tpd
+        extrapolated = any("EXTRAPOLATED" in n for n in notes + notes_p)
 
         print()
         print(f"results ({args.rows:,} auth_user rows; {total_rows:,} rows and {sql_bytes / 1e6:.0f} MB of COPY text "
@@ -341,15 +436,21 @@ def main(argv=None) -> int:
         report("(a) plain pg_restore (the limit)", best_a)
         report("(b) heroku-tools anonymised restore", best_b, "(one transaction, verified"
                + (", canary checked)" if not args.no_canary else ")"))
-        report("(c) pg_restore + row-by-row UPDATE" + (" [EXTRAPOLATED]" if extrapolated else ""), tc)
+        report("(c) pg_restore + Django obj.save() per row" + (" [EXTRAPOLATED]" if extrapolated else ""), tc)
         for n in notes:
             print(f"      {n}")
-        print(f"      (c) = restore {tc_restore:.1f}s + updates {tc_update:.1f}s + DELETE sessions {td:.1f}s")
+        print(f"      (c) = restore {tc_restore:.1f}s + ORM saves {tc_update:.1f}s + DELETE sessions {td:.1f}s")
+        report("(c') pg_restore + psycopg UPDATE per row, 1 txn" + (" [EXTRAPOLATED]" if extrapolated else ""), tp,
+               "(context: not how ORM peers do it)")
+        for n in notes_p:
+            print(f"      {n}")
+        print(f"      (c') = restore {tp_restore:.1f}s + updates {tp_update:.1f}s + DELETE sessions {tpd:.1f}s")
         ratio_ba, ratio_cb = best_b / best_a, tc / best_b
         print()
         print(f"b/a = {ratio_ba:.2f}x  (goal <= 1.5x: {'met' if ratio_ba <= 1.5 else 'NOT met'})")
         print(f"c/b = {ratio_cb:.1f}x  (goal >= 20x: {'met' if ratio_cb >= 20 else 'NOT met'})"
               + ("  [c extrapolated from samples]" if extrapolated else ""))
+        print(f"c'/b = {tp / best_b:.1f}x  (context: psycopg row by row in one transaction)")
         updated = sum(counts[t] for t in ROW_BY_ROW)
         latency = updated * 0.001
         print(f"      (c) measured over a Unix socket (round trip ~0). With the 1 ms round trip of a dyno talking "

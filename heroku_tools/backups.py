@@ -26,7 +26,9 @@ import subprocess
 from dataclasses import dataclass
 from collections.abc import Callable
 
-from .anonymise import AnonymiseError, Rules, Schema, check, read_database_schema, read_dump_schema
+from .anonymise import (
+    AnonymiseError, Rules, Schema, VerificationFailed, check, read_database_schema, read_dump_schema,
+)
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
 from .errors import HerokuToolsError
@@ -53,6 +55,8 @@ class DataSettings:
     secret: str
     canary: tuple[str, ...]
     post_restore: tuple[str, ...]
+    #: Where the rules are written (for messages): the rules file, or the settings file holding them.
+    rules_file: str = "heroku-tools.yml"
 
 
 def data_settings(settings: Settings, target: Environment | None = None) -> DataSettings:
@@ -91,8 +95,11 @@ def data_settings(settings: Settings, target: Environment | None = None) -> Data
     if target is not None and target.data and target.data.get("post_restore") is not None:
         own = target.data["post_restore"]
         post_restore = (own,) if isinstance(own, str) else tuple(own)
-    return DataSettings(rules=rules, secret=secret, canary=tuple(data.get("canary") or ()),
-                        post_restore=tuple(post_restore))
+    canary = tuple(data.get("canary") or ())
+    if len(canary) > 1:
+        raise HerokuToolsError(f"{where}: data.canary: give one canary value (the restore verifies one), got {len(canary)}")
+    return DataSettings(rules=rules, secret=secret, canary=canary,
+                        post_restore=tuple(post_restore), rules_file=raw if isinstance(raw, str) else where)
 
 
 def check_direction(settings: Settings, source: Environment, target: Environment) -> None:
@@ -212,14 +219,24 @@ def plan_restore(
     backup_url = heroku.pg_backups_url(source.app_name, backup)
 
     say("==> reading the backup's schema and checking the anonymisation rules")
-    schema = read_dump_schema(backup_url)
+    try:
+        schema = read_dump_schema(backup_url)
+    except AnonymiseError as error:
+        raise HerokuToolsError(
+            f"the schema of backup {backup} of {source.label} could not be read: {error.message}",
+            state=[f"nothing was changed on {target.app_name}"],
+            recover=[f"heroku pg:backups:info {backup} -a {source.app_name}   # did the backup complete?",
+                     f"heroku-tools backups.restore {source.label} {target.label}   # with a fresh backup"],
+        ) from None
     try:
         check(data.rules, schema, context=f"backup {backup} of {source.label}")
     except AnonymiseError as error:
         raise HerokuToolsError(
-            f"the rules do not cover the data: {error}; nothing was changed",
+            f"the rules do not cover the data: {error}",
+            state=f"nothing was changed: {target.app_name} was not touched",
             recover=[f"heroku-tools backups.check {source.label}   # the full list of gaps",
-                     "add a rule for each column (keep, null, value, fake, hash) or truncate the table"],
+                     f"$EDITOR {data.rules_file}   # a rule for each new column (keep, null, value, fake, hash) "
+                     "or truncate its table; drop the rules of what is gone"],
         ) from None
     return RestorePlan(
         source=source, target=target, backup=backup, backup_created=chosen.created_at, captured_now=captured_now,
@@ -277,7 +294,7 @@ def execute_restore(
         say(f"==> streaming {plan.backup} into {app}, anonymised (one transaction)")
         result = anonymised_restore(
             plan.backup_url, plan.target_url, plan.data.rules, secret=plan.data.secret,
-            canary=plan.data.canary[0] if plan.data.canary else None,
+            canary=plan.data.canary[0] if plan.data.canary else None, schema=plan.schema,
         )
     except (AnonymiseError, KeyboardInterrupt) as error:
         reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
@@ -289,6 +306,9 @@ def execute_restore(
         except (HerokuToolsError, KeyboardInterrupt):
             state.append(f"MAINTENANCE IS STILL ON for {app}: turning it off failed")
             recover = [f"heroku maintenance:off -a {app}"]
+        if isinstance(error, VerificationFailed):
+            # the same rules would fail the same way: the rule named in the message needs fixing first
+            recover.append(f"$EDITOR {plan.data.rules_file}   # the rule named above let personal data through")
         recover.append(f"heroku-tools backups.restore {plan.source.label} {plan.target.label} --backup {plan.backup}")
         raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
                              state=state, recover=recover) from None

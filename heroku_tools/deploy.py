@@ -331,7 +331,9 @@ def _failure(
             )
         if plan.steps:
             recover.append(f"{steps_only}   # once {app} runs {plan.target_commit[:12]}: the post-push commands it missed")
-    if isinstance(cause, NothingBuilt):
+    failed_release = journal.new_release is not None and journal.new_release.status != "succeeded"
+    if isinstance(cause, NothingBuilt) or (failed_release and plan.method == "push"):
+        # The app's repository holds the commit now: pushing it again builds nothing.
         recover += _rebuild_hints(plan, releases)
     if journal.new_release is not None and journal.new_release.status == "succeeded":
         previous = plan.deployed.release.version if plan.deployed.release else None
@@ -370,7 +372,7 @@ def _rebuild_hints(plan: DeployPlan, releases: list[Release]) -> list[str]:
     if plan.method == "push":
         hints.append(
             f"git commit --allow-empty -m 'Rebuild {commit[:7]}' && git push {plan.env.remote} {plan.branch}"
-            "   # or: a new commit builds; then deploy again"
+            f"   # {app} has {commit[:7]} already: only a new commit builds; then deploy again"
         )
     return hints
 
@@ -432,7 +434,7 @@ def deploy(
         confirm(plan.env.app_name, action, confirm_app=confirm_app)
     except ConfirmationRefused as error:
         if edited and note:
-            error.recover.append(notes.reuse_hint(session.git))
+            error.recover.append(notes.reuse_hint(session.git, f"heroku-tools deploy {plan.env.label}"))
         raise
     notifier = notify.Notifier(targets, warn=warn or say)
     event = notify.deploy_event(plan, note)
@@ -444,7 +446,7 @@ def deploy(
         notifier.send(event.finished("failed", time.monotonic() - started, error=error.message))
         notifier.close()
         if edited and note:
-            error.recover.append(notes.reuse_hint(session.git))
+            error.recover.append(notes.reuse_hint(session.git, f"heroku-tools deploy {plan.env.label}"))
         raise
     release = outcome.release.version if outcome.release else None
     notifier.send(event.finished("succeeded", outcome.seconds, release=release, tag=outcome.tag))

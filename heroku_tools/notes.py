@@ -164,7 +164,7 @@ def ask(
     return note or None
 
 
-def reuse_hint(git: Git) -> str:
-    """A recovery line: how to pass the note just written to the next attempt."""
+def reuse_hint(git: Git, command: str) -> str:
+    """A recovery line: ``command`` again, with the note just written passed back in."""
     shown = os.path.relpath(path(git))
-    return f"--note-file {shown}   # add to the command to reuse the release note you wrote"
+    return f"{command} --note-file {shown}   # the same, reusing the release note you wrote"

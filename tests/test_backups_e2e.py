@@ -24,8 +24,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -121,8 +119,11 @@ def project(sandbox, tmp_path_factory) -> Project:
     home = root / "home"
     home.mkdir()
     (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    env = sandbox.cli_env(home, HEROKU_TOOLS_DATA_SECRET=SECRET)
+    # TMPDIR of its own: a restore must leave no file behind (the dump is streamed, never written)
+    (root / "tmp").mkdir()
+    env = sandbox.cli_env(home, HEROKU_TOOLS_DATA_SECRET=SECRET, TMPDIR=str(root / "tmp"))
     project = Project(root, env, PREFIX).create_repo().create_apps(pipeline=False)
+    project.tmp = root / "tmp"
     apps = project.apps
     project.urls = {label: database_url(sandbox, app) for label, app in apps.items()}
 
@@ -352,11 +353,16 @@ def test_restore_live_into_uat(project, sandbox):
     live_rows = dict((r[0], r[1:]) for r in query(
         live, "SELECT id, first_name, last_name, email, phone, address, notes FROM customers_customer"))
     backups_before = backups_of(sandbox, project.apps["live"])
+    files_before = set(project.path.rglob("*"))
     log = Log(sandbox)
 
     result = restore(project, "live", "uat")
 
     assert result.returncode == 0, output(result)
+    # no dump (nor anything else) written locally, and the signed URL (a credential) never shown
+    assert set(project.path.rglob("*")) == files_before
+    assert list(project.tmp.iterdir()) == []
+    assert "/_sandbox/backups/" not in result.stdout + result.stderr
     text = result.stdout + result.stderr
     # the plan named a fresh backup, and the load ran as one transaction
     new = sorted(set(backups_of(sandbox, project.apps["live"])) - set(backups_before))
@@ -478,7 +484,7 @@ def test_a_column_without_a_rule_stops_the_restore_before_any_data_loads(project
         with Untouched(project, sandbox) as uat:
             result = restore(project, "live", "uat")
             assert_clean_failure(result, says=[r"customers_customer\.secret_note", "nothing was changed",
-                                               r"backups\.check live"])
+                                               r"\$ heroku-tools backups\.check live", r"\$ \$EDITOR anonymise\.yml"])
             assert uat.log.switches(project.apps["uat"]) == [], "refused before maintenance mode"
 
         checked = project.tools("backups.check", "live")
@@ -570,8 +576,9 @@ def test_a_failing_verification_commits_nothing(project, sandbox):
     with Untouched(project, sandbox) as uat:
         result = restore(project, "live", "uat", "--backup", "b001", config=leaky)
         assert_clean_failure(result, says=[
-            r"canary", r"customers_customer", r"notes", r"nothing was committed",
+            r"canary", r"customers_customer\.notes", r"nothing was committed",
             r"maintenance is off again for bkp-uat",
+            r"\$ \$EDITOR leaky-rules\.yml",  # retrying with the same rules would only fail again
         ])
         assert uat.log.switches(project.apps["uat"]) == [True, False]
 
@@ -651,6 +658,28 @@ def test_a_lost_connection_mid_load_commits_nothing(project, sandbox, bulk):
         ])
         assert uat.log.switches(project.apps["uat"]) == [True, False]
     assert "public.bulk_event" not in snapshot(project.urls["uat"])
+
+
+def test_the_process_killed_mid_load_commits_nothing(project, sandbox, bulk):
+    """SIGKILL: nothing can clean up, yet the orphaned psql sees its input end without COMMIT."""
+    backup, config = bulk
+    uat_url, uat_app = project.urls["uat"], project.apps["uat"]
+    before = snapshot(uat_url)
+    proc = start_restore(project, config, backup)
+    try:
+        wait_mid_load(uat_url, proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        assert gone(uat_url), "the load's connection ends with the process that fed it"
+        assert snapshot(uat_url) == before
+        assert canary_hits(uat_url) == {}
+        assert "public.bulk_event" not in snapshot(uat_url)
+        # the one thing left behind, as nothing was alive to undo it: maintenance mode
+        assert maintenance(sandbox, uat_app) is True
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        project.heroku("maintenance:off", "-a", uat_app)
 
 
 def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk):

@@ -279,13 +279,14 @@ def test_preflight_refuses_a_dirty_tree_a_branch_behind_origin_a_missing_branch_
             project.git("reset", "-q", "--hard")
             project.git("clean", "-q", "-fd")
 
-        # Behind origin: origin/dev has a commit the local branch lacks.
-        commit_on(project, "dev", "Ahead on origin", {"docs/dev.md": f"ahead {time.time()}\n"})
+        # Behind origin: origin/behind has a commit the local branch lacks.
+        project.git("checkout", "-q", "-B", "behind", "dev")
+        commit_on(project, "behind", "Ahead on origin", {"docs/dev.md": f"ahead {time.time()}\n"})
         project.git("reset", "-q", "--hard", "HEAD~1")
-        result = deploy(project, "dev")
-        assert_preflight_refusal(result, "dev is 1 commit(s) behind origin/dev; nothing was changed")
-        assert "git checkout dev && git pull --ff-only origin dev" in result.stderr
-        project.git("reset", "-q", "--hard", "origin/dev")
+        project.git("checkout", "-q", "dev")
+        result = deploy(project, "dev", "--branch", "behind")
+        assert_preflight_refusal(result, "behind is 1 commit(s) behind origin/behind; nothing was changed")
+        assert "git checkout behind && git pull --ff-only origin behind" in result.stderr
 
         result = deploy(project, "dev", "--branch", "no-such-branch")
         assert_preflight_refusal(result, "branch 'no-such-branch' does not exist in this repository; nothing was changed")
@@ -298,6 +299,10 @@ def test_preflight_refuses_a_dirty_tree_a_branch_behind_origin_a_missing_branch_
     finally:
         project.git("reset", "-q", "--hard")
         project.git("clean", "-q", "-fd")
+        project.git("checkout", "-q", "dev")
+        if project.git("branch", "--list", "behind").stdout.strip():
+            project.git("branch", "-q", "-D", "behind")
+            project.git("push", "-q", "origin", "--delete", "behind")
     assert log.changes() == []
     assert releases(sandbox, app) == before
     assert project.tags() == tags
@@ -305,17 +310,24 @@ def test_preflight_refuses_a_dirty_tree_a_branch_behind_origin_a_missing_branch_
 
 def test_confirm_must_name_the_app_and_without_a_terminal_there_is_no_prompt(project, sandbox):
     app = project.apps["dev"]
-    commit_on(project, "dev", "Something to deploy", {"docs/dev.md": f"confirm {time.time()}\n"})
-    before = releases(sandbox, app)
-    log = Log(sandbox)
-    wrong = project.tools("deploy", "dev", "--confirm", project.apps["uat"])
-    assert_preflight_refusal(wrong, f"--confirm {project.apps['uat']} does not match the app being changed ({app}); nothing was changed.")
-    assert "Options:" in wrong.stdout  # refused after the report, before any change
-    no_terminal = project.tools("deploy", "dev")  # stdin is not a terminal
-    assert_preflight_refusal(no_terminal, "without confirmation: no terminal to type the code on; nothing was changed.")
-    assert f"--confirm {app}" in no_terminal.stderr
-    assert log.changes() == []
-    assert releases(sandbox, app) == before
+    project.git("checkout", "-q", "-B", "to-confirm", "dev")
+    project.commit("Something to deploy", {"docs/dev.md": f"confirm {time.time()}\n"})
+    try:
+        before = releases(sandbox, app)
+        log = Log(sandbox)
+        wrong = project.tools("deploy", "dev", "--branch", "to-confirm", "--confirm", project.apps["uat"])
+        assert_preflight_refusal(
+            wrong, f"--confirm {project.apps['uat']} does not match the app being changed ({app}); nothing was changed."
+        )
+        assert "Options:" in wrong.stdout  # refused after the report, before any change
+        no_terminal = project.tools("deploy", "dev", "--branch", "to-confirm")  # stdin is not a terminal
+        assert_preflight_refusal(no_terminal, "without confirmation: no terminal to type the code on; nothing was changed.")
+        assert f"--confirm {app}" in no_terminal.stderr
+        assert log.changes() == []
+        assert releases(sandbox, app) == before
+    finally:
+        project.git("checkout", "-q", "dev")
+        project.git("branch", "-q", "-D", "to-confirm")
 
 
 def test_dry_run_reports_and_leaves_the_sandbox_and_the_tags_untouched(project, sandbox):
@@ -339,6 +351,38 @@ def test_dry_run_reports_and_leaves_the_sandbox_and_the_tags_untouched(project, 
     finally:
         project.git("checkout", "-q", "dev")
         project.git("branch", "-q", "-D", "dry-run")
+
+
+def test_preboot_and_the_flags_change_what_the_report_says_it_will_do(project, sandbox):
+    app = project.apps["dev"]
+    project.git("checkout", "-q", "-B", "dry-run", "dev")
+    model, files = add_migration(project)
+    project.commit(f"Add {model}", files)
+
+    def report(*args: str) -> str:
+        result = project.tools("deploy", "dev", "--branch", "dry-run", "--dry-run", *args)
+        assert result.returncode == 0, output(result)
+        return result.stdout
+
+    log = Log(sandbox)
+    try:
+        text = report("--no-migrate")
+        assert "Options: 1\n" in text and "Maintenance:        off (no downtime needed)" in text
+        text = report("--options", "21")
+        assert "Options: 21\n" in text and re.search(r"\[x\]\s+16 collect static files", text)
+        assert "python manage.py migrate --noinput\n    python manage.py collectstatic --noinput" in text
+        text = report("--options", "push,collectstatic", "--maintenance")
+        assert "Options: 17\n" in text and "Maintenance:        on around the push and migrations" in text
+        assert "Note: --options 17 overrides the inferred 5" in text
+        project.heroku("features:enable", "preboot", "-a", app)
+        text = report()
+        assert "Options: 5\n" in text  # the migration still runs, with no maintenance window: preboot keeps serving
+        assert "Preboot:            on\n" in text and "Maintenance:        off (no downtime needed)" in text
+    finally:
+        project.heroku("features:disable", "preboot", "-a", app)
+        project.git("checkout", "-q", "dev")
+        project.git("branch", "-q", "-D", "dry-run")
+    assert [e for e in log.changes() if "/features/" not in e["path"]] == []
 
 
 def test_up_to_date_stops_before_the_report(project, sandbox):
@@ -518,6 +562,7 @@ def test_a_failed_release_phase_keeps_the_old_release_current(project, sandbox):
     assert f"release v{version} of {app} failed (its release phase failed)" in err
     assert f"{app} runs v{running['version']} ({running['description']})" in err
     assert f"maintenance is off again for {app}" in err
+    assert f"git commit --allow-empty -m 'Rebuild {sha[:7]}' && git push origin dev" in err
     after = releases(sandbox, app)
     assert [r["version"] for r in after] == [r["version"] for r in before] + [version]
     assert (after[-1]["status"], after[-1]["current"]) == ("failed", False)
@@ -527,6 +572,19 @@ def test_a_failed_release_phase_keeps_the_old_release_current(project, sandbox):
     assert log.dynos(app) == []
     assert maintenance(sandbox, app) is False
     assert project.tags() == tags
+
+    # The app's repository holds the commit now, so deploying it again cannot build: deploy says so at once...
+    again = deploy(project, "dev", timeout=180)
+    err = assert_failure(again, "dev", f"pushing {sha[:12]} to {app}")
+    assert f"{app}'s git repository already holds {sha[:12]}, so the push built nothing" in err
+    assert current(sandbox, app) == running
+    # ...and the rebuild it recommends works.
+    rebuild = re.search(r"\$ (git commit --allow-empty .*? && git push origin dev)   #", err)
+    assert rebuild, err
+    project._run(["bash", "-c", rebuild.group(1)])
+    result = deploy(project, "dev")
+    assert result.returncode == 0, output(result)
+    assert table_exists(database_url(project, "dev"), f"customers_{model.lower()}")
 
 
 def test_a_rejected_push_changes_nothing(project, sandbox):
@@ -676,13 +734,13 @@ def test_a_failed_promotion_leaves_live_as_it_was(project, sandbox):
     assert project.tags() == tags
 
 
-def test_live_is_deployed_by_promoting_uats_slug(project, sandbox):
+def test_promote_uat_deploys_live_by_promoting_uats_slug(project, sandbox):
     uat, live = project.apps["uat"], project.apps["live"]
     target = uat_ahead_of_live(project, sandbox)
     uat_release = current(sandbox, uat)
     before = releases(sandbox, live)
     log = Log(sandbox)
-    result = deploy(project, "live")
+    result = project.tools("promote", "uat", "--confirm", live)  # `promote uat` = `deploy live` here
     assert result.returncode == 0, output(result)
     assert "Traceback" not in result.stderr
     assert f"Deploying:          {target[:12]} (promotion of {uat})" in result.stdout
@@ -701,8 +759,8 @@ def test_live_is_deployed_by_promoting_uats_slug(project, sandbox):
     assert "migrate" in dyno["body"]["command"] and "collectstatic" not in dyno["body"]["command"]
     assert log.switches(live) == [True, False]
     assert maintenance(sandbox, live) is False
-    uat_tables = applied_migrations(database_url(project, "uat"))
-    assert uat_tables <= applied_migrations(database_url(project, "live"))
+    uat_migrations = applied_migrations(database_url(project, "uat"))
+    assert uat_migrations <= applied_migrations(database_url(project, "live"))
 
     tag = f"live/v{new['version']}"
     assert project.tag_commit(tag) == target

@@ -20,7 +20,7 @@ from heroku_tools.errors import CommandError, RemoteCommandFailed
 from heroku_tools.git import Git
 from heroku_tools.models import Commit, Release
 from heroku_tools.options import DeployOptions, apply_overrides, infer_options, matching_files
-from heroku_tools.plan import Deployed, DeployPlan, render_report
+from heroku_tools.plan import Deployed, DeployPlan, render_report, resolve_deployed
 from heroku_tools.rollback import RollbackError, choose_target
 from heroku_tools.settings import Environment
 from heroku_tools.steps import MARKER, Step, StepProgress, script, select_steps
@@ -278,6 +278,55 @@ def test_plan_properties():
     assert make_plan(target_commit=SHA_A).up_to_date
     assert not make_plan(deployed=Deployed(None, None)).up_to_date
     assert make_plan().migrations == ("customers/migrations/0002_widget.py",)
+
+
+# -- the deployed commit ---------------------------------------------------------------------
+
+
+class KnownCommits:
+    """A git that knows some commits, and more after a fetch."""
+
+    def __init__(self, known=(), fetched=()):
+        self.known, self.fetched, self.fetches = set(known), set(fetched), 0
+
+    def commit_exists(self, sha):
+        return any(full.startswith(sha) for full in self.known)
+
+    def rev_parse(self, sha):
+        return next(full for full in self.known if full.startswith(sha))
+
+    def fetch(self, *args, **kwargs):
+        self.fetches += 1
+        self.known |= self.fetched
+
+
+class SlugCommits:
+    def __init__(self, commits):
+        self.commits = commits
+
+    def slug_commit(self, app, slug_id):
+        return self.commits.get(slug_id)
+
+
+def test_the_deployed_commit_comes_from_the_slug_and_a_fetch_when_unknown():
+    releases = [release(5, slug="s5", current=True)]
+    known = resolve_deployed(KnownCommits([SHA_A]), SlugCommits({"s5": SHA_A}), "acme-dev", releases)
+    assert (known.commit, known.release.version) == (SHA_A, 5)
+
+    git = KnownCommits(fetched=[SHA_A])
+    fetched = resolve_deployed(git, SlugCommits({"s5": SHA_A}), "acme-dev", releases)
+    assert fetched.commit == SHA_A and git.fetches == 1
+
+    git = KnownCommits()
+    unknown = resolve_deployed(git, SlugCommits({"s5": SHA_A}), "acme-dev", releases)
+    assert (unknown.commit, unknown.reported_sha, git.fetches) == (None, SHA_A, 1)
+    assert infer_options(None).options == Opt(21)  # what the plan then infers
+
+    # No commit on the slug: the description's short sha, resolved locally.
+    short = resolve_deployed(KnownCommits([SHA_A]), SlugCommits({}), "acme-dev", releases)
+    assert short.commit == SHA_A
+    nothing = resolve_deployed(KnownCommits(), SlugCommits({}), "acme-dev", [release(1, slug=None, current=True)])
+    assert nothing.commit is None and nothing.reported_sha is None
 
 
 # -- rollback target --------------------------------------------------------------------------
@@ -544,6 +593,17 @@ def test_a_failed_migration_leaves_maintenance_on():
     assert "heroku releases:rollback v41 -a acme-dev   # back to the code that ran before" in error.recover
 
 
+def test_ctrl_c_during_a_migration_leaves_maintenance_on():
+    plan = dev_plan(Opt(5))
+    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"),
+                        run_error=KeyboardInterrupt())
+    _, error, _ = run_plan(plan, heroku)
+    assert error.message == "deploy to dev failed at running step 'migrate' on acme-dev: interrupted (Ctrl-C)"
+    assert names(heroku) == ["maintenance_on", "run"]
+    assert any(line.startswith("MAINTENANCE IS STILL ON for acme-dev: migrate failed or was interrupted")
+               for line in error.state)
+
+
 def test_a_failure_after_the_migrations_completed_turns_maintenance_off():
     plan = dev_plan(Opt(21))
     heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate", "collectstatic"),
@@ -624,6 +684,8 @@ def test_a_failed_release_phase_stops_before_the_steps():
     assert names(heroku) == ["maintenance_on", "maintenance_off"]
     assert error.state[0] == f"acme-dev runs v41 (Deploy {SHA_A[:7]})"
     assert not any("releases:rollback" in line for line in error.recover)
+    # Pushing the same commit again would build nothing: the recovery makes a new one.
+    assert error.recover[0].startswith(f"git commit --allow-empty -m 'Rebuild {SHA_B[:7]}' && git push origin dev   #")
 
 
 def test_a_failed_promotion_runs_nothing_after_it():

@@ -100,8 +100,10 @@ def test_a_refused_code_keeps_the_note_for_the_next_attempt(project):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
-    assert "--note-file .git/RELEASE_NOTE   # add to the command to reuse the release note you wrote" in child.before
-    assert (project.path / ".git" / "RELEASE_NOTE").read_text().startswith("Health check\n\n- Add a health check")
+    hint = "$ heroku-tools deploy dev --note-file .git/RELEASE_NOTE   # the same, reusing the release note you wrote"
+    assert hint in child.before
+    subject = project.git("log", "-1", "--format=%s", "dev").stdout.strip()
+    assert (project.path / ".git" / "RELEASE_NOTE").read_text().startswith(f"Health check\n\n- {subject}")
 
 
 def test_without_a_terminal_the_deploy_goes_on_without_a_note(project):

@@ -299,7 +299,7 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
             precheck: bool = True, wipe: bool = True, verify: bool = True,
             pg_restore: str = "pg_restore", psql: str = "psql", env: dict | None = None,
             chunk_size: int = CHUNK, early_indexes: bool = True, buffer_bytes: int = 256 << 20,
-            stream_factory=None) -> RestoreResult:
+            stream_factory=None, schema=None) -> RestoreResult:
     """Load ``dump`` (a ``pg_dump -Fc`` file path or an http(s) URL) into ``target_url``, anonymised.
 
     ``rules`` is a :class:`Rules` or its mapping; ``secret`` keys the fakes;
@@ -307,7 +307,9 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     the target.  Raises :class:`SchemaMismatch` (rules vs schema, before any
     data moves), :class:`UnsafeDump`, :class:`VerificationFailed` /
     :class:`CanaryFound`, :class:`RestoreFailed`, or re-raises
-    KeyboardInterrupt; in every case nothing was committed.
+    KeyboardInterrupt; in every case nothing was committed.  ``schema``, the
+    dump's schema when the caller has read it already, saves reading it again
+    (for a URL, a second download of most of the dump).
     """
     started = time.monotonic()
     rules = rules if isinstance(rules, Rules) else Rules.from_mapping(rules)
@@ -319,7 +321,8 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
 
     early = None
     if precheck:
-        schema = read_dump_schema(dump, pg_restore=pg_restore, env=tool_env)
+        if schema is None:
+            schema = read_dump_schema(dump, pg_restore=pg_restore, env=tool_env)
         check(rules, schema, context="the dump")
         if early_indexes:
             early = schema.index_statements

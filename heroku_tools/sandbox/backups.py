@@ -18,7 +18,9 @@ sandbox's API key), so it works without credentials until it expires.
 
 Armed faults: ``backup`` makes the next capture fail with ``pg_dump`` error
 lines; ``restore`` cuts the next restore's download short so the real
-``pg_restore`` fails on it before touching the target database.
+``pg_restore`` fails on it before touching the target database; ``download``
+cuts the next download through a signed public URL short (see
+:func:`heroku_tools.sandbox.api.data.download`).
 """
 from __future__ import annotations
 
