@@ -189,38 +189,40 @@ class Fake:
 
 
 # -- names -------------------------------------------------------------------------
-class FirstName(Fake):
+class _WordFake(Fake):
+    """A word from ``words``, picked by two bytes of the digest at ``offset``.
+
+    First and last names read different bytes, so the same person's two
+    names vary independently.
+    """
+
+    words: list[bytes] = []
+    offset = 0
+
+    def bits(self):
+        return self._token_bits() if self.unique else 0.0
+
+    def fast(self):
+        if self.unique or (self.max_length is not None and self.max_length < max(map(len, self.words))):
+            return self.apply
+        words, n, i = self.words, len(self.words), self.offset
+        return self._fast_from(lambda d: words[(d[i] | d[i + 1] << 8) % n])
+
+    def make(self, d, v):
+        out = self.words[_u16(d, self.offset) % len(self.words)]
+        return self._with_token(out, d) if self.unique else self._fit(out)
+
+
+class FirstName(_WordFake):
     kind = "first_name"
-
-    def bits(self):
-        return self._token_bits() if self.unique else 0.0
-
-    def fast(self):
-        if self.unique or (self.max_length is not None and self.max_length < max(map(len, _FIRST))):
-            return self.apply
-        words, n = _FIRST, len(_FIRST)
-        return self._fast_from(lambda d: words[(d[0] | d[1] << 8) % n])
-
-    def make(self, d, v):
-        out = _FIRST[_u16(d, 0) % len(_FIRST)]
-        return self._with_token(out, d) if self.unique else self._fit(out)
+    words = _FIRST
+    offset = 0
 
 
-class LastName(Fake):
+class LastName(_WordFake):
     kind = "last_name"
-
-    def bits(self):
-        return self._token_bits() if self.unique else 0.0
-
-    def fast(self):
-        if self.unique or (self.max_length is not None and self.max_length < max(map(len, _LAST))):
-            return self.apply
-        words, n = _LAST, len(_LAST)
-        return self._fast_from(lambda d: words[(d[2] | d[3] << 8) % n])
-
-    def make(self, d, v):
-        out = _LAST[_u16(d, 2) % len(_LAST)]
-        return self._with_token(out, d) if self.unique else self._fit(out)
+    words = _LAST
+    offset = 2
 
 
 class Name(Fake):
