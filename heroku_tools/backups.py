@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from collections.abc import Callable
 
@@ -34,6 +34,7 @@ from .anonymise.errors import RulesError
 from .errors import HerokuToolsError
 from .heroku import Heroku
 from .models import Transfer
+from .protection import check_target, database
 from .session import Session
 from .settings import Environment, Settings
 from .steps import Step, StepProgress, script
@@ -118,11 +119,6 @@ def check_direction(settings: Settings, source: Environment, target: Environment
         )
 
 
-def _database_identity(url: str) -> tuple[str, str, str]:
-    match = re.match(r"^postgres(?:ql)?://[^@]*@([^:/]+)(?::(\d+))?/([^?]+)", url or "")
-    return match.groups() if match else ("", "", url)
-
-
 @dataclass(frozen=True)
 class RestorePlan:
     source: Environment
@@ -193,12 +189,17 @@ def plan_restore(
     check_direction(settings, source, target)
     data = data_settings(settings, target)
 
-    source_url = heroku.config(source.app_name).get("DATABASE_URL")
-    target_url = heroku.config(target.app_name).get("DATABASE_URL")
+    with ThreadPoolExecutor(2) as pool:
+        source_config, target_config = pool.map(heroku.config, [source.app_name, target.app_name])
+    # Strict: data never goes where it cannot be ruled out that a protected database is.
+    check_target(settings, target, heroku.config, target_config=target_config, strict=True,
+                 action=f"restore {source.label}'s data into {target.label} ({target.app_name})")
+    source_url = source_config.get("DATABASE_URL")
+    target_url = target_config.get("DATABASE_URL")
     if not source_url or not target_url:
         missing = source if not source_url else target
         raise HerokuToolsError(f"{missing.app_name} has no DATABASE_URL: add a heroku-postgresql database first")
-    if _database_identity(source_url) == _database_identity(target_url):
+    if database(source_url) == database(target_url):
         raise DataFlowRefused(
             f"{target.app_name}'s database is {source.app_name}'s own database: refusing to restore onto the source"
         )

@@ -64,6 +64,7 @@ from .errors import (
     UnknownEnvironment,
     did_you_mean,
 )
+from .protection import check_target
 from .runner import first_error_line
 from .settings import CONFIG_VAR_NAME, Environment, Settings, check_config_vars
 
@@ -1275,6 +1276,12 @@ def _refuse_addon_vars(snapshot: Snapshot, keys: Iterable[str]) -> None:
         )
 
 
+def guard(settings: Settings, heroku, env: Environment, snapshot: Snapshot, action: str) -> None:
+    """Refuse a change to an app whose database belongs to a protected environment (:mod:`~heroku_tools.protection`)."""
+    for note in check_target(settings, env, lambda app: fetch(heroku, app), action=action, target_config=snapshot.values):
+        output.warn(note)
+
+
 def _confirm(env: Environment, action: str, confirm_app: str | None, always: bool, stream=None) -> None:
     if always or env.protected or confirm_app is not None:
         confirm(env.app_name, action, confirm_app=confirm_app, stdout=stream)
@@ -1289,6 +1296,7 @@ def set_vars(settings: Settings, heroku, label: str, values: Mapping[str, str], 
         check_key(key)
     masker = masker or Masker()
     (snapshot,) = snapshots(settings, heroku, [env.label])
+    guard(settings, heroku, env, snapshot, f"set config vars on {env.label} ({env.app_name})")
     _refuse_addon_vars(snapshot, values)
     result = plan(snapshot, values, report_remote_only=False)
     report(render_plan(result, masker, reveal=reveal, paint=paint, heading=f"Setting on {env.label} ({env.app_name})"))
@@ -1316,6 +1324,7 @@ def unset_vars(settings: Settings, heroku, label: str, keys: Sequence[str], *, c
         check_key(key)
     masker = masker or Masker()
     (snapshot,) = snapshots(settings, heroku, [env.label])
+    guard(settings, heroku, env, snapshot, f"remove config vars from {env.label} ({env.app_name})")
     _refuse_addon_vars(snapshot, keys)
     result = plan(snapshot, {}, list(dict.fromkeys(keys)), report_remote_only=False)
     heading = f"Removing from {env.label} ({env.app_name})"
@@ -1348,6 +1357,7 @@ def push(settings: Settings, heroku, label: str, *, confirm_app: str | None = No
     wanted = declared(settings, env, environ=environ)
     masker = masker or Masker()
     (snapshot,) = snapshots(settings, heroku, [env.label])
+    guard(settings, heroku, env, snapshot, f"push config vars to {env.label} ({env.app_name})")
     result = plan_push(snapshot, wanted, ignore=settings.config_ignore)
     report(render_plan(result, masker, reveal=reveal, paint=paint))
     if not result.changes:

@@ -20,6 +20,7 @@ from .heroku import Heroku
 from .models import Commit, Release
 from .options import STEP_LABELS, DeployOptions, Inference, apply_overrides, infer_options, matching_files
 from .platform import PlatformAPI, PlatformAPIError
+from .protection import check_target
 from .session import api_token
 from .settings import Environment, Settings
 from .steps import Step, select_steps
@@ -174,6 +175,9 @@ def plan_deploy(
         }
         if env.preboot is None:
             jobs["preboot"] = lambda: api.feature(env.app_name, "preboot")
+        # Protection follows the app and its database: a label is only a name.
+        jobs["protection"] = lambda: check_target(
+            settings, env, api.config_vars, action=f"deploy to {env.label} ({env.app_name})")
         if upstream is not None:
             jobs["upstream_releases"] = lambda: api.releases(upstream.app_name, 10)
             jobs["upstream_app"] = lambda: api.app(upstream.app_name)
@@ -270,7 +274,7 @@ def plan_deploy(
     next_version = max((r.version for r in releases), default=0) + 1
     check_tag(git, env, next_version, target_commit)
 
-    notes = []
+    notes = list(reads["protection"])
     if deployed.commit is None and deployed.reported_sha:
         notes.append(f"the deployed commit {deployed.reported_sha} is not in this repository: every file counts as changed")
     if options is not None and DeployOptions.parse(options) != inference.options:

@@ -116,6 +116,9 @@ class PlatformAPI:
         """The newest ``limit`` releases, newest first (the CLI's own Range header)."""
         return self.get_range(f"/apps/{urllib.parse.quote(app)}/releases", f"version ..; max={limit}, order=desc")
 
+    def config_vars(self, app: str) -> dict[str, str]:
+        return self.get(f"/apps/{urllib.parse.quote(app)}/config-vars") or {}
+
     def feature(self, app: str, name: str) -> dict:
         return self.get(f"/apps/{urllib.parse.quote(app)}/features/{urllib.parse.quote(name)}")
 

@@ -18,6 +18,7 @@ from .models import Release
 from .options import matching_files
 from .plan import current_release
 from .platform import PlatformAPI
+from .protection import check_target
 from .settings import Environment, Settings
 from . import tags
 
@@ -87,6 +88,7 @@ def plan_rollback(
     api: PlatformAPI,
 ) -> RollbackPlan:
     env = settings.environment(label)
+    check_target(settings, env, api.config_vars, action=f"roll {env.label} ({env.app_name}) back")
     if isinstance(version, str):
         text = version.lstrip("v")
         if not text.isdigit():

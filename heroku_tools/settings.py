@@ -486,6 +486,7 @@ def _build_environments(raw: dict, where: _Where) -> tuple[Environment, ...]:
         raise where.error(("environments",), "expected at least one environment")
     labels = list(raw)
     envs = []
+    apps: dict[str, str] = {}
     for position, (label, env) in enumerate(raw.items()):
         base = ("environments", label)
         for key in env:
@@ -496,6 +497,13 @@ def _build_environments(raw: dict, where: _Where) -> tuple[Environment, ...]:
             if env.get(key) is None:
                 raise where.error(base, f"missing key {key!r}")
         values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env if key != "notify"}
+        app = values["app_name"]
+        if app in apps:
+            # Protection belongs to the app: a second label for it would bypass the first one's rules.
+            first = apps[app]
+            raise where.error(base + ("app_name",), f"{app!r} is already the app of environment {first!r}: "
+                              "each environment needs its own app (a second label would bypass its protection)")
+        apps[app] = label
         if env.get("notify") is not None:
             values["notify"] = _notify_targets(base + ("notify",), env["notify"], where)
         if isinstance(values.get("settings"), Mapping):

@@ -456,13 +456,17 @@ def test_data_never_flows_up_or_sideways(project, sandbox):
         (restore(project, "dev", "uat"), r"data flows down only \(live → uat → dev\): dev → uat would move it up"),
         (restore(project, "uat", "uat"), r"uat cannot be restored onto itself"),
         (restore(project, "live", "uat", config=protected), r"uat is protected"),
-        (restore(project, "uat", "dev", config=same_app), r"uat cannot be restored onto itself"),
         # --dry-run refuses just the same
         (restore(project, "uat", "live", "--dry-run", confirm=False), r"live is protected"),
     ]
     for result, message in cases:
         text = assert_clean_failure(result, says=[message, "nothing was changed"], recover=False)
         assert "Backup:" not in text, "refused before any plan"
+
+    # a second label for uat's app: the settings refuse it (protection follows the app, not the label)
+    aliased = restore(project, "uat", "dev", config=same_app)
+    assert aliased.returncode == 1 and "Traceback" not in aliased.stderr, output(aliased)
+    assert f"environments.dev.app_name: '{project.apps['uat']}' is already the app of environment 'uat'" in aliased.stderr
 
     # refused before anything at all: no backup, no maintenance switch, no dyno, no write of any kind
     assert log.changes() == []

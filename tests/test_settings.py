@@ -199,6 +199,19 @@ MISTAKES = {
         """,
         "heroku-tools.yml, line 5: environments[1].label: duplicate environment 'uat' (first at line 2)",
     ),
+    "a second label for the same app": (
+        """\
+        environments:
+          - label: live
+            app_name: my-app-live
+            branch: master
+          - label: scratch
+            app_name: my-app-live
+            branch: dev
+        """,
+        "heroku-tools.yml, line 6: environments.scratch.app_name: 'my-app-live' is already the app of environment "
+        "'live': each environment needs its own app",
+    ),
     "unknown key": (
         """\
         environments:

@@ -336,6 +336,25 @@ def list_attachments(req):
     return [render_attachment(req, req.state, a) for a in attachments_of(req.state)]
 
 
+@route("POST", "/addon-attachments")
+def create_attachment(req):
+    """``heroku addons:attach ADDON -a APP``: the add-on's database becomes one of APP's config vars too."""
+    body = req.json()
+    state = req.state
+    addon = find_addon(state, (body.get("addon") or {}).get("name") or (body.get("addon") or {}).get("id") or "")
+    app = state.find_app((body.get("app") or {}).get("name") or (body.get("app") or {}).get("id") or "")
+    with state.lock:
+        name = _attachment_name(state, app, body.get("name"))
+        if config_var({"name": name}) in state.config(app) and body.get("confirm") != app["name"]:
+            raise ApiError(422, "confirmation_required",
+                           f"This action will overwrite the {config_var({'name': name})} config var on {app['name']}.")
+        attachment = attach(state, addon, app, name)
+        with state.mutate():
+            state.config(app)[config_var(attachment)] = addon["_database"]["url"]
+        state.create_release(app, f"Attach {name} (@ref:{addon['name']})")
+    return Response(201, render_attachment(req, state, attachment))
+
+
 @route("GET", "/apps/{app}/addon-attachments")
 def list_app_attachments(req):
     app = req.state.find_app(req.params["app"])
