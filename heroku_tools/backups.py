@@ -24,20 +24,22 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Callable
 
 from .anonymise import (
-    AnonymiseError, Rules, Schema, VerificationFailed, check, read_database_schema, read_dump_schema,
+    AnonymiseError, Rules, Schema, VerificationFailed, check, find_problems, libpq_env, read_database_schema,
+    read_dump_schema,
 )
+from .anonymise import RestoreResult
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
+from .confirm import confirm
 from .errors import HerokuToolsError
-from .heroku import Heroku
 from .models import Transfer
+from .output import Console
 from .protection import check_target, database
 from .session import Session
-from .settings import Environment, Settings
-from .steps import Step, StepProgress, script
+from .settings import Environment, Settings, variables
+from .release.steps import Step, StepProgress, script
 
 
 class DataFlowRefused(HerokuToolsError):
@@ -66,8 +68,6 @@ def data_settings(settings: Settings, target: Environment | None = None) -> Data
     A target environment's own ``data: {post_restore: [...]}`` replaces the
     shared post-restore commands (dev may create test users, uat may not).
     """
-    from .configvars import interpolate
-
     data = settings.data or {}
     where = settings.source or "heroku-tools.yml"
     raw = data.get("rules")
@@ -91,7 +91,7 @@ def data_settings(settings: Settings, target: Environment | None = None) -> Data
             f"{where}: data.secret is missing: the fakes are keyed with it so they cannot be reversed",
             recover="set data.secret: ${HEROKU_TOOLS_DATA_SECRET} in heroku-tools.yml and export a long random value",
         )
-    secret = interpolate(data["secret"], key="data.secret")
+    secret = variables.interpolate(data["secret"], key="data.secret")
     post_restore = data.get("post_restore") or ()
     if target is not None and target.data and target.data.get("post_restore") is not None:
         own = target.data["post_restore"]
@@ -155,8 +155,6 @@ def _row_estimates(url: str) -> dict[str, int]:
     psql = shutil.which("psql")
     if not psql:
         return {}
-    from .anonymise import libpq_env
-
     query = (
         "SELECT schemaname || '.' || relname, GREATEST(n_live_tup, 0) FROM pg_stat_user_tables "
         "ORDER BY 1"
@@ -179,11 +177,10 @@ def plan_restore(
     target_label: str,
     *,
     backup: str | None = None,
-    say: Callable[[str], None] = print,
-    stream: Callable[[str], None] | None = None,
+    console: Console = Console(),
 ) -> RestorePlan:
     """Everything checked and gathered before the confirmation code; nothing changed but a fresh backup."""
-    settings, heroku = session.settings, session.heroku
+    settings, heroku, say = session.settings, session.heroku, console.say
     source = settings.environment(source_label)
     target = settings.environment(target_label)
     check_direction(settings, source, target)
@@ -207,7 +204,7 @@ def plan_restore(
     captured_now = backup is None
     if captured_now:
         say(f"==> capturing a fresh backup of {source.label} ({source.app_name})")
-        backup = heroku.pg_backups_capture(source.app_name, stream=stream)
+        backup = heroku.pg_backups_capture(source.app_name, stream=console.stream)
         if not backup:
             raise HerokuToolsError(f"the backup of {source.app_name} finished but its name could not be read")
     transfers = {t.name: t for t in heroku.pg_backups(source.app_name) if t.kind == "backup"}
@@ -280,14 +277,9 @@ def _rule_summary(table_rule) -> str:
     return ", ".join(f"{count} {action}" for action, count in sorted(actions.items()))
 
 
-def execute_restore(
-    plan: RestorePlan,
-    *,
-    heroku: Heroku,
-    say: Callable[[str], None] = print,
-    stream: Callable[[str], None] | None = None,
-):
+def execute_restore(plan: RestorePlan, session: Session, *, console: Console = Console()) -> RestoreResult:
     """Maintenance on, the anonymised load, post-restore commands, maintenance off."""
+    heroku, say = session.heroku, console.say
     app = plan.target.app_name
     say(f"==> maintenance on for {app}")
     heroku.maintenance_on(app)
@@ -315,7 +307,7 @@ def execute_restore(
                              state=state, recover=recover) from None
     if plan.data.post_restore:
         steps = [Step(f"post-restore {index}", command) for index, command in enumerate(plan.data.post_restore, 1)]
-        progress = StepProgress(steps, show=stream or say)
+        progress = StepProgress(steps, show=console.stream)
         say(f"==> running {len(steps)} post-restore command(s) on {app} (one dyno)")
         try:
             heroku.run(app, script(steps), stream=progress)
@@ -332,6 +324,36 @@ def execute_restore(
     return result
 
 
+def restore(
+    session: Session,
+    source: str,
+    target: str,
+    *,
+    backup: str | None = None,
+    dry_run: bool = False,
+    confirm_app: str | None = None,
+    console: Console = Console(),
+) -> RestoreResult | None:
+    """Bring ``source``'s data down into ``target``, anonymised, all or nothing; None after ``dry_run``.
+
+    The plan (direction, protection, a fresh backup unless ``backup`` names
+    one, the rules checked against the dump) comes before the confirmation
+    code (or ``confirm_app``, the target app's name); see :func:`plan_restore`
+    and :func:`execute_restore`. This is what ``backups.restore`` runs.
+    """
+    plan = plan_restore(session, source, target, backup=backup, console=console)
+    console.report(render_restore(plan))
+    if dry_run:
+        console.say("--dry-run: stopping here; the target was not changed.")
+        return None
+    confirm(plan.target.app_name, f"replace {plan.target.label}'s database with anonymised {plan.backup}",
+            confirm_app=confirm_app)
+    result = execute_restore(plan, session, console=console)
+    console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
+                f"{result.rows_out:,} rows in {result.seconds:.1f}s")
+    return result
+
+
 def live_schema(session: Session, label: str) -> Schema:
     """``label``'s database schema as it is now (read-only catalog queries)."""
     env = session.settings.environment(label)
@@ -343,7 +365,5 @@ def live_schema(session: Session, label: str) -> Schema:
 
 def check_rules(session: Session, label: str) -> list[str]:
     """The gaps between the rules and ``label``'s live schema, one line each (empty: covered)."""
-    from .anonymise import find_problems
-
     data = data_settings(session.settings)
     return [str(problem) for problem in find_problems(data.rules, live_schema(session, label))]

@@ -26,7 +26,7 @@ import colorama
 from invoke import Program
 from invoke.parser import Argument
 
-from . import __version__
+from ._version import __version__
 from .colon import ColonSyntax
 from .errors import HerokuToolsError
 from .output import error

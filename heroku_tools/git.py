@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from .errors import CommandError
 from .models import Commit, WorkingTree
 from .runner import QUIET_ENV, LineCallback, Result, Runner, configured_bin
-
-if TYPE_CHECKING:
-    from .settings import Settings
+from .settings import Settings
 
 ENV_VAR = "HEROKU_TOOLS_GIT"
 

@@ -21,7 +21,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import AppNotFound, CommandError, NotLoggedIn, RemoteCommandFailed
 from .models import (
@@ -43,9 +43,7 @@ from .runner import (
     configured_bin,
     first_error_line,
 )
-
-if TYPE_CHECKING:
-    from .settings import Settings
+from .settings import CONFIG_VAR_NAME, Settings, as_config_value
 
 ENV_VAR = "HEROKU_TOOLS_HEROKU"
 
@@ -59,7 +57,6 @@ CLI_ENV = {
 }
 
 _NEW_VERSION = re.compile(r"\bdone, v(\d+)\b")
-_CONFIG_KEY = re.compile(r"^[^-=\s][^=\s]*$")
 _LOGGED_OUT = (
     "Invalid credentials provided",
     "The token provided to HEROKU_API_KEY is invalid",
@@ -337,17 +334,15 @@ def _new_version(stderr: str) -> int | None:
 
 
 def _config_key(key: str) -> str:
-    if not isinstance(key, str) or not _CONFIG_KEY.match(key):
+    if not isinstance(key, str) or not CONFIG_VAR_NAME.match(key):
         raise ValueError(f"not a usable config var name: {key!r}")
     return key
 
 
 def _config_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if value is None:
         raise ValueError("a config var value cannot be None; unset the key instead")
-    return str(value)
+    return as_config_value(value)
 
 
 def _promotion_targets(stdout: str) -> list[PromotionTarget]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from colorama import Fore, Style
@@ -32,6 +33,11 @@ def paint(text: str, *styles: str, stream: TextIO | None = None) -> str:
     if not styles or not colour_enabled(stream):
         return text
     return "".join(styles) + text + Style.RESET_ALL
+
+
+def stdout_paint(text: str, *styles: str) -> str:
+    """:func:`paint` for text going to stdout (reports, tables): colour only on a terminal."""
+    return paint(text, *styles, stream=sys.stdout)
 
 
 def say(message: str, *styles: str, stream: TextIO | None = None) -> None:
@@ -64,3 +70,29 @@ def line_printer(prefix: str = "", *, stream: TextIO | None = None) -> Callable[
         print(paint(f"{prefix}{line}", Style.DIM, stream=target), file=target, flush=True)
 
     return show
+
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where an operation's words go: the one output argument every library operation takes.
+
+    ``report`` gets the plan shown before the confirmation code (stdout; a
+    CI's ``--json`` run sends it to stderr so stdout holds only the JSON);
+    ``say`` the progress lines (``==> pushing…``); ``warn`` what went wrong
+    but did not stop the operation; ``stream`` the output of the commands it
+    runs (a push's build log, a dyno's output), line by line. A fabfile
+    passes its own callbacks to collect or silence any of them.
+    """
+
+    report: Say = print
+    say: Say = info
+    warn: Say = warn
+    stream: Say = field(default_factory=lambda: line_printer("    "))
+
+    @classmethod
+    def for_json(cls) -> Console:
+        """Everything on stderr: stdout is left to the JSON outcome."""
+        return cls(report=lambda text: print(text, file=sys.stderr, flush=True))

@@ -715,3 +715,35 @@ def gone(url: str, timeout: float = 15) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+# -- from a project's own fabfile -------------------------------------------------------------
+
+FABFILE = """\
+from invoke import Collection
+
+from heroku_tools import Session, restore, task
+
+
+@task
+def refresh_dev(c):
+    \"\"\"Live's data into dev, anonymised: the library's own restore(), from this project's fabfile.\"\"\"
+    result = restore(Session.from_context(c), "live", "dev", confirm_app="{dev}")
+    print(f"restored {{result.rows_out}} rows")
+
+
+ns = Collection(refresh_dev)
+"""
+
+
+def test_a_projects_own_fabfile_restores_with_the_library_function(project, sandbox, tmp_path):
+    """``restore()`` is a plain function a fabfile calls: run with stock ``fab``, dev gets live's data, anonymised."""
+    (tmp_path / "fabfile.py").write_text(FABFILE.format(dev=project.apps["dev"]))
+    result = project._run([str(HEROKU_TOOLS.parent / "fab"), "-r", str(tmp_path), "refresh-dev"], check=False,
+                          timeout=300)
+    assert result.returncode == 0, output(result)
+    assert re.search(r"restored [\d,]+ rows", result.stdout), output(result)
+    dev = project.urls["dev"]
+    assert counts(dev)["public.customers_customer"] == counts(project.urls["live"])["public.customers_customer"]
+    assert canary_hits(dev) == {}
+    assert maintenance(sandbox, project.apps["dev"]) is False

@@ -767,6 +767,37 @@ def test_promote_uat_deploys_live_by_promoting_uats_slug(project, sandbox):
     assert f"{live} (live) v{new['version']}, deployed by developer@example.com" in project.git("cat-file", "-p", tag).stdout
 
 
+FABFILE = """\
+from invoke import Collection
+
+from heroku_tools import Session, promote, task
+
+
+@task
+def release_live(c):
+    \"\"\"Promote uat to live: the library's own promote(), from this project's fabfile.\"\"\"
+    (outcome,) = promote(Session.from_context(c), "uat", confirm_app="{live}", note="Weekly release")
+    print(f"live is v{{outcome.release.version}}, tagged {{outcome.tag}}")
+
+
+ns = Collection(release_live)
+"""
+
+
+def test_a_projects_own_fabfile_promotes_with_the_library_function(project, sandbox, tmp_path):
+    """``promote()`` is a plain function a fabfile calls: run with stock ``fab``, the same promotion happens."""
+    live = project.apps["live"]
+    target = uat_ahead_of_live(project, sandbox)
+    (tmp_path / "fabfile.py").write_text(FABFILE.format(live=live))  # beside the project, not in its tree
+    result = project._run([str(HEROKU_TOOLS.parent / "fab"), "-r", str(tmp_path), "release-live"], check=False)
+    assert result.returncode == 0, output(result)
+    new = current(sandbox, live)
+    assert slug_commit(sandbox, live, new) == target
+    assert f"live is v{new['version']}, tagged live/v{new['version']}" in result.stdout
+    assert project.tag_commit(f"live/v{new['version']}") == target
+    assert "Weekly release" in project.git("cat-file", "-p", f"live/v{new['version']}").stdout
+
+
 # -- rollback, and deploying again after it -------------------------------------------------------
 
 

@@ -13,18 +13,23 @@ import subprocess
 
 import pytest
 
-from heroku_tools import tags
 from heroku_tools.confirm import ConfirmationRefused, confirm
-from heroku_tools.deploy import DeployFailed, NothingBuilt, execute, wait_for_release
 from heroku_tools.errors import CommandError, RemoteCommandFailed
 from heroku_tools.git import Git
 from heroku_tools.models import Commit, Release
-from heroku_tools.options import DeployOptions, apply_overrides, infer_options, matching_files
-from heroku_tools.plan import Deployed, DeployPlan, render_report, resolve_deployed
-from heroku_tools.rollback import RollbackError, choose_target
+from heroku_tools.output import Console
+from heroku_tools.release import tags
+from heroku_tools.release.deployed import Deployed, resolve_deployed
+from heroku_tools.release.execute import execute, wait_for_release
+from heroku_tools.release.journal import DeployFailed, NothingBuilt
+from heroku_tools.release.options import DeployOptions, apply_overrides, infer_options, matching_files
+from heroku_tools.release.plan import DeployPlan
+from heroku_tools.release.report import render_report
+from heroku_tools.release.rollback import RollbackError, choose_target
+from heroku_tools.release.steps import MARKER, Step, StepProgress, script, select_steps
+from heroku_tools.release.tags import TagConflict
+from heroku_tools.session import Session
 from heroku_tools.settings import Environment
-from heroku_tools.steps import MARKER, Step, StepProgress, script, select_steps
-from heroku_tools.tags import TagConflict
 
 Opt = DeployOptions
 COMMANDS = {
@@ -543,7 +548,8 @@ def run_plan(plan, heroku, git=None):
     said = []
     git = git or FakeGit(on_push=lambda: heroku._releases.append(released()))
     try:
-        outcome = execute(plan, git=git, heroku=heroku, say=said.append, stream=said.append)
+        session = Session(settings=None, git=git, heroku=heroku, api=None)
+        outcome = execute(plan, session, console=Console(say=said.append, stream=said.append))
     except DeployFailed as error:
         return None, error, said
     return outcome, None, said

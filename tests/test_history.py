@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from heroku_tools.history import entries, kind_of
+from heroku_tools.release.history import entries, kind_of
 from heroku_tools.models import Release
-from heroku_tools.tags import ReleaseTag
+from heroku_tools.release.tags import ReleaseTag
 from project import Project
 from webhooks import Receiver
 

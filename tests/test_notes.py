@@ -14,8 +14,8 @@ import pytest
 
 from heroku_tools.errors import HerokuToolsError
 from heroku_tools.git import Git
-from heroku_tools.notes import cleanup, editor, from_options
-from heroku_tools.tags import parse_message
+from heroku_tools.release.notes import cleanup, editor, from_options
+from heroku_tools.release.tags import parse_message
 from project import HEROKU_TOOLS, Project
 
 EDITOR = """\

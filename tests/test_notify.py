@@ -7,13 +7,16 @@ variable, as a real webhook's secret would.
 """
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 
 import pytest
 
-from heroku_tools import notify
+from heroku_tools import Console, Session, configvars, deploy, rollback
 from heroku_tools.errors import SettingsError
+from heroku_tools.release import notify, operations
 from heroku_tools.models import Commit
 from heroku_tools.settings import parse
 from project import HEROKU_TOOLS, Project
@@ -161,6 +164,98 @@ def test_a_failed_deploy_sends_the_failure(project, receivers, sandbox):
     assert slack.startswith(":x:") and "failed deploying" in slack
     assert receivers["failing"].received == [] and receivers["slow"].received == []
     assert "warning:" not in result.stderr
+
+
+def test_ctrl_c_during_a_rollback_sends_the_failure(project, receivers, sandbox):
+    """The announcement's exit sends "failed" whatever ends the work: here Ctrl-C at the rollback."""
+    app = project.apps["uat"]
+    project.commit("Something to roll back", {"docs/rollback.md": "Rolled back in a test.\n"})
+    deployed = project.tools("deploy", "uat", "--options", "1", "--confirm", app, "--no-note")
+    assert deployed.returncode == 0, deployed.stderr
+    for receiver in receivers.values():
+        receiver.clear()
+    sandbox.set_latency(4000)  # the rollback's API calls take long enough to be interrupted
+    try:
+        process = subprocess.Popen(
+            [str(HEROKU_TOOLS), "rollback", "uat", "--confirm", app], cwd=project.path, env=project.env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("==> rolling"):
+                time.sleep(1.0)
+                os.killpg(process.pid, signal.SIGINT)  # as a terminal sends it: the whole process group
+                break
+        lines += process.stdout.readlines()
+        status = process.wait(timeout=120)
+    finally:
+        sandbox.set_latency(0)
+    output = "".join(lines)
+    assert status != 0, output
+    assert "Traceback" not in output, output
+    started, failed = [request["body"] for request in receivers["hook"].wait_for(2)]
+    assert (started["action"], started["outcome"]) == ("rollback", "started")
+    assert (failed["action"], failed["outcome"], failed["error"]) == ("rollback", "failed", "interrupted (Ctrl-C)")
+    assert receivers["slack"].wait_for(2)[1]["body"]["text"].startswith(":x:")
+
+
+@pytest.fixture
+def in_process(project, monkeypatch):
+    """The project's environment in this process, for calling the library's operations directly."""
+    for key, value in project.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.path)
+    return Session.load()
+
+
+@pytest.mark.parametrize("operation", ["deploy", "rollback"])
+def test_an_unexpected_error_sends_the_failure_too(project, receivers, in_process, monkeypatch, operation):
+    """A bug (not a HerokuToolsError) still ends the announcement: the targets hear "failed", with what it was."""
+    for receiver in receivers.values():
+        receiver.clear()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(operations, "execute" if operation == "deploy" else "execute_rollback", boom)
+    app = project.apps["uat"]
+    project.commit(f"Unexpected error during {operation}", {f"docs/{operation}.md": "Never shipped.\n"})
+    with pytest.raises(RuntimeError, match="boom"):
+        if operation == "deploy":
+            deploy(in_process, "uat", confirm_app=app, note=False, options=1, console=Console(say=print, stream=print))
+        else:
+            rollback(in_process, "uat", confirm_app=app)
+    started, failed = [request["body"] for request in receivers["hook"].wait_for(2)]
+    assert started["outcome"] == "started" and started["action"] == operation
+    assert (failed["outcome"], failed["error"]) == ("failed", "RuntimeError: boom")
+
+
+def test_a_default_in_a_reference_reads_the_same_in_settings_and_notify():
+    """One ${VAR} grammar: ``${NAME:-default}`` is accepted and expanded alike in ``settings:`` and ``notify:``."""
+    text = """\
+environments:
+    - label:    uat
+      app_name: my-app-uat
+      branch:   master
+      settings:
+          HOOK_URL: ${HOOK:-https://hooks.example.com/default}
+      notify:
+        - webhook: ${HOOK:-https://hooks.example.com/default}
+"""
+    settings = parse(text, source="heroku-tools.yml")
+    env = settings.environment("uat")
+    for environ, expected in [({}, "https://hooks.example.com/default"),
+                              ({"HOOK": ""}, "https://hooks.example.com/default"),
+                              ({"HOOK": "https://hooks.example.com/own"}, "https://hooks.example.com/own")]:
+        (target,) = notify.resolve(env, environ)
+        declared = configvars.declared(settings, env, environ=environ)
+        assert target.url == declared.values["HOOK_URL"] == expected
+    for broken in ("${HOOK:-https://x", "${HO OK:-https://x}"):
+        with pytest.raises(SettingsError) as raised:
+            parse(text.replace("${HOOK:-https://hooks.example.com/default}\n", broken + "\n"))
+        assert "https://x" not in str(raised.value)
 
 
 # -- without a deploy -------------------------------------------------------------

@@ -112,8 +112,8 @@ def test_every_optional_key(project):
     live, staging = loaded.environments
     assert (live.pipeline, live.protected, live.push_tags, live.preboot, live.remote) == (True, False, False, True, "upstream")
     assert (live.branch, live.upstream, live.tag(3)) == (None, "staging", "release-live-3")
-    assert live.settings == "config/live.env" and live.data == {"anonymise": False}
-    assert staging.upstream is None and dict(staging.settings) == {"DEBUG": False, "WORKERS": 2}
+    assert live.config_vars == "config/live.env" and live.data == {"anonymise": False}
+    assert staging.upstream is None and dict(staging.config_vars) == {"DEBUG": False, "WORKERS": 2}
     assert "loaddata" not in loaded.commands and loaded.commands["seed"] == "python manage.py seed"
     assert "loaddata" not in loaded.options and loaded.options["collectstatic"] == ()
     assert loaded.options["seed"] == ("**/seeds/*.json",)
@@ -335,7 +335,7 @@ def test_config_var_settings_and_ignore_lists(project):
     )
     loaded = settings.load()
     live, uat = loaded.environments
-    assert dict(live.settings) == {"DEBUG": False, "OLD_FLAG": None, "SENTRY_DSN": "${SENTRY_DSN}"}
+    assert dict(live.config_vars) == {"DEBUG": False, "OLD_FLAG": None, "SENTRY_DSN": "${SENTRY_DSN}"}
     assert live.config_ignore == ("SENTRY_ENVIRONMENT",) and uat.config_ignore == ("NEW_RELIC_*",)
     assert loaded.config_ignore == ("BUILD_*", "HEROKU_SLUG_COMMIT")
     assert settings.parse(ORIGINAL).config_ignore == () and settings.parse(ORIGINAL).environments[0].config_ignore == ()

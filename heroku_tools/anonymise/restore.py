@@ -49,7 +49,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..platform import ssl_context
+from ..heroku_api import ssl_context
 
 from .check import check
 from .errors import AnonymiseError, CanaryFound, RestoreFailed, VerificationFailed

@@ -21,14 +21,13 @@ from invoke import Collection
 
 from .. import backups as data
 from ..anonymise import proposal_yaml
-from ..confirm import confirm as ask_code
 from ..errors import HerokuToolsError
-from ..output import info, line_printer, success, warn
+from ..output import Console, info, line_printer, success, warn
 from ..session import Session
-from . import task
+from ._task import task
 
 
-@task(help={"env": "environment label", "json": "print the backup's name as JSON"})
+@task(help={"json": "print the backup's name as JSON"})
 def capture(c, env, json=False):
     """Capture a backup of ENV's database now, with the CLI's progress."""
     session = Session.from_context(c)
@@ -37,7 +36,7 @@ def capture(c, env, json=False):
     print(jsonlib.dumps({"app": app, "backup": name}) if json else name)
 
 
-@task(name="list", help={"env": "environment label", "json": "JSON output"})
+@task(name="list")
 def list_(c, env, json=False):
     """List ENV's backups, restores and copies."""
     session = Session.from_context(c)
@@ -50,14 +49,14 @@ def list_(c, env, json=False):
         print(f"{t.name:<6} {t.kind:<8} {t.status:<40} {t.size or '':>10} {t.created_at or ''}")
 
 
-@task(help={"env": "environment label", "backup": "backup name, e.g. b003 (default: the latest)"})
+@task(help={"backup": "backup name, e.g. b003 (default: the latest)"})
 def url(c, env, backup=None):
     """Print a short-lived signed download URL of a backup (a credential: handle with care)."""
     session = Session.from_context(c)
     print(session.heroku.pg_backups_url(session.settings.environment(env).app_name, backup))
 
 
-@task(help={"env": "environment label", "backup": "backup name (default: the latest)", "output": "file to write"})
+@task(help={"backup": "backup name (default: the latest)"})
 def download(c, env, backup=None, output="latest.dump"):
     """Download a backup to a file (it holds raw data: keep it off shared disks)."""
     session = Session.from_context(c)
@@ -74,17 +73,8 @@ def download(c, env, backup=None, output="latest.dump"):
 })
 def restore(c, source, target, backup=None, dry_run=False, confirm=None):
     """Restore SOURCE's data into TARGET, anonymised on the way, in one transaction."""
-    session = Session.from_context(c)
-    plan = data.plan_restore(session, source, target, backup=backup, say=info, stream=line_printer("    "))
-    print(data.render_restore(plan))
-    if dry_run:
-        info("--dry-run: stopping here; the target was not changed.")
-        return
-    ask_code(plan.target.app_name, f"replace {plan.target.label}'s database with anonymised {plan.backup}",
-             confirm_app=confirm)
-    result = data.execute_restore(plan, heroku=session.heroku, say=info, stream=line_printer("    "))
-    success(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
-            f"{result.rows_out:,} rows in {result.seconds:.1f}s")
+    data.restore(Session.from_context(c), source, target, backup=backup, dry_run=dry_run, confirm_app=confirm,
+                 console=Console())
 
 
 @task(help={"env": "environment whose live schema the rules are checked against"})

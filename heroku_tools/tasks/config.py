@@ -26,7 +26,7 @@ from .. import configvars, output
 from ..errors import HerokuToolsError
 from ..heroku import Heroku
 from ..settings import from_context
-from . import task
+from ._task import task
 
 ENV = "environment label from heroku-tools.yml (live, uat, dev, ...)"
 SHOW_VALUES = "show the values themselves instead of their length and fingerprint"
@@ -51,7 +51,7 @@ def _stderr_paint(text: str, *styles: str) -> str:
     return output.paint(text, *styles, stream=sys.stderr)
 
 
-@task(name="show", auto_shortflags=False,
+@task(name="show",
       help={"env": ENV, "show_values": SHOW_VALUES, "json": "print the vars as JSON"})
 def show(c, env, show_values=False, json=False):
     """Show ENV's config vars, values masked; vars set by add-ons are marked."""
@@ -64,7 +64,7 @@ def show(c, env, show_values=False, json=False):
         print(configvars.render_show(snapshot, masker, reveal=show_values, paint=configvars.stdout_paint))
 
 
-@task(auto_shortflags=False, iterable=["ignore"], help={
+@task(iterable=["ignore"], help={
     "source": "an environment, @ENV (its declared settings), or a settings file (YAML or .env)",
     "target": "the same, to compare with",
     "show_values": SHOW_VALUES,
@@ -92,7 +92,7 @@ def diff(c, source, target, show_values=False, json=False, ignore=None):
         raise Exit(code=1)
 
 
-@task(name="set", auto_shortflags=False, iterable=["var"], help={
+@task(name="set", iterable=["var"], help={
     "env": ENV,
     "var": "KEY=VALUE (give as many as needed after ENV; repeatable as --var KEY=VALUE)",
     "confirm": CONFIRM,
@@ -110,7 +110,7 @@ def set_(c, env, var=None, confirm=None, dry_run=False, show_values=False):
 set_.rest = "var"
 
 
-@task(name="unset", auto_shortflags=False, iterable=["key"], help={
+@task(name="unset", iterable=["key"], help={
     "env": ENV,
     "key": "a var to remove (give as many as needed after ENV; repeatable as --key KEY)",
     "confirm": CONFIRM,
@@ -127,7 +127,7 @@ def unset(c, env, key=None, confirm=None, dry_run=False, show_values=False):
 unset.rest = "key"
 
 
-@task(auto_shortflags=False, help={
+@task(help={
     "env": ENV,
     "confirm": CONFIRM,
     "dry_run": DRY_RUN,

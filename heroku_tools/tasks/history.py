@@ -7,7 +7,7 @@
     heroku-tools history live --json | jq '.releases[] | select(.kind == "rollback")'
 
 Each row joins a Heroku release with its release tag (see
-:mod:`heroku_tools.history`): version, when, who, what kind of change, the
+:mod:`heroku_tools.release.history`): version, when, who, what kind of change, the
 commit range, the outcome and the release note's first line. Releases made
 outside heroku-tools (config and add-on changes, a bare push) are marked.
 """
@@ -17,15 +17,14 @@ import json as jsonlib
 
 from invoke import Collection
 
-from ..history import history as read_history
-from ..history import render
 from ..output import info
+from ..release.history import history as read_history
+from ..release.history import render
 from ..session import Session
-from . import task
+from ._task import task
 
 
-@task(default=True, auto_shortflags=False, help={
-    "env": "environment label from heroku-tools.yml",
+@task(default=True, help={
     "num": "how many releases to show, newest first (default 20)",
     "json": "print the releases as JSON on stdout",
 })

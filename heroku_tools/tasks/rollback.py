@@ -12,28 +12,20 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from ..notes import from_options as note_from_options
-from ..output import info, warn
-from ..rollback import rollback as run_rollback
+from ..release import rollback as run_rollback
+from ..release.notes import from_options as note_from_options
 from ..session import Session
-from . import task
+from ._task import task
 
 
-@task(default=True, auto_shortflags=False, help={
-    "env": "environment label from heroku-tools.yml",
+@task(default=True, help={
     "to": "the release to go back to, e.g. v41 (default: the previous release with other code)",
-    "dry_run": "show the plan and stop; nothing is changed",
-    "confirm": "the app name, instead of typing the confirmation code (for CI)",
     "note": "why: recorded in the release tag and sent with the notifications",
-    "note_file": "read the note from this file",
 })
 def rollback(c, env, to=None, dry_run=False, confirm=None, note=None, note_file=None):
     """Roll ENV back to an earlier release; warns that the database is not rolled back."""
-    session = Session.from_context(c)
-    run_rollback(
-        session, env, to, confirm_app=confirm, dry_run=dry_run, note=note_from_options(note, note_file) or None,
-        say=info, warn=warn,
-    )
+    run_rollback(Session.from_context(c), env, to, confirm_app=confirm, dry_run=dry_run,
+                 note=note_from_options(note, note_file) or None)
 
 
 ns = Collection("rollback", rollback)

@@ -21,10 +21,7 @@ from invoke import Collection
 from ..errors import HerokuToolsError
 from ..output import info, success
 from ..sandbox import Sandbox, SandboxError
-from . import task
-
-DIRECTORY_HELP = "sandbox state directory (default: $HEROKU_TOOLS_SANDBOX or .heroku-tools/sandbox)"
-
+from ._task import task
 
 def start(directory: str | None = None) -> Sandbox:
     """Start the sandbox in ``directory`` unless it is running; the running sandbox."""
@@ -56,7 +53,7 @@ def control(action, *args):
         raise HerokuToolsError(f"the sandbox did not answer: {exc}") from None
 
 
-@task(help={"directory": DIRECTORY_HELP})
+@task
 def up(c, directory=None):
     """Start the sandbox in the background and print the shell exports that point heroku and git at it.
 
@@ -67,7 +64,7 @@ def up(c, directory=None):
     print(sandbox.exports(), end="", flush=True)
 
 
-@task(help={"directory": DIRECTORY_HELP})
+@task
 def down(c, directory=None):
     """Stop the sandbox (its state stays on disk for the next ``up``)."""
     sandbox = Sandbox(directory)
@@ -77,7 +74,7 @@ def down(c, directory=None):
         info(f"no sandbox was running in {sandbox.directory}")
 
 
-@task(name="status", help={"directory": DIRECTORY_HELP, "json": "print the status as JSON"})
+@task(name="status", help={"json": "print the status as JSON"})
 def status_(c, directory=None, json=False):
     """Say whether the sandbox runs, where, and which apps and pipelines it holds."""
     described = control(Sandbox(directory).status)
@@ -97,7 +94,6 @@ def status_(c, directory=None, json=False):
         "app": "the app whose operation should fail",
         "point": "build, release, run, promotion, maintenance, backup, restore, config or config-unset",
         "times": "how many of the next operations fail (default 1)",
-        "directory": DIRECTORY_HELP,
     }
 )
 def fault(c, app, point, times=1, directory=None):
@@ -106,7 +102,7 @@ def fault(c, app, point, times=1, directory=None):
     success(f"armed: the next {times} {point} operation(s) of {app} will fail")
 
 
-@task(help={"ms": "delay in milliseconds (0 to remove)", "directory": DIRECTORY_HELP})
+@task(help={"ms": "delay in milliseconds (0 to remove)"})
 def latency(c, ms, directory=None):
     """Delay every API answer by MS milliseconds (slow networks, timeouts)."""
     try:
@@ -117,7 +113,7 @@ def latency(c, ms, directory=None):
     success(f"API latency set to {milliseconds} ms")
 
 
-@task(help={"directory": DIRECTORY_HELP})
+@task
 def clear(c, directory=None):
     """Disarm every fault."""
     control(running(directory).clear_faults)

@@ -53,9 +53,9 @@ from typing import Any
 
 from colorama import Fore, Style
 
-from . import output
-from .confirm import confirm
-from .errors import (
+from .. import output
+from ..confirm import confirm
+from ..errors import (
     AppNotFound,
     CommandError,
     HerokuToolsError,
@@ -64,9 +64,10 @@ from .errors import (
     UnknownEnvironment,
     did_you_mean,
 )
-from .protection import check_target
-from .runner import first_error_line
-from .settings import CONFIG_VAR_NAME, Environment, Settings, check_config_vars
+from ..protection import check_target
+from ..runner import first_error_line
+from ..settings import CONFIG_VAR_NAME, Environment, Settings, check_config_vars
+from ..settings.yamlmarks import Origin, compose
 
 log = logging.getLogger("heroku_tools")
 
@@ -495,21 +496,21 @@ def _interpolate_all(raw: Mapping[str, Any], environ: Mapping[str, str] | None, 
 def declared(settings: Settings, env: Environment | str, *, environ: Mapping[str, str] | None = None) -> Declared:
     """The config vars declared for ``env`` (its ``settings:``), interpolated."""
     env = settings.environment(env) if isinstance(env, str) else env
-    if env.settings is None:
+    if env.config_vars is None:
         raise ConfigError(
             f"{env.label} declares no settings: add a settings: mapping (or the path of a file) "
             f"to environment {env.label} in {settings.source.name if settings.source else 'heroku-tools.yml'}"
         )
-    if isinstance(env.settings, str):
-        path = Path(env.settings).expanduser()
+    if isinstance(env.config_vars, str):
+        path = Path(env.config_vars).expanduser()
         path = path if path.is_absolute() else settings.root / path
         if not path.is_file():
             raise SettingsError(
-                f"environment {env.label}: settings file {env.settings!r} does not exist (looked in {path.parent})"
+                f"environment {env.label}: settings file {env.config_vars!r} does not exist (looked in {path.parent})"
             )
-        return load_settings_file(path, environ=environ, display=env.settings)
+        return load_settings_file(path, environ=environ, display=env.config_vars)
     where = f"{settings.source.name if settings.source else 'settings'} (environments.{env.label}.settings)"
-    return _interpolate_all(env.settings, environ, where)
+    return _interpolate_all(env.config_vars, environ, where)
 
 
 def declared_snapshot(settings: Settings, env: Environment, *, environ: Mapping[str, str] | None = None) -> Snapshot:
@@ -541,10 +542,8 @@ def load_settings_file(
             if not CONFIG_VAR_NAME.match(key):
                 raise SettingsError(f"{display}: {key!r} is not a usable config var name")
         return _interpolate_all(raw, environ, display)
-    from .settings import _compose, _Origin  # the settings file's YAML reader, with line numbers
-
-    data, marks = _compose(text, display)
-    origin = _Origin(display, marks)
+    data, marks = compose(text, display)
+    origin = Origin(display, marks)
     path_in: tuple = ()
     if isinstance(data, dict) and isinstance(data.get("settings"), dict):
         data, path_in = data["settings"], ("settings",)
@@ -1404,7 +1403,7 @@ def _versions(applied: Applied) -> str:
 
 def git_would_track(settings: Settings, path: Path) -> bool:
     """Whether ``path`` is in a git work tree and not ignored (a ``.env`` there is one ``git add .`` from leaking)."""
-    from .git import Git
+    from ..git import Git
 
     try:
         git = Git.from_settings(settings, cwd=path.resolve().parent)

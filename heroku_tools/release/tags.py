@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from collections.abc import Sequence
 
-from .errors import HerokuToolsError
-from .git import Git
-from .models import Commit
-from .settings import Environment
+from ..errors import HerokuToolsError
+from ..git import Git
+from ..models import Commit
+from ..settings import Environment
 
 
 class TagConflict(HerokuToolsError):

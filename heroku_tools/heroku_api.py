@@ -11,6 +11,7 @@ heroku CLI.
 from __future__ import annotations
 
 import json
+import netrc
 import os
 import ssl
 import urllib.error
@@ -19,6 +20,8 @@ import urllib.request
 from collections.abc import Callable
 
 from .errors import HerokuToolsError
+from .heroku import Heroku
+
 
 class PlatformAPIError(HerokuToolsError):
     """A Platform API read failed; ``status`` is the HTTP status (0: unreachable)."""
@@ -69,6 +72,11 @@ class PlatformAPI:
         self.base_url = api_base_url(self.environ)
         self.timeout = timeout
         self._context = ssl_context(self.environ)
+
+    @classmethod
+    def for_cli(cls, heroku: Heroku) -> PlatformAPI:
+        """The API as ``heroku`` (the CLI runner) reaches it: its host, its CA bundle, its token."""
+        return cls(lambda: api_token(heroku))
 
     @property
     def token(self) -> str:
@@ -124,3 +132,29 @@ class PlatformAPI:
 
     def get_range(self, path: str, range_header: str):
         return self.get(path, headers={"Range": range_header})
+
+
+def api_token(heroku: Heroku) -> str:
+    """The token the heroku CLI uses, found the way the CLI finds it.
+
+    ``HEROKU_API_KEY`` wins; then the ``~/.netrc`` entry for the CLI's API
+    host (read directly: a ``heroku auth:token`` start-up costs as much as the
+    rest of a deploy's pre-flight); then ``heroku auth:token`` itself, which
+    also covers a keychain login.
+    """
+    environ = heroku.environment()
+    return environ.get("HEROKU_API_KEY") or netrc_token(environ) or heroku.auth_token()
+
+
+def netrc_token(environ: dict) -> str | None:
+    """The password of ``machine <api host>`` in ``$HOME/.netrc``, if there is one."""
+    path = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".netrc")
+    if not os.path.isfile(path):
+        return None
+    parts = urllib.parse.urlsplit(api_base_url(environ))
+    host = parts.netloc if parts.port else parts.hostname
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (netrc.NetrcParseError, OSError):
+        return None
+    return entry[2] if entry and entry[2] else None

@@ -7,20 +7,19 @@ the code prompt guards it like any other change.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 
-from .errors import HerokuToolsError
-from .git import Git
-from .heroku import Heroku
-from .models import Release
-from .options import matching_files
-from .plan import current_release
-from .platform import PlatformAPI
-from .protection import check_target
-from .settings import Environment, Settings
+from ..errors import HerokuToolsError
+from ..git import Git
+from ..heroku import Heroku
+from ..models import Release
+from ..protection import check_target
+from ..session import Session
+from ..settings import Environment
 from . import tags
+from .deployed import current_release, is_ancestor_or_same, slug_commit
+from .options import matching_files
 
 
 class RollbackError(HerokuToolsError):
@@ -40,17 +39,6 @@ class RollbackPlan:
     #: The target's code is newer than the current one's (after an earlier rollback):
     #: its migrations may never have run, rather than having run after it.
     forward: bool = False
-
-
-def _commit(git: Git, api: PlatformAPI, app: str, release: Release) -> str | None:
-    sha = None
-    if release.slug_id:
-        try:
-            sha = api.slug_commit(app, release.slug_id)
-        except HerokuToolsError:
-            sha = None
-    sha = sha or release.deployed_sha
-    return git.rev_parse(sha) if sha and git.commit_exists(sha) else None
 
 
 def choose_target(releases: Sequence[Release], version: int | None) -> tuple[Release, Release]:
@@ -78,15 +66,9 @@ def choose_target(releases: Sequence[Release], version: int | None) -> tuple[Rel
     return current, max(older, key=lambda r: r.version)
 
 
-def plan_rollback(
-    settings: Settings,
-    label: str,
-    version: int | str | None,
-    *,
-    git: Git,
-    heroku: Heroku,
-    api: PlatformAPI,
-) -> RollbackPlan:
+def plan_rollback(session: Session, label: str, version: int | str | None = None) -> RollbackPlan:
+    """What rolling ``label`` back to ``version`` (default: the code before the current one) means."""
+    settings, git, api = session.settings, session.git, session.api
     env = settings.environment(label)
     check_target(settings, env, api.config_vars, action=f"roll {env.label} ({env.app_name}) back")
     if isinstance(version, str):
@@ -94,15 +76,15 @@ def plan_rollback(
         if not text.isdigit():
             raise RollbackError(f"expected a release such as v41, got {version!r}")
         version = int(text)
-    releases = heroku.releases(env.app_name, 50)
+    releases = session.heroku.releases(env.app_name, 50)
     current, target = choose_target(releases, version)
-    current_commit = _commit(git, api, env.app_name, current)
-    target_commit = _commit(git, api, env.app_name, target)
+    current_commit = slug_commit(git, api, env.app_name, current)
+    target_commit = slug_commit(git, api, env.app_name, target)
     migrations, forward = None, False
     if current_commit and target_commit:
         changed = git.changed_files(target_commit, current_commit)
         migrations = tuple(matching_files(changed, settings.options.get("migrate", ())))
-        forward = git.execute(["merge-base", "--is-ancestor", current_commit, target_commit], ok=(0, 1)).exit_code == 0
+        forward = is_ancestor_or_same(git, current_commit, target_commit)
     deployer = api.account().get("email", "unknown")
     return RollbackPlan(env, current, target, current_commit, target_commit, migrations, deployer, forward)
 
@@ -134,7 +116,7 @@ def render_rollback(plan: RollbackPlan) -> str:
 
 def execute_rollback(
     plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Callable[[str], None] = print, note: str | None = None
-) -> tuple[int | None, str | None]:
+) -> tuple[int, str | None]:
     """Roll back; tag the new release on the target's commit (with ``note``). ``(new version, tag)``."""
     app = plan.env.app_name
     say(f"==> rolling {app} back to v{plan.target.version}")
@@ -146,57 +128,4 @@ def execute_rollback(
         text = tags.rollback_message(plan.env, new_version, plan.deployer, plan.target.version, note)
         remote = plan.env.remote if plan.env.push_tags and git.remote_url(plan.env.remote) else None
         tag = tags.record(git, plan.env, new_version, plan.target_commit, text, push_remote=remote)
-    return new_version, tag
-
-
-def rollback(
-    session,
-    label: str,
-    version: int | str | None = None,
-    *,
-    confirm_app: str | None = None,
-    dry_run: bool = False,
-    note: str | None = None,
-    report: Callable[[str], None] = print,
-    say: Callable[[str], None] = print,
-    warn: Callable[[str], None] | None = None,
-) -> tuple[int | None, str | None] | None:
-    """Plan, report, confirm, execute and announce a rollback of ``label``; ``(new version, tag)``.
-
-    None after ``dry_run``. The environment's ``notify`` targets hear that it
-    started, then that it succeeded or failed (see :mod:`heroku_tools.notify`),
-    with the commits it takes away. This is what the ``rollback`` task calls.
-    """
-    from . import notify
-    from .confirm import confirm
-
-    warn = warn or say
-    targets = notify.resolve(session.settings.environment(label))
-    plan = plan_rollback(session.settings, label, version, git=session.git, heroku=session.heroku, api=session.api)
-    report(render_rollback(plan))
-    if targets:
-        report(f"Notifications: {', '.join(map(str, targets))}")
-    if dry_run:
-        say("--dry-run: stopping here; nothing was changed.")
-        return None
-    confirm(plan.env.app_name, f"roll {plan.env.label} back to v{plan.target.version}", confirm_app=confirm_app)
-    undone = ()
-    if plan.target_commit and plan.current_commit:
-        undone = tuple(session.git.log(f"{plan.target_commit}..{plan.current_commit}"))
-    notifier = notify.Notifier(targets, warn=warn)
-    event = notify.rollback_event(plan, undone, note)
-    started = time.monotonic()
-    notifier.send(event)
-    try:
-        new_version, tag = execute_rollback(plan, git=session.git, heroku=session.heroku, say=say, note=note)
-    except HerokuToolsError as error:
-        notifier.send(event.finished("failed", time.monotonic() - started, error=error.message))
-        notifier.close()
-        raise
-    notifier.send(event.finished("succeeded", time.monotonic() - started, release=new_version, tag=tag))
-    say(f"{plan.env.label} ({plan.env.app_name}) now runs v{new_version}, the code of v{plan.target.version}"
-        + (f"; tagged {tag}" if tag else ""))
-    if plan.migrations:
-        warn("The database still has the newer migrations listed above.")
-    notifier.close()
     return new_version, tag

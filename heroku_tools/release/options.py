@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 
+from ..settings import DEFAULT_OPTIONS
+
 
 class DeployOptions(enum.IntFlag):
     PUSH = 1
@@ -65,14 +67,6 @@ STEP_COMMANDS = {
     DeployOptions.LOADDATA: "loaddata",
     DeployOptions.COLLECTSTATIC: "collectstatic",
 }
-
-#: Django's conventions; ``options:`` in heroku-tools.yml replaces them per command.
-DEFAULT_RULES: dict[str, tuple[str, ...]] = {
-    "migrate": ("**/migrations/*.py",),
-    "collectstatic": ("**/static/**",),
-    "loaddata": ("**/fixtures/**",),
-}
-
 
 def _glob_to_regex(pattern: str) -> re.Pattern:
     """Translate a gitignore-like glob: ``**`` spans directories, ``*`` does not.
@@ -124,7 +118,7 @@ def infer_options(
     than a redundant one) except ``loaddata``, which needs fixture names. A push is always part of the result; whether it
     becomes a promotion is the environment's business, not the options'.
     """
-    rules = {**DEFAULT_RULES, **(rules or {})}
+    rules = {**DEFAULT_OPTIONS, **(rules or {})}
     options = DeployOptions.PUSH
     reasons: dict[DeployOptions, tuple[str, ...]] = {}
     for flag, command in STEP_COMMANDS.items():
@@ -155,7 +149,6 @@ def apply_overrides(options: DeployOptions, **flags: bool | None) -> DeployOptio
 
 
 __all__ = [
-    "DEFAULT_RULES",
     "DeployOptions",
     "Inference",
     "STEP_COMMANDS",

@@ -31,10 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import HerokuToolsError
-from .models import Release
+from ..errors import HerokuToolsError
+from ..models import Release
+from ..session import Session
+from ..settings import Environment
 from .notes import first_line
-from .settings import Environment
 from .tags import ReleaseTag, read
 
 #: Releases read beyond the ``num`` shown, so the oldest rows shown still know the code before them.
@@ -136,7 +137,7 @@ def entries(releases: Sequence[Release], tags: dict[int, ReleaseTag]) -> list[En
     return rows[::-1]
 
 
-def history(session, label: str, num: int = 20, *, say: Callable[[str], None] = print) -> tuple[Environment, list[Entry]]:
+def history(session: Session, label: str, num: int = 20, *, say: Callable[[str], None] = print) -> tuple[Environment, list[Entry]]:
     """The environment ``label`` and its latest ``num`` releases, newest first.
 
     One heroku call for the releases, alongside ``git fetch --tags`` from the

@@ -33,13 +33,11 @@ import subprocess
 import sys
 from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from .errors import HerokuToolsError
-from .git import Git
-
-if TYPE_CHECKING:
-    from .plan import DeployPlan
+from ..errors import HerokuToolsError
+from ..git import Git
+from .plan import DeployPlan
 
 #: The file the editor opens, in the git directory (like ``COMMIT_EDITMSG``).
 FILENAME = "RELEASE_NOTE"
@@ -50,7 +48,7 @@ class NoteCancelled(HerokuToolsError):
 
 
 def from_options(note: str | None = None, note_file: str | None = None, no_note: bool = False) -> str | bool | None:
-    """The ``--note`` / ``--note-file`` / ``--no-note`` flags as :func:`heroku_tools.deploy.deploy`'s ``note``.
+    """The ``--note`` / ``--note-file`` / ``--no-note`` flags as :func:`heroku_tools.release.operations.deploy`'s ``note``.
 
     The note's text, ``False`` for none, or ``None`` to ask (the editor, on a terminal).
     """

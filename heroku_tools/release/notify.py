@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import threading
 import time
 import urllib.error
@@ -37,20 +36,17 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-from . import __version__
-from .errors import SettingsError
-from .models import Commit
-from .settings import Environment, NotifyTarget
+from .._version import __version__
+from ..errors import SettingsError
+from ..models import Commit
+from ..settings import Environment, NotifyTarget, variables
 
-if TYPE_CHECKING:
-    from .plan import DeployPlan
-    from .rollback import RollbackPlan
+from .plan import DeployPlan
+from .rollback import RollbackPlan
 
 #: Seconds a notification may take, and the most a deploy waits for them at its end.
 TIMEOUT = 5.0
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 # -- targets ----------------------------------------------------------------------
@@ -85,12 +81,10 @@ def resolve(env: Environment, environ: Mapping[str, str] | None = None) -> tuple
 
 
 def _resolve(target: NotifyTarget, environ: Mapping[str, str]) -> Target:
-    from .configvars import MissingReference, interpolate
-
     def expand(text: str) -> str:
         try:
-            return interpolate(text, environ, key=str(target.origin))
-        except MissingReference as error:
+            return variables.interpolate(text, environ, key=str(target.origin))
+        except variables.MissingReference as error:
             raise SettingsError(
                 f"{error.message}; nothing was changed",
                 recover=[*(f"export {name}=...   # the value your team keeps for it, e.g. in CI secrets"
@@ -100,7 +94,8 @@ def _resolve(target: NotifyTarget, environ: Mapping[str, str]) -> Target:
     url = expand(target.url)
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        where = f" (from {', '.join('$' + n for n in _VARIABLE.findall(target.url))})" if "${" in target.url else ""
+        names = variables.references(target.url)
+        where = f" (from {', '.join('$' + name for name in names)})" if names else ""
         raise SettingsError(
             f"{target.origin}: the {target.kind} URL{where} is not an http(s) URL (not shown: it may be a secret)"
         )
@@ -338,6 +333,46 @@ class Notifier:
             worker.pending.remove(event)
             if error is not None:
                 self._failures.append((worker.target, _failure(worker.target, event, str(error))))
+
+
+class Announcement:
+    """A change announced from start to end: ``with`` it around the work.
+
+    Entering sends the ``started`` event; :meth:`succeeded` the ending; leaving
+    by any exception — a library error, Ctrl-C, a bug — sends ``failed`` with
+    what went wrong, so no target is left believing a change is still under
+    way. Leaving always waits (a bounded time) for the sends and warns about
+    the targets that missed them.
+    """
+
+    def __init__(self, targets: Sequence[Target], event: Event, *, warn: Callable[[str], None] = print):
+        self.notifier = Notifier(targets, warn=warn)
+        self.event = event
+        self.started = 0.0
+
+    def __enter__(self) -> Announcement:
+        self.started = time.monotonic()
+        self.notifier.send(self.event)
+        return self
+
+    def succeeded(self, **changes) -> None:
+        """Send the ``succeeded`` event, with what the change made (``release=``, ``tag=``)."""
+        self.notifier.send(self.event.finished("succeeded", time.monotonic() - self.started, **changes))
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        try:
+            if error is not None:
+                self.notifier.send(self.event.finished("failed", time.monotonic() - self.started, error=_reason(error)))
+        finally:
+            self.notifier.close()
+        return False
+
+
+def _reason(error: BaseException) -> str:
+    """What the ``failed`` event says: the message the user saw, or what interrupted the change."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return getattr(error, "message", None) or f"{type(error).__name__}: {error}"
 
 
 def _failure(target: Target, event: Event, reason: str) -> str:

@@ -1,0 +1,133 @@
+"""The failure policy: after any failure, a defined state and the one message that explains it.
+
+:func:`failure` reads the :class:`~heroku_tools.release.journal.Journal` of a
+deploy that stopped — Ctrl-C included — and decides, then says:
+
+* maintenance comes off again when no migration had begun (the old code, or
+  the new code on an untouched schema, still serves), and stays on, loudly,
+  when a schema step failed or was cut off (the schema may be half-migrated);
+* what the app runs now, read back from Heroku rather than assumed;
+* the exact commands to recover: roll back, re-run only the post-push
+  commands, rebuild a commit the app's repository already holds, or simply
+  deploy again once the cause is fixed.
+"""
+from __future__ import annotations
+
+from ..errors import HerokuToolsError
+from ..heroku import Heroku
+from ..models import Release
+from .deployed import current_release
+from .journal import DeployFailed, Journal, NothingBuilt
+from .options import DeployOptions
+
+
+def failure(
+    journal: Journal,
+    heroku: Heroku,
+    reason: str,
+    *,
+    interrupted: bool = False,
+    cause: HerokuToolsError | None = None,
+) -> DeployFailed:
+    """Apply the failure policy and build the one message that explains it."""
+    plan = journal.plan
+    app = plan.env.app_name
+    recover: list[str] = []
+    maintenance_note = _maintenance(journal, heroku, recover)
+    current, release_note, releases = _release_state(heroku, app)
+    state = [note for note in (release_note, maintenance_note) if note]
+    steps_only = f"heroku-tools deploy {plan.env.label} --options {int(plan.options & ~DeployOptions.PUSH)}"
+    if interrupted and journal.shipping and journal.progress is None:
+        _interrupted_shipping(journal, current, steps_only, state, recover)
+    failed_release = journal.new_release is not None and journal.new_release.status != "succeeded"
+    if isinstance(cause, NothingBuilt) or (failed_release and plan.method == "push"):
+        # The app's repository holds the commit now: pushing it again builds nothing.
+        recover += _rebuild_hints(journal, releases)
+    if journal.new_release is not None and journal.new_release.status == "succeeded" and plan.deployed.release:
+        recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}   # back to the code that ran before")
+    if plan.steps and journal.progress is not None and not journal.steps_finished:
+        recover.append(f"{steps_only}   # re-run just the post-push commands")
+    recover.append(f"heroku-tools deploy {plan.env.label}   # try again once the cause is fixed")
+    failed_step = _failed_step(journal)
+    return DeployFailed(f"deploy to {plan.env.label} failed at {failed_step}: {reason}", state=state, recover=recover)
+
+
+def _failed_step(journal: Journal) -> str:
+    step = journal.step
+    if journal.progress and journal.progress.current and not journal.steps_finished:
+        step = f"running step {journal.progress.current!r} on {journal.plan.env.app_name}"
+    return step[0].lower() + step[1:]
+
+
+def _maintenance(journal: Journal, heroku: Heroku, recover: list[str]) -> str | None:
+    """Leave maintenance on only when the schema may be half-migrated; the state line that says so."""
+    app = journal.plan.env.app_name
+    if journal.maintenance_since is None:
+        if journal.maintenance_off_early:
+            return f"maintenance is off again for {app} (the migrations had completed)"
+        return None
+    if journal.schema_at_risk:
+        recover.append(f"heroku run -x -a {app} -- 'python manage.py showmigrations'   # inspect")
+        recover.append(f"heroku maintenance:off -a {app}   # once the schema is sound")
+        return (f"MAINTENANCE IS STILL ON for {app}: {journal.progress.current} failed or was interrupted, "
+                "so the database schema may be half-migrated")
+    try:
+        heroku.maintenance_off(app)
+    except (HerokuToolsError, KeyboardInterrupt):
+        recover.insert(0, f"heroku maintenance:off -a {app}")
+        return f"MAINTENANCE IS STILL ON for {app}: turning it off failed too"
+    journal.maintenance_since = None
+    why = "the migrations had completed" if journal.schema_steps_ran else "no migration had run"
+    return f"maintenance is off again for {app} ({why})"
+
+
+def _interrupted_shipping(journal: Journal, current: Release | None, steps_only: str,
+                          state: list[str], recover: list[str]) -> None:
+    """Heroku finishes a build or promotion whose client went away: the new code may still come up."""
+    plan = journal.plan
+    app = plan.env.app_name
+    what = "promotion" if plan.method == "promote" else "push"
+    if current is not None and current.version >= plan.next_version:
+        state.append(f"{app} already runs the new code (v{current.version}), but its post-push commands did not run")
+        if plan.deployed.release is not None:
+            recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}"
+                           "   # or: back to the code that ran before")
+    else:
+        state.append(
+            f"the {what} was interrupted, but Heroku may still finish the build and release "
+            f"{plan.target_commit[:12]}: check `heroku releases -a {app}`"
+        )
+    if plan.steps:
+        recover.append(f"{steps_only}   # once {app} runs {plan.target_commit[:12]}: the post-push commands it missed")
+
+
+def _release_state(heroku: Heroku, app: str) -> tuple[Release | None, str, list[Release]]:
+    """``(current release, the line saying so, the latest releases)``."""
+    try:
+        releases = heroku.releases(app, 25)
+    except (HerokuToolsError, KeyboardInterrupt):
+        return None, f"the release state of {app} could not be read: check `heroku releases -a {app}`", []
+    current = current_release(releases)
+    if current is None:
+        return None, f"{app} has no current release", releases
+    return current, f"{app} runs v{current.version} ({current.description})", releases
+
+
+def _rebuild_hints(journal: Journal, releases: list[Release]) -> list[str]:
+    """How to run a commit the app's repository already holds: roll forward to its release, or build anew."""
+    plan = journal.plan
+    app, commit = plan.env.app_name, plan.target_commit
+    hints = []
+    ran = [
+        r for r in releases
+        if r.status == "succeeded" and r.slug_id and r.deployed_sha and commit.startswith(r.deployed_sha)
+    ]
+    if ran:
+        version = max(ran, key=lambda r: r.version).version
+        hints.append(f"heroku releases:rollback v{version} -a {app}   # back to the release that ran {commit[:12]}")
+    if plan.method == "push":
+        hints.append(
+            f"git commit --allow-empty -m 'Rebuild {commit[:7]}' && git push {plan.env.remote} {plan.branch}"
+            f"   # {app} has {commit[:7]} already: only a new commit builds; then deploy again"
+        )
+    return hints

@@ -1,0 +1,64 @@
+"""What a deploy has done so far, and what it ended with: the record the failure policy reads."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import HerokuToolsError
+from ..models import Release
+from .plan import DeployPlan
+from .steps import SCHEMA_STEPS, StepProgress
+
+
+class DeployFailed(HerokuToolsError):
+    """A deployment step failed; the message says where things stand and how to recover."""
+
+
+class NothingBuilt(DeployFailed):
+    """The push sent nothing: the app's repository already holds the commit, so no release came."""
+
+
+@dataclass
+class Outcome:
+    """What a deployment did."""
+
+    plan: DeployPlan
+    release: Release | None = None
+    tag: str | None = None
+    #: Seconds the maintenance page was up (0 when it never went on).
+    maintenance_seconds: float = 0.0
+    seconds: float = 0.0
+    steps_run: tuple[str, ...] = ()
+
+
+@dataclass
+class Journal:
+    """What has happened so far, to decide the failure policy and tell the user."""
+
+    plan: DeployPlan
+    step: str = "starting"
+    maintenance_since: float | None = None
+    #: Maintenance came off as soon as the schema steps were done, before the dyno ended.
+    maintenance_off_early: bool = False
+    maintenance_seconds: float = 0.0
+    progress: StepProgress | None = None
+    #: The post-push commands all ran and exited 0 (a later failure is not theirs).
+    steps_finished: bool = False
+    #: The push or promotion has begun: Heroku may release the new code whatever happens next.
+    shipping: bool = False
+    new_release: Release | None = None
+    log: list[str] = field(default_factory=list)
+
+    def begin(self, step: str, say: Callable[[str], None]) -> None:
+        self.step = step
+        self.log.append(step)
+        say(f"==> {step}")
+
+    @property
+    def schema_at_risk(self) -> bool:
+        """A schema step failed or was cut off: the database may be half-migrated."""
+        return bool(self.progress and not self.steps_finished and self.progress.in_schema_step)
+
+    @property
+    def schema_steps_ran(self) -> bool:
+        return bool(self.progress and any(name in SCHEMA_STEPS for name in self.progress.started))

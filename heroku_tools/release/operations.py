@@ -1,0 +1,203 @@
+"""The operations a person (or CI) runs on an environment: deploy, promote and rollback.
+
+Each is the same sequence, :func:`_carry_out`: plan (nothing changes), show
+the report, stop there on ``--dry-run``, take what the person adds (a release
+note), ask for the confirmation code (or check ``--confirm APP``), then do the
+work inside an :class:`~heroku_tools.release.notify.Announcement`, so the
+environment's ``notify`` targets hear that it started and then how it ended —
+including Ctrl-C and unexpected errors. These are the functions the tasks
+call; a project's fabfile calls them too::
+
+    from heroku_tools import Session, deploy
+
+    outcome = deploy(Session.load(), "uat", confirm_app="my-app-uat", note="Nightly build")
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..confirm import confirm
+from ..errors import HerokuToolsError
+from ..output import Console, stdout_paint
+from ..session import Session
+from ..settings import Environment
+from . import notes, notify
+from .execute import execute
+from .journal import Outcome
+from .options import DeployOptions
+from .plan import DeployPlan, plan_deploy
+from .report import render_report
+from .rollback import RollbackPlan, execute_rollback, plan_rollback, render_rollback
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to one environment, as the person making it sees it before it happens."""
+
+    env: Environment
+    #: The plan, rendered: what the person reads before typing the code.
+    report: str
+    #: What the confirmation prompt names: ``deploy to live (my-app-live)``.
+    action: str
+
+
+def _carry_out(
+    change: Change,
+    targets: tuple[notify.Target, ...],
+    *,
+    dry_run: bool,
+    confirm_app: str | None,
+    console: Console,
+    event: Callable[[], notify.Event],
+    work: Callable[[notify.Announcement], T],
+    prepare: Callable[[], None] = lambda: None,
+) -> T | None:
+    """Report, stop on dry run, ``prepare``, confirm, then ``work`` inside the announcement of ``event``."""
+    console.report(change.report)
+    if targets:
+        console.report(f"Notifications: {', '.join(map(str, targets))}")
+    if dry_run:
+        console.say("--dry-run: stopping here; nothing was changed.")
+        return None
+    prepare()
+    confirm(change.env.app_name, change.action, confirm_app=confirm_app)
+    with notify.Announcement(targets, event(), warn=console.warn) as announcement:
+        return work(announcement)
+
+
+def deploy(
+    session: Session,
+    label: str,
+    *,
+    confirm_app: str | None = None,
+    dry_run: bool = False,
+    note: str | bool | None = None,
+    console: Console = Console(),
+    **choices,
+) -> Outcome | None:
+    """Plan, report, take the release note, confirm, execute and announce a deployment of ``label``.
+
+    Returns None if nothing was done. ``note`` is the release note's text,
+    ``False`` for none, or ``None`` to ask for one in the user's editor (on a
+    terminal; see :mod:`~heroku_tools.release.notes`). ``choices`` are
+    :func:`~heroku_tools.release.plan.plan_deploy`'s keyword arguments
+    (``branch``, ``force``, ``options``, ``migrate``, ``collectstatic``,
+    ``loaddata``, ``maintenance``, ``promote_from``).
+    """
+    # Before anything else: an unset ${VAR} is a settings mistake, found before any network call.
+    targets = notify.resolve(session.settings.environment(label))
+    plan = plan_deploy(session, label, say=console.say, **choices)
+    if plan.up_to_date and choices.get("options") is None:
+        console.say(f"{plan.env.label} ({plan.env.app_name}) is up to date: "
+                    f"v{plan.deployed.release.version} runs {plan.target_commit[:12]}.")
+        return None
+    release_note = _ReleaseNote(note, plan, session, console)
+    verb = "promote to" if plan.method == "promote" else "deploy to"
+    try:
+        return _carry_out(
+            Change(plan.env, render_report(plan, paint=stdout_paint), f"{verb} {plan.env.label} ({plan.env.app_name})"),
+            targets, dry_run=dry_run, confirm_app=confirm_app, console=console, prepare=release_note.ask,
+            event=lambda: notify.deploy_event(plan, release_note.text),
+            work=lambda announcement: _deploy(plan, session, release_note.text, console, announcement),
+        )
+    except HerokuToolsError as error:
+        if release_note.edited and release_note.text:
+            error.recover.append(notes.reuse_hint(session.git, f"heroku-tools deploy {plan.env.label}"))
+        raise
+
+
+def _deploy(plan: DeployPlan, session: Session, note: str | None, console: Console,
+            announcement: notify.Announcement) -> Outcome:
+    outcome = execute(plan, session, note=note, console=console)
+    release = outcome.release.version if outcome.release else None
+    announcement.succeeded(release=release, tag=outcome.tag)
+    version = f"v{release}" if release else "the current release"
+    console.say(f"Deployed {plan.target_commit[:12]} to {plan.env.label} ({plan.env.app_name}) as {version}"
+                + (f", tagged {outcome.tag}" if outcome.tag else "") + f" in {outcome.seconds:.1f}s.")
+    return outcome
+
+
+class _ReleaseNote:
+    """The release note: given, none, or written in the editor just before the code is asked for."""
+
+    def __init__(self, note: str | bool | None, plan: DeployPlan, session: Session, console: Console):
+        self.text = note or None
+        self.to_ask = note is None and bool(plan.options & DeployOptions.PUSH)
+        self.edited = False
+        self.plan, self.session, self.console = plan, session, console
+
+    def ask(self) -> None:
+        if self.to_ask:
+            self.text = notes.ask(self.plan, git=self.session.git, say=self.console.say)
+            self.edited = True
+        if self.text:
+            self.console.say(f"Release note: {notes.first_line(self.text)}")
+
+
+def promote(
+    session: Session,
+    label: str,
+    *,
+    confirm_app: str | None = None,
+    dry_run: bool = False,
+    note: str | bool | None = None,
+    console: Console = Console(),
+    **choices,
+) -> list[Outcome | None]:
+    """Promote ``label``'s slug to every environment downstream of it (uat → live), one deploy each."""
+    source = session.settings.environment(label)
+    downstream = session.settings.downstream_of(source)
+    if not downstream:
+        raise HerokuToolsError(f"no environment takes its code from {source.label}: nothing to promote to")
+    return [
+        deploy(session, target.label, promote_from=source.label, confirm_app=confirm_app, dry_run=dry_run,
+               note=note, console=console, **choices)
+        for target in downstream
+    ]
+
+
+def rollback(
+    session: Session,
+    label: str,
+    version: int | str | None = None,
+    *,
+    confirm_app: str | None = None,
+    dry_run: bool = False,
+    note: str | None = None,
+    console: Console = Console(),
+) -> tuple[int, str | None] | None:
+    """Plan, report, confirm, execute and announce a rollback of ``label``; ``(new version, tag)``.
+
+    None after ``dry_run``. The announcement carries the commits the rollback
+    takes away.
+    """
+    targets = notify.resolve(session.settings.environment(label))
+    plan = plan_rollback(session, label, version)
+    return _carry_out(
+        Change(plan.env, render_rollback(plan), f"roll {plan.env.label} back to v{plan.target.version}"),
+        targets, dry_run=dry_run, confirm_app=confirm_app, console=console,
+        event=lambda: notify.rollback_event(plan, _undone(session, plan), note),
+        work=lambda announcement: _rollback(plan, session, note, console, announcement),
+    )
+
+
+def _undone(session: Session, plan: RollbackPlan) -> tuple:
+    """The commits a rollback takes away (empty when either commit is unknown here)."""
+    if not (plan.target_commit and plan.current_commit):
+        return ()
+    return tuple(session.git.log(f"{plan.target_commit}..{plan.current_commit}"))
+
+
+def _rollback(plan: RollbackPlan, session: Session, note: str | None, console: Console,
+              announcement: notify.Announcement) -> tuple[int, str | None]:
+    new_version, tag = execute_rollback(plan, git=session.git, heroku=session.heroku, say=console.say, note=note)
+    announcement.succeeded(release=new_version, tag=tag)
+    console.say(f"{plan.env.label} ({plan.env.app_name}) now runs v{new_version}, the code of v{plan.target.version}"
+                + (f"; tagged {tag}" if tag else ""))
+    if plan.migrations:
+        console.warn("The database still has the newer migrations listed above.")
+    return new_version, tag

@@ -1,0 +1,284 @@
+"""What a deployment will do, found out before anything changes.
+
+:func:`plan_deploy` runs the pre-flight checks and gathers what is deployed and
+what will be: the checks that fail fast, each with one clear message; the
+Heroku reads run concurrently (one CLI call for the token, then the Platform
+API), alongside the git ones, so the time to the confirmation prompt does not
+grow with their number. The result, a :class:`DeployPlan`, is plain data: the
+report renders it (:mod:`~heroku_tools.release.report`),
+:mod:`~heroku_tools.release.execute` carries it out, and a user's fabfile can
+inspect or adjust it in between.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..errors import AppNotFound, HerokuToolsError, NotLoggedIn
+from ..git import Git
+from ..heroku_api import PlatformAPI, PlatformAPIError
+from ..models import Commit, Release
+from ..protection import check_target
+from ..session import Session
+from ..settings import Environment, Settings
+from .deployed import Deployed, is_ancestor_or_same, resolve_deployed
+from .options import DeployOptions, Inference, apply_overrides, infer_options, matching_files
+from .steps import SCHEMA_STEPS, Step, select_steps
+from .tags import check_tag
+
+
+class PreflightError(HerokuToolsError):
+    """A pre-flight check failed: nothing was changed."""
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    env: Environment
+    #: ``push`` or ``promote`` (an environment with ``pipeline: true``).
+    method: str
+    branch: str
+    target_commit: str
+    deployed: Deployed
+    #: None when the deployed commit is unknown: every file counts as changed.
+    changed_files: tuple[str, ...] | None
+    commits: tuple[Commit, ...]
+    inference: Inference
+    options: DeployOptions
+    steps: tuple[Step, ...]
+    maintenance: bool
+    preboot: bool
+    force: bool
+    git_url: str | None
+    deployer: str
+    next_version: int
+    #: The app promoted from, for ``method == "promote"``.
+    source_app: str | None = None
+    #: The apps a promotion reaches (the target and its stage siblings).
+    target_apps: tuple[str, ...] = ()
+    already_maintenance: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.deployed.commit is not None and self.deployed.commit == self.target_commit
+
+    @property
+    def migrations(self) -> tuple[str, ...]:
+        return tuple(self.inference.reasons.get(DeployOptions.MIGRATE, ()))
+
+
+def plan_deploy(
+    session: Session,
+    label: str,
+    *,
+    branch: str | None = None,
+    force: bool = False,
+    options: int | str | None = None,
+    migrate: bool | None = None,
+    collectstatic: bool | None = None,
+    loaddata: bool | None = None,
+    maintenance: bool | None = None,
+    promote_from: str | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> DeployPlan:
+    """Check that ``label`` can be deployed and work out what deploying it means.
+
+    An environment with ``pipeline: true`` is deployed by promoting its
+    upstream's slug; ``promote_from`` names the environment to promote from
+    explicitly (what ``promote uat`` does for each environment downstream of uat).
+    """
+    settings, git = session.settings, session.git
+    env = settings.environment(label)
+    branch = _branch(settings, env, branch)
+    upstream = _upstream(settings, env, promote_from)
+    say("pre-flight: checking the repository and Heroku…")
+    with ThreadPoolExecutor(2) as pool:
+        remote_reads = pool.submit(_heroku_reads, session.api, settings, env, upstream)
+        local = pool.submit(_git_checks, git, env, branch)
+        branch_head = local.result()
+        reads = remote_reads.result()
+
+    releases = [Release.from_json(r) for r in reads["releases"]]
+    deployed = resolve_deployed(git, session.api, env.app_name, releases)
+    if upstream is not None:
+        target_commit, method = _promoted_commit(git, session.api, env, upstream, reads, branch_head), "promote"
+    else:
+        target_commit, method = branch_head, "push"
+
+    changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
+    revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
+    commits = tuple(git.log(revisions))[: None if deployed.commit else 20]
+    inference, chosen, steps = _steps(settings, method, changed, options,
+                                      migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
+
+    app = reads["app"]
+    preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
+    needs_downtime = any(step.name in SCHEMA_STEPS for step in steps) and not preboot
+    next_version = max((r.version for r in releases), default=0) + 1
+    check_tag(git, env, next_version, target_commit)
+    return DeployPlan(
+        env=env,
+        method=method,
+        branch=branch,
+        target_commit=target_commit,
+        deployed=deployed,
+        changed_files=changed,
+        commits=commits,
+        inference=inference,
+        options=chosen,
+        steps=steps,
+        maintenance=needs_downtime if maintenance is None else maintenance,
+        preboot=preboot,
+        force=force,
+        git_url=app.get("git_url"),
+        deployer=reads["account"].get("email") or "unknown",
+        next_version=next_version,
+        source_app=upstream.app_name if upstream else None,
+        target_apps=(env.app_name,),
+        already_maintenance=bool(app.get("maintenance")),
+        notes=tuple(_notes(reads["protection"], deployed, options, inference, chosen)),
+    )
+
+
+def _branch(settings: Settings, env: Environment, branch: str | None) -> str:
+    """The branch to deploy; a protected environment takes only its own."""
+    branch = branch or env.branch
+    if not branch:
+        raise PreflightError(f"environment {env.label} has no branch in {settings.source or 'the settings'}; pass --branch")
+    if env.protected and env.branch and branch != env.branch:
+        raise PreflightError(
+            f"{env.label} is protected: it deploys only from {env.branch}, not {branch}; nothing was changed",
+            recover=f"merge {branch} into {env.branch} and deploy that",
+        )
+    return branch
+
+
+def _upstream(settings: Settings, env: Environment, promote_from: str | None) -> Environment | None:
+    """The environment whose slug is promoted, or None for a push."""
+    if promote_from is not None:
+        return settings.environment(promote_from)
+    if not env.pipeline:
+        return None
+    upstream = settings.upstream_of(env)
+    if upstream is None:
+        raise PreflightError(f"{env.label} has pipeline: true but no upstream environment to promote from")
+    return upstream
+
+
+def _heroku_reads(api: PlatformAPI, settings: Settings, env: Environment, upstream: Environment | None) -> dict:
+    """Everything the plan needs from Heroku, read at once through the Platform API."""
+    _ = api.token  # resolved once (at most one CLI call), before the parallel reads
+    jobs = {
+        "account": lambda: api.account(),
+        "app": lambda: api.app(env.app_name),
+        "releases": lambda: api.releases(env.app_name, 25),
+        # Protection follows the app and its database: a label is only a name.
+        "protection": lambda: check_target(settings, env, api.config_vars,
+                                           action=f"deploy to {env.label} ({env.app_name})"),
+    }
+    if env.preboot is None:
+        jobs["preboot"] = lambda: api.feature(env.app_name, "preboot")
+    if upstream is not None:
+        jobs["upstream_releases"] = lambda: api.releases(upstream.app_name, 10)
+        jobs["upstream_app"] = lambda: api.app(upstream.app_name)
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        results = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except PlatformAPIError as error:
+                raise _api_error(error, upstream.app_name if name.startswith("upstream") else env.app_name) from None
+        return results
+
+
+def _api_error(error: PlatformAPIError, app: str) -> HerokuToolsError:
+    if error.status == 404:
+        return AppNotFound(
+            f"Heroku app {app!r} not found, or this account cannot access it",
+            argv=["GET", f"/apps/{app}"], exit_code=2,
+        )
+    if error.status == 401:
+        return NotLoggedIn(
+            "not logged in to Heroku (the API refused the token): run `heroku login`, or set HEROKU_API_KEY",
+            argv=["GET", "/account"], exit_code=1,
+        )
+    return error
+
+
+def _git_checks(git: Git, env: Environment, branch: str) -> str:
+    """The branch exists, the tree is clean, the branch is not behind its remote; its head commit."""
+    if not git.branch_exists(branch):
+        raise PreflightError(f"branch {branch!r} does not exist in this repository; nothing was changed")
+    tree = git.status_porcelain()
+    if not tree.clean:
+        paths = [*tree.staged, *tree.unstaged, *tree.untracked]
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        raise PreflightError(
+            f"the working tree is not clean ({shown}); nothing was changed",
+            recover="commit or stash your changes (`git stash --include-untracked`), then deploy again",
+        )
+    if git.remote_url(env.remote):
+        git.fetch(env.remote, tags=True)
+        upstream_ref = f"refs/remotes/{env.remote}/{branch}"
+        if git.commit_exists(upstream_ref):
+            _, behind = git.ahead_behind(branch, upstream_ref)
+            if behind:
+                raise PreflightError(
+                    f"{branch} is {behind} commit(s) behind {env.remote}/{branch}; nothing was changed",
+                    recover=f"git checkout {branch} && git pull --ff-only {env.remote} {branch}",
+                )
+    return git.rev_parse(branch)
+
+
+def _promoted_commit(git: Git, api: PlatformAPI, env: Environment, upstream: Environment, reads: dict,
+                     branch_head: str) -> str:
+    """The commit the upstream runs, which a promotion ships; a protected target takes it only from its branch."""
+    source = resolve_deployed(git, api, upstream.app_name, [Release.from_json(r) for r in reads["upstream_releases"]])
+    if not source.has_code:
+        raise PreflightError(f"{upstream.label} ({upstream.app_name}) has no deployed code to promote")
+    if source.commit is None:
+        raise PreflightError(
+            f"{upstream.label} runs {source.reported_sha or 'an unknown commit'}, which is not in this repository "
+            f"even after `git fetch {env.remote}`; nothing was changed",
+            recover=f"fetch the branch {upstream.label} was deployed from, then deploy again",
+        )
+    if env.protected and env.branch and not is_ancestor_or_same(git, source.commit, branch_head):
+        raise PreflightError(
+            f"{upstream.label} runs {source.commit[:12]}, which is not on {env.branch}: "
+            f"{env.label} only takes code from {env.branch}; nothing was changed",
+            recover=f"deploy {env.branch} to {upstream.label} first",
+        )
+    return source.commit
+
+
+def _steps(settings: Settings, method: str, changed: tuple[str, ...] | None, options: int | str | None,
+           **overrides: bool | None) -> tuple[Inference, DeployOptions, tuple[Step, ...]]:
+    """The options inferred from the changed files, the ones chosen, and the post-push steps they select."""
+    inference = infer_options(changed, settings.options)
+    chosen = DeployOptions.parse(options) if options is not None else inference.options
+    if method == "promote" and options is None:
+        # A promotion copies the upstream's slug, static files already collected by its build.
+        chosen &= ~DeployOptions.COLLECTSTATIC
+    chosen = apply_overrides(chosen, **overrides)
+    fixtures = matching_files(changed or (), settings.options.get("loaddata", ())) if changed else ()
+    loaddata = settings.commands.get("loaddata") or ""
+    if chosen & DeployOptions.LOADDATA and not fixtures and loaddata.split()[-1:] == ["loaddata"]:
+        raise PreflightError(
+            "loading fixtures was asked for, but no fixture file changed and commands.loaddata names none; "
+            "nothing was changed",
+            recover="name the fixtures in heroku-tools.yml (commands: {loaddata: python manage.py loaddata NAME}) "
+            "or drop --loaddata / bit 8 from --options",
+        )
+    return inference, chosen, tuple(select_steps(chosen, settings.commands, fixtures=fixtures))
+
+
+def _notes(protection: list[str], deployed: Deployed, options, inference: Inference, chosen: DeployOptions) -> list[str]:
+    """The report's notes: what could not be verified, what was assumed, what was overridden."""
+    notes = list(protection)
+    if deployed.commit is None and deployed.reported_sha:
+        notes.append(f"the deployed commit {deployed.reported_sha} is not in this repository: every file counts as changed")
+    if options is not None and DeployOptions.parse(options) != inference.options:
+        notes.append(f"--options {int(chosen)} overrides the inferred {int(inference.options)}")
+    return notes

@@ -1,0 +1,405 @@
+"""Every settings key checked and built into :mod:`~heroku_tools.settings.model` objects.
+
+Validators take a raw value and return it checked (or converted), or raise
+:class:`_Expected` saying what the key takes; :func:`_check` turns that into
+one :class:`~heroku_tools.errors.SettingsError` naming the file, line and key.
+A value that may be a secret (a webhook URL, a token) is never echoed.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import SettingsError, did_you_mean
+from . import variables
+from .model import DEFAULT_OPTIONS, CONFIG_VAR_NAME, Environment, NotifyTarget, Settings
+from .yamlmarks import KeyPath, Origin, kind, shown
+
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data")
+#: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
+DATA_KEYS = ("rules", "secret", "canary", "post_restore")
+BIN_KEYS = ("bin",)
+TAG_FIELDS = {"label": "live", "version": 1, "app_name": "my-app"}
+_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class Where:
+    """Finds which origin a merged value came from: configuration wins over the file."""
+
+    def __init__(self, file: Origin, invoke: Origin, over_data: dict):
+        self.file, self.invoke, self.over = file, invoke, over_data
+
+    def error(self, path: KeyPath, problem: str, at: KeyPath | None = None) -> SettingsError:
+        return SettingsError(f"{self.describe(path, at)}: {problem}")
+
+    def describe(self, path: KeyPath, at: KeyPath | None = None) -> str:
+        node: Any = self.over
+        for key in at or path:
+            if not isinstance(node, dict) or key not in node:
+                return self.file.describe(path, at)
+            node = node[key]
+        return self.invoke.describe(path, at)
+
+
+def normalise(data: dict, origin: Origin) -> dict:
+    """Check the top level and turn ``environments`` into an ordered mapping by label."""
+    for key in data:
+        if key not in TOP_KEYS:
+            raise origin.error((), f"unknown key {key!r}{did_you_mean(key, TOP_KEYS)}", at=(key,))
+    data = dict(data)
+    if "environments" in data:
+        data["environments"] = _environments_by_label(data["environments"], origin)
+    return data
+
+
+def _environments_by_label(raw, origin: Origin) -> dict:
+    if isinstance(raw, dict):
+        result = {}
+        for label, env in raw.items():
+            path = ("environments", label)
+            if not isinstance(env, dict):
+                raise origin.error(path, f"expected a mapping of environment settings, got {kind(env)}")
+            if "label" in env and env["label"] != label:
+                raise origin.error(path + ("label",), f"expected {label!r} (the key above it), got {env['label']!r}")
+            result[label] = {**env, "label": label}
+        return result
+    if not isinstance(raw, list):
+        raise origin.error(("environments",), f"expected a list of environments, got {kind(raw)}")
+    result = {}
+    for index, env in enumerate(raw):
+        path = ("environments", index)
+        if not isinstance(env, dict):
+            raise origin.error(path, f"expected a mapping with label and app_name, got {kind(env)}")
+        if "label" not in env:
+            raise origin.error(path, "missing key 'label'")
+        label = env["label"]
+        if not isinstance(label, str) or not _LABEL.match(label):
+            raise origin.error(path + ("label",), f"expected a name such as 'uat', got {label!r}")
+        if label in result:
+            first = origin.line(("environments", label))
+            raise origin.error(path + ("label",), f"duplicate environment {label!r}" + (f" (first at line {first})" if first else ""))
+        origin.rename(path, ("environments", label))
+        result[label] = env
+    return result
+
+
+def build(data: dict, where: Where, source: Path | None) -> Settings:
+    commands = _commands(data.get("commands"), where)
+    options = _options(data.get("options"), commands, where)
+    environments = _build_environments(data.get("environments") or {}, where)
+    tools = {}
+    for tool in ("heroku", "git"):
+        section = data.get(tool) or {}
+        if not isinstance(section, dict):
+            raise where.error((tool,), f"expected a mapping such as {{bin: {tool}}}, got {kind(section)}")
+        for key in section:
+            if key not in BIN_KEYS:
+                raise where.error((tool,), f"unknown key {key!r}{did_you_mean(key, BIN_KEYS)}", at=(tool, key))
+        tools[tool] = _check((tool, "bin"), section.get("bin"), _optional(_string), where)
+    config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
+    data_block = _data_block(data.get("data"), where)
+    return Settings(
+        environments=environments,
+        commands=MappingProxyType(commands),
+        options=options,
+        heroku_bin=tools["heroku"],
+        git_bin=tools["git"],
+        source=source,
+        config_ignore=config_ignore or (),
+        data=data_block,
+    )
+
+
+def _data_block(raw, where: Where) -> Mapping[str, Any]:
+    """Validate ``data:``: the rules themselves are checked by :mod:`heroku_tools.anonymise` on use."""
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, dict):
+        raise where.error(("data",), f"expected a mapping with {', '.join(DATA_KEYS)}, got {kind(raw)}")
+    for key in raw:
+        if key not in DATA_KEYS:
+            raise where.error(("data",), f"unknown key {key!r}{did_you_mean(key, DATA_KEYS)}", at=("data", key))
+    rules = raw.get("rules")
+    if rules is not None and not isinstance(rules, (str, dict)):
+        raise where.error(("data", "rules"), f"expected a mapping of tables, or a file path, got {kind(rules)}")
+    checked = {
+        "rules": rules,
+        "secret": _check(("data", "secret"), raw.get("secret"), _optional(_string), where),
+        "canary": _check(("data", "canary"), raw.get("canary"), _optional(_commands_list), where) or (),
+        "post_restore": _check(("data", "post_restore"), raw.get("post_restore"), _optional(_commands_list), where) or (),
+    }
+    return MappingProxyType(checked)
+
+
+def _commands(raw, where: Where) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise where.error(("commands",), f"expected a mapping of name: command line, got {kind(raw)}")
+    commands = {}
+    for name, line in raw.items():
+        if line is None:
+            continue
+        commands[str(name)] = _check(("commands", name), line, _string, where)
+    return commands
+
+
+def _options(raw, commands: dict, where: Where) -> Mapping[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise where.error(("options",), f"expected a mapping of command: file patterns, got {kind(raw)}")
+    rules = {}
+    for command, patterns in raw.items():
+        path = ("options", command)
+        if patterns is None:
+            patterns = []
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+            raise where.error(path, f"expected a list of file patterns, got {patterns!r}")
+        if command not in commands:
+            if patterns == DEFAULT_OPTIONS.get(command):
+                continue  # a default rule for a command the project removed
+            raise where.error(path, f"no command named {command!r}{did_you_mean(command, commands)}")
+        rules[str(command)] = tuple(patterns)
+    return MappingProxyType(rules)
+
+
+def _build_environments(raw: dict, where: Where) -> tuple[Environment, ...]:
+    if not raw:
+        raise where.error(("environments",), "expected at least one environment")
+    labels = list(raw)
+    envs = []
+    apps: dict[str, str] = {}
+    for position, (label, env) in enumerate(raw.items()):
+        values = _environment_values(("environments", label), env, where)
+        _check_own_app(("environments", label), values["app_name"], label, apps, where)
+        values.setdefault("upstream", labels[position + 1] if position + 1 < len(labels) else None)
+        _check_chain(("environments", label), values, labels, where)
+        if values.get("protected") is None:
+            values["protected"] = label == "live"
+        envs.append(Environment(**values))
+    return tuple(envs)
+
+
+def _environment_values(base: KeyPath, env: dict, where: Where) -> dict:
+    """Every key of one environment checked, as :class:`Environment`'s keyword arguments."""
+    for key in env:
+        if key not in ENVIRONMENT_KEY_NAMES:
+            raise where.error(base, f"unknown key {key!r}{did_you_mean(key, ENVIRONMENT_KEY_NAMES)}", at=base + (key,))
+    for key in ("label", "app_name"):
+        if env.get(key) is None:
+            raise where.error(base, f"missing key {key!r}")
+    values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env if key != "notify"}
+    if env.get("notify") is not None:
+        values["notify"] = _notify_targets(base + ("notify",), env["notify"], where)
+    declared = values.pop("settings", None)
+    if isinstance(declared, Mapping):
+        check_config_vars(base + ("settings",), declared, where.error)
+    if declared is not None:
+        values["config_vars"] = declared
+    if values.get("config_ignore") is None:
+        values.pop("config_ignore", None)
+    return values
+
+
+def _check_own_app(base: KeyPath, app: str, label: str, apps: dict[str, str], where: Where) -> None:
+    """Protection belongs to the app: a second label for it would bypass the first one's rules."""
+    if app in apps:
+        raise where.error(base + ("app_name",), f"{app!r} is already the app of environment {apps[app]!r}: "
+                          "each environment needs its own app (a second label would bypass its protection)")
+    apps[app] = label
+
+
+def _check_chain(base: KeyPath, values: dict, labels: list[str], where: Where) -> None:
+    """The environment's place in the chain: a known upstream, and a way to get code (branch or pipeline)."""
+    upstream = values["upstream"]
+    if upstream is not None:
+        if upstream not in labels:
+            raise where.error(base + ("upstream",), f"unknown environment {upstream!r}{did_you_mean(upstream, labels)}")
+        if upstream == base[-1]:
+            raise where.error(base + ("upstream",), "an environment cannot be its own upstream")
+    if values.get("pipeline") and upstream is None:
+        raise where.error(base + ("pipeline",), "a pipeline environment needs an upstream to promote from")
+    if not values.get("pipeline") and values.get("branch") is None:
+        raise where.error(base, "missing key 'branch' (the git branch deployed here)")
+
+
+# Validators: return the value, or raise _Expected("what was expected").
+
+
+class _Expected(Exception):
+    """A value is not what its settings key takes; the message says what it takes."""
+
+
+def _string(value):
+    if not isinstance(value, str) or not value.strip():
+        raise _Expected("a non-empty string")
+    return value
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise _Expected("true or false")
+    return value
+
+
+def _optional(check: Callable) -> Callable:
+    def optional(value):
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except _Expected as exc:
+            raise _Expected(f"{exc} (or null)") from None
+
+    return optional
+
+
+def _app_name(value):
+    if not isinstance(value, str) or not _APP_NAME.match(value):
+        raise _Expected("a Heroku app name (3-30 lowercase letters, digits and dashes, starting with a letter)")
+    return value
+
+
+def _label(value):
+    if not isinstance(value, str) or not _LABEL.match(value):
+        raise _Expected("a name such as 'uat' (letters, digits, '-' and '_')")
+    return value
+
+
+def _tag_format(value):
+    _string(value)
+    try:
+        value.format(**TAG_FIELDS)
+    except (KeyError, IndexError, ValueError):
+        raise _Expected("a tag format using only {label}, {version} and {app_name}") from None
+    return value
+
+
+def _settings_value(value):
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, dict):
+        return MappingProxyType(dict(value))
+    raise _Expected("a mapping of config vars to values, or the path of a file holding them")
+
+
+def check_config_vars(path: KeyPath, values: Mapping, error: Callable[..., SettingsError]) -> None:
+    """Each declared config var: a usable name, and a plain value (``null``: remove it).
+
+    Values are never quoted in the message: they may be secrets.
+    """
+    for key, value in values.items():
+        if not isinstance(key, str) or not CONFIG_VAR_NAME.match(key):
+            raise error(path, f"{key!r} is not a usable config var name (no '=' or spaces, not starting with '-')",
+                        at=path + (key,))
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            kind = "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
+            raise error(path + (key,), f"expected a string, a number, true/false, or null (to remove it), got {kind}")
+
+
+def _strings(expected: str) -> Callable:
+    """A validator for a string or a list of non-blank strings (given as a tuple)."""
+    def strings(value):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise _Expected(expected)
+        return tuple(value)
+
+    return strings
+
+
+_patterns = _strings("a list of config var name patterns such as ['SENTRY_RELEASE', 'NEW_RELIC_*']")
+_commands_list = _strings("a string or a list of strings")
+
+
+def _data(value):
+    if not isinstance(value, dict):
+        raise _Expected("a mapping of data rules")
+    return MappingProxyType(dict(value))
+
+
+NOTIFY_KINDS = ("slack", "webhook")
+NOTIFY_KEYS = (*NOTIFY_KINDS, "headers")
+
+
+def _notify_targets(path: KeyPath, raw, where: Where) -> tuple[NotifyTarget, ...]:
+    """``notify: [{slack: URL}, {webhook: URL, headers: {...}}]``, each checked where it was written."""
+    if not isinstance(raw, list):
+        example = "[{slack: '${SLACK_WEBHOOK_URL}'}]"
+        raise where.error(path, f"expected a list of targets such as {example}, got {kind(raw)}")
+    return tuple(_notify_target(path + (index,), entry, where) for index, entry in enumerate(raw))
+
+
+def _notify_target(at: KeyPath, entry, where: Where) -> NotifyTarget:
+    if not isinstance(entry, dict):
+        raise where.error(at, f"expected a mapping such as {{webhook: URL}}, got {kind(entry)}")
+    for key in entry:
+        if key not in NOTIFY_KEYS:
+            raise where.error(at, f"unknown key {key!r}{did_you_mean(key, NOTIFY_KEYS)}", at=at + (key,))
+    kinds = [name for name in NOTIFY_KINDS if name in entry]
+    if len(kinds) != 1:
+        raise where.error(at, "expected exactly one of 'slack' or 'webhook' (the URL to post to)")
+    target_kind = kinds[0]
+    url = _check_secret(at + (target_kind,), entry[target_kind], _notify_url, where)
+    headers = entry.get("headers") or {}
+    if headers and target_kind != "webhook":
+        raise where.error(at + ("headers",), "headers are sent to a 'webhook' target only")
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in (*headers, *headers.values())):
+        raise where.error(at + ("headers",), "expected a mapping of header names to strings")
+    for name, value in headers.items():
+        _check_secret(at + ("headers", name), value, _variables, where)
+    return NotifyTarget(target_kind, url, MappingProxyType(dict(headers)), where.describe(at))
+
+
+def _check_secret(path: KeyPath, value, check: Callable, where: Where):
+    """:func:`_check` for a value that may be a secret (a webhook URL, a token): never echoed."""
+    try:
+        return check(value)
+    except _Expected as exc:
+        raise where.error(path, f"expected {exc} (the value is not shown: it may be a secret)") from None
+
+
+def _variables(value):
+    """A string whose ``${NAME}`` references are well formed (they are expanded when used)."""
+    _string(value)
+    try:
+        return variables.check(value)
+    except variables.MalformedReference as error:
+        raise _Expected(f"${{NAME}} or ${{NAME:-default}} references ({error.message.split(': ', 1)[-1]})") from None
+
+
+def _notify_url(value):
+    _variables(value)
+    if not variables.starts_with_reference(value) and not value.startswith(("https://", "http://")):
+        raise _Expected("an http(s) URL, or ${VARIABLE} naming an environment variable that holds one")
+    return value
+
+
+ENVIRONMENT_KEYS: dict[str, Callable] = {
+    "label": _label,
+    "app_name": _app_name,
+    "branch": _optional(_string),
+    "pipeline": _bool,
+    "upstream": _optional(_label),
+    "protected": _optional(_bool),
+    "tag_format": _tag_format,
+    "push_tags": _bool,
+    "preboot": _optional(_bool),
+    "settings": _optional(_settings_value),
+    "config_ignore": _optional(_patterns),
+    "data": _optional(_data),
+    "remote": _string,
+}
+#: Every key an environment takes: ``notify`` is a list checked target by target (:func:`_notify_targets`).
+ENVIRONMENT_KEY_NAMES = (*ENVIRONMENT_KEYS, "notify")
+
+
+def _check(path: KeyPath, value, check: Callable, where: Where):
+    try:
+        return check(value)
+    except _Expected as exc:
+        raise where.error(path, f"expected {exc}, got {shown(value)}") from None
