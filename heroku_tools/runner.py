@@ -8,11 +8,14 @@ untruncated errors. A failure becomes one :class:`~heroku_tools.errors.CommandEr
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -92,6 +95,10 @@ class Runner:
         """
         args = [str(arg) for arg in args]
         argv = (*self.prefix(), *args)
+        shown_argv = [self.tool, *(shown or args)]
+        if any("\0" in arg for arg in argv):
+            raise CommandError(f"`{shlex.join(shown_argv)}` was not run: an argument holds a NUL byte, which no "
+                               "command line can carry", argv=shown_argv, exit_code=-1)
         env = self.environment()
         command = self._command(env)
         log.debug("running %s", shlex.join([self.bin, *(shown or argv)]))
@@ -101,21 +108,34 @@ class Runner:
         if stream is not None:
             kwargs = {"_out": _collect(out, stream), "_err": _collect(err, stream)}
         try:
-            done = command(
-                *argv,
-                _tty_out=False,
-                _in="",
-                _env=env,
-                _cwd=self.cwd,
-                _truncate_exc=False,
-                _return_cmd=True,
-                _ok_code=list(ok),
-                _decode_errors="replace",
-                **kwargs,
-            )
+            with sigint_deferred() as interrupted:
+                running = command(
+                    *argv,
+                    _bg=True,
+                    _bg_exc=False,
+                    _tty_out=False,
+                    _in="",
+                    _env=env,
+                    _cwd=self.cwd,
+                    _truncate_exc=False,
+                    _return_cmd=True,
+                    _ok_code=list(ok),
+                    _decode_errors="replace",
+                    **kwargs,
+                )
+            if interrupted:
+                # The terminal's Ctrl-C reached the process group before this child was in it.
+                running.process.signal(signal.SIGINT)
+                raise KeyboardInterrupt
+            done = running.wait()
             exit_code, stdout, stderr = done.exit_code, done.stdout, done.stderr
         except sh.ErrorReturnCode as exc:
             exit_code, stdout, stderr = exc.exit_code, exc.stdout, exc.stderr
+        except sh.ForkException as exc:  # the child could not exec: too long a command line, and the like
+            reason = str(exc).strip().splitlines()[-1].split("] ", 1)[-1]
+            size = sum(len(arg.encode()) + 1 for arg in argv)
+            raise CommandError(f"`{shlex.join(shown_argv)}` could not be started: {reason} "
+                               f"(its arguments are {size:,} bytes)", argv=shown_argv, exit_code=-1) from None
         except OSError as exc:  # found but not executable, and the like
             raise self.not_found(f"{self.bin!r} could not be run ({exc.strerror})") from None
         if stream is not None:
@@ -150,6 +170,27 @@ class Runner:
             stdout=result.stdout,
             stderr=result.stderr,
         )
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C while a child process is forked; the list it yields says whether one came.
+
+    A SIGINT that lands while ``sh`` forks can be swallowed ("Exception
+    ignored … KeyboardInterrupt") and the run goes on; held here, the caller
+    passes it on to the child and raises KeyboardInterrupt as soon as the
+    child exists, so the failure policy sees it. Python delivers signals to
+    the main thread only, so other threads (parallel reads) need nothing.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def configured_bin(configured: str | None, root: Path, env_var: str) -> str | None:

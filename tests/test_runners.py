@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -250,6 +252,49 @@ def test_failure_is_one_error_with_argv_status_and_output(tmp_path):
     assert error.message == "`heroku releases --json -n 15 -a my-app` failed: Something broke."
     assert (error.argv[0], error.exit_code, error.stdout) == ("heroku", 2, "partial\n")
     assert "Error ID: boom" in error.stderr and "--- stderr" in error.details
+
+
+def test_a_nul_byte_or_an_oversized_argument_is_one_clear_error_not_a_traceback(tmp_path):
+    git = Git(cwd=tmp_path)
+    with pytest.raises(CommandError) as caught:
+        git.execute(["commit", "-m", "a\0b"], shown=["commit", "-m", "…"])
+    assert "holds a NUL byte" in caught.value.message and "a\0b" not in caught.value.message
+    huge = "x" * 3_000_000
+    with pytest.raises(CommandError) as caught:
+        git.execute(["commit", "-m", huge], shown=["commit", "-m", "…"])
+    assert "could not be started: Argument list too long" in caught.value.message
+    assert "3,000," in caught.value.message and huge not in caught.value.message
+
+
+def test_ctrl_c_during_the_fork_is_passed_to_the_child_and_raised(tmp_path, monkeypatch):
+    """A SIGINT landing while the child is forked is never swallowed: the child gets it, the caller too."""
+    script = tmp_path / "git"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    git = Git(script, cwd=tmp_path)
+    real = git._command
+
+    def interrupted_while_forking(env):
+        command = real(env)
+
+        def spawn(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives during the spawn
+            return command(*args, **kwargs)
+
+        return spawn
+
+    monkeypatch.setattr(git, "_command", interrupted_while_forking)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        git.execute(["status"])
+    assert time.monotonic() - started < 30, "the child was waited for"
+    for _ in range(100):  # the child is gone: it got the Ctrl-C
+        if subprocess.run(["pgrep", "-f", str(script)], capture_output=True).returncode == 1:
+            break
+        time.sleep(0.05)
+    else:
+        subprocess.run(["pkill", "-KILL", "-f", str(script)])
+        pytest.fail("the child did not get the Ctrl-C")
 
 
 def test_config_values_never_reach_the_message(tmp_path):
