@@ -83,7 +83,7 @@ def check(
     old = read_commit(git, since_sha, swappable=swappable, known=new)
     applied = {key for migration in old.migrations for key in (migration.key, *migration.replaces)}
     graph = Graph(new.migrations, applied)
-    added = [key for key in graph.order() if key not in applied]
+    added = [key for key in graph.order() if key not in graph.applied]
     judged = dict(zip(added, classify(graph, added, overrides=overrides, swappable=swappable), strict=True))
     for key in new.by_key.keys() - applied - judged.keys():  # a new squash of migrations already applied
         if key in graph.migrations:

@@ -34,15 +34,21 @@ class Graph:
         self.recorded = frozenset(Key(*key) for key in applied)
         self.parents: dict[Key, set[Key]] = {key: set() for key in self.migrations}
         self.children: dict[Key, set[Key]] = {key: set() for key in self.migrations}
-        self.external: set[Key] = set()
+        #: Missing parents and the migrations that depend on them (a squash may stand in for them).
+        self._missing: dict[Key, set[Key]] = {}
         self._add_dependencies()
         self.applied = self._replace(set(self.recorded))
         self._order: list[Key] | None = None
 
     # -- building -----------------------------------------------------------
+    @property
+    def external(self) -> set[Key]:
+        """Migrations depended on that the graph has no file for (a third-party app's, not read)."""
+        return set(self._missing)
+
     def _link(self, child: Key, parent: Key) -> None:
         if parent not in self.parents:
-            self.external.add(parent)
+            self._missing.setdefault(parent, set()).add(child)
             return
         self.parents[child].add(parent)
         self.children[parent].add(child)
@@ -58,11 +64,8 @@ class Graph:
                 if parent.app != key.app and (resolved := self._resolve(parent)):
                     self._link(key, resolved)
             for child in migration.run_before:
-                if resolved := self._resolve(child):
-                    if resolved in self.parents:
-                        self._link(resolved, key)
-                    else:
-                        self.external.add(resolved)
+                if (resolved := self._resolve(child)) in self.parents:
+                    self._link(resolved, key)
 
     def _resolve(self, key: Key) -> Key | None:
         """``__first__``/``__latest__`` as the app's root/leaf; ``None`` for an app with no known migrations."""
@@ -91,8 +94,16 @@ class Graph:
         return frozenset(applied)
 
     def _remove_replaced(self, squash: Key, replaced: Sequence[Key]) -> None:
-        """Use the squash: its replaced migrations leave the graph, their links move to it."""
+        """Use the squash: its replaced migrations leave the graph, their links move to it.
+
+        That includes links to replaced migrations whose files are gone (the
+        usual state of a project some time after squashing).
+        """
         replaced_set = set(replaced)
+        for old in replaced_set:
+            for child in self._missing.pop(old, ()):
+                if child not in replaced_set:
+                    self._link(child, squash)
         for old in replaced_set & self.parents.keys():
             for child in self.children.pop(old):
                 self.parents[child].discard(old)
@@ -121,12 +132,16 @@ class Graph:
 
     # -- reading ------------------------------------------------------------
     def order(self) -> list[Key]:
-        """Every migration in the order ``migrate`` (no arguments) would apply them on an empty database."""
+        """Every migration in the order ``migrate`` (no arguments) would apply them on an empty database.
+
+        Migrations no leaf leads to (only in a dependency circle, which Django
+        refuses) come last, so none is silently dropped.
+        """
         if self._order is None:
             self._order = []
             seen: set[Key] = set()
-            for leaf in self.leaves():
-                self._order += self._ancestry(leaf, seen)
+            for start in [*self.leaves(), *sorted(self.parents)]:
+                self._order += self._ancestry(start, seen)
         return list(self._order)
 
     def leaves(self) -> list[Key]:

@@ -178,7 +178,7 @@ class _ClassReader:
         for item in value:
             key = self.key(item)
             if key is None:
-                self.problems.append(f"`{attribute}` entry not understood: {_source(item)}")
+                self.problems.append(f"`{attribute}` entry not understood: {_source(item)[:80]}")
             else:
                 keys.append(key)
         return tuple(keys)
@@ -193,12 +193,9 @@ class _ClassReader:
         return None
 
     def operations(self, value) -> tuple[Operation, ...]:
-        if isinstance(value, Unparsed):
-            self.problems.append(f"`operations` is not a literal list: {value.source[:80]}")
-            return (Operation(None, value.line, source=value.source),)
         if not isinstance(value, (list, tuple)):
-            self.problems.append("`operations` is not a list")
-            return ()
+            self.problems.append(f"`operations` is not a literal list: {_source(value)[:80]}")
+            return (self.operation(value),)
         return tuple(self.operation(item) for item in value)
 
     def operation(self, value) -> Operation:
@@ -247,6 +244,8 @@ def _source(value: Any) -> str:
     """How a value was written, for messages: the source of what was not understood, a name as spelt."""
     if isinstance(value, Unparsed):
         return value.source
-    if isinstance(value, (Ref, Call)):
+    if isinstance(value, Call):
+        return f"{value.written or value.qualified}(...)"
+    if isinstance(value, Ref):
         return value.written or value.qualified
     return repr(value)
