@@ -193,7 +193,10 @@ def concurrently(context: Context, operation: Operation) -> Judgement:
     if context.migration.atomic:
         return unknown(f"{operation.stock} in an atomic migration: it fails inside a transaction",
                        "set atomic = False on the migration")
-    return compatible(f"{verb} an index CONCURRENTLY: writes go on")
+    if verb == "adds":
+        return compatible("adds an index CONCURRENTLY: writes go on (should it fail, drop the INVALID index it leaves "
+                          "before running it again)")
+    return compatible("drops an index CONCURRENTLY: writes go on")
 
 
 def add_constraint(context: Context, operation: Operation) -> Judgement:
