@@ -147,7 +147,7 @@ class _ClassReader:
         if bases != [Ref("django.db.migrations.Migration")]:
             self.problems.append("`class Migration` does not derive from migrations.Migration alone: inherited attributes are not read")
         # Class-level names (``state_operations = [...]`` used in ``operations``) count as constants too.
-        self.evaluator.collect(node.body, node)
+        self.evaluator.collect(node.body)
         attributes = _class_attributes(node)
         values = {attr: self.evaluator.value(value) for attr, (value, _) in attributes.items()}
         operations = self.operations(values.get("operations", []))

@@ -145,16 +145,16 @@ def alter_together(context: Context, operation: Operation) -> Judgement:
     if settled:
         return settled
     after = normalise_together(call.arg(1, option))
-    before = (model.options or {}).get(option, frozenset()) if model and model.options is not None else None
+    before = model.options.get(option, frozenset()) if model and model.options is not None else None
     if not isinstance(after, frozenset) or not isinstance(before, frozenset):
         return compatible(f"clears {option} of {label}") if after == frozenset() else unknown(
             f"sets {option} of {label}: the previous value is not known")
-    added = sorted(after - before)
+    added = sorted(after - before, key=str)
     if after == before:
         return compatible(f"sets {option} of {label} to its current value: no SQL")
     if not added:
         return compatible(f"sets {option} of {label}: only drops {'constraints' if option[0] == 'u' else 'indexes'}")
-    groups = ", ".join("(" + ", ".join(group) + ")" for group in added)
+    groups = ", ".join("(" + ", ".join(map(str, group)) + ")" for group in added)
     if option == "unique_together":
         return incompatible(f"adds a unique constraint on {label} {groups}: the running code may write rows it refuses, "
                             "and the index is built while writes wait", fields.UNIQUE_ADVICE)

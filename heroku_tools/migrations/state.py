@@ -28,7 +28,7 @@ ALTER_OPTION_KEYS = (
     "permissions", "default_permissions", "select_on_save", "verbose_name", "verbose_name_plural",
 )
 M2M_CLASSES = frozenset({"ManyToManyField"})
-FK_CLASSES = frozenset({"ForeignKey", "OneToOneField", "ForeignObject"})
+FK_CLASSES = frozenset({"ForeignKey", "OneToOneField"})
 
 
 @dataclass

@@ -77,16 +77,17 @@ class Evaluator:
     """
 
     def __init__(self, tree: ast.Module, source: str):
-        self.source = source
+        self.source, self.tree = source, tree
         self.imports = _imports(tree)
         self.constants: dict[str, Any] = {}
-        self.collect(tree.body, tree)
+        self._mutated: set[str] | None = None
+        self.collect(tree.body)
 
-    def collect(self, statements: list[ast.stmt], scope: ast.AST) -> None:
+    def collect(self, statements: list[ast.stmt]) -> None:
         """Learn the ``NAME = <value>`` assignments among ``statements`` (a module's, or a class body's).
 
         Each name must be assigned once and never changed in place anywhere in
-        ``scope`` (``OPS.append(...)``): otherwise its final value is not the
+        the file (``OPS.append(...)``): otherwise its final value is not the
         one written. Later assignments may use earlier ones, so ``operations =
         COMMON + EXTRA`` and ``RunSQL(CREATE_INDEX)`` see what the names hold.
         """
@@ -96,7 +97,6 @@ class Evaluator:
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         assigned[target.id] = assigned.get(target.id, 0) + 1
-        mutated: set[str] | None = None
         for node in statements:
             if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
                 continue
@@ -104,11 +104,16 @@ class Evaluator:
             value = self.value(node.value)
             if assigned[name] != 1 or isinstance(value, Unparsed):
                 continue
-            if isinstance(value, (list, dict)):
-                mutated = _mutated_names(scope) if mutated is None else mutated
-                if name in mutated:
-                    continue
+            if isinstance(value, (list, dict)) and name in self.mutated():
+                continue
             self.constants[name] = value
+
+    def mutated(self) -> set[str]:
+        """Names the file changes in place; the whole tree is walked only if its text hints at it."""
+        if self._mutated is None:
+            hinted = any(hint in self.source for hint in _MUTATION_HINTS)
+            self._mutated = _mutated_names(self.tree) if hinted else set()
+        return self._mutated
 
     def qualify(self, dotted: str) -> str:
         """``dotted`` with its first part replaced by what the file imported under that name."""
@@ -141,7 +146,6 @@ class Evaluator:
             written=dotted,
             line=node.lineno,
         )
-
 
     def _container(self, builtin: str, node: ast.Call) -> Any:
         """``set()``, ``tuple([...])`` and the like: the literal they build (``unique_together=set()``)."""
@@ -250,10 +254,12 @@ def _imports(tree: ast.Module) -> dict[str, str]:
 
 
 _MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "sort", "reverse"})
+#: Text that must appear in a file that changes a name in place (plain substring tests: fast).
+_MUTATION_HINTS = (*(f".{method}" for method in _MUTATORS), "+=", "]=", "] =", "del ")
 
 
 def _mutated_names(tree: ast.AST) -> set[str]:
-    """Names changed in place anywhere in the module: ``X.append(...)``, ``X += ...``, ``X[k] = ...``."""
+    """Names changed in place anywhere in the file: ``X.append(...)``, ``X += ...``, ``X[k] = ...``, ``del X[k]``."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in _MUTATORS and isinstance(node.value, ast.Name):
