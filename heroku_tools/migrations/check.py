@@ -18,6 +18,7 @@ from ..git import Git
 from .classify import Classified, classify, worst
 from .graph import Graph
 from .markers import Overrides
+from .parse import Key
 from .read import Snapshot, read_commit
 from .verdicts import Verdict, compatible
 
@@ -122,7 +123,7 @@ def _since(git: Git, since: str | None, head: str, branch: str) -> tuple[str, st
     return result.stdout.strip(), f"merge base of {head} and {branch}"
 
 
-def _already_applied(graph: Graph, key, since: str) -> Classified:
+def _already_applied(graph: Graph, key: Key, since: str) -> Classified:
     judgement = compatible(f"squashes migrations already applied where {since[:7]} runs: nothing runs")
     return Classified(key, graph.migrations[key], Verdict.COMPATIBLE, judgement)
 
