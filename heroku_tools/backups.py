@@ -282,7 +282,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
     heroku, say = session.heroku, console.say
     app = plan.target.app_name
     say(f"==> maintenance on for {app}")
-    heroku.maintenance_on(app)
+    session.api.maintenance_on(app)
     try:
         say(f"==> streaming {plan.backup} into {app}, anonymised (one transaction)")
         result = anonymised_restore(
@@ -293,7 +293,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
         reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
         state = [f"{app}'s database is as it was before the restore: nothing was committed"]
         try:
-            heroku.maintenance_off(app)
+            session.api.maintenance_off(app)
             state.append(f"maintenance is off again for {app}")
             recover = []
         except (HerokuToolsError, KeyboardInterrupt):
@@ -320,7 +320,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
                          f"heroku maintenance:off -a {app}"],
             ) from None
     say(f"==> maintenance off for {app}")
-    heroku.maintenance_off(app)
+    session.api.maintenance_off(app)
     return result
 
 

@@ -1,12 +1,14 @@
-"""Read-only calls straight to the Heroku Platform API, for what the CLI never prints.
+"""Calls straight to the Heroku Platform API, with the heroku CLI's own host, token and CA bundle.
 
-The full commit sha of a release lives only on its slug (``GET
-/apps/{app}/slugs/{id}``), and no heroku command shows it. Rather than guess from
-a 7-character description, deploy reads the slug with the same credentials and
-host the CLI uses: ``HEROKU_HOST`` resolved by the CLI's own rules, the token from
-``heroku auth:token`` (or ``HEROKU_API_KEY``), and the extra CA bundle the CLI
-trusts (``NODE_EXTRA_CA_CERTS``). Only GETs: every change still goes through the
-heroku CLI.
+Two reasons not to go through the CLI. What the CLI never prints: the full
+commit sha of a release lives only on its slug (``GET /apps/{app}/slugs/{id}``).
+And time: a CLI start-up costs about a second, which a deploy's pre-flight
+(a dozen reads, made concurrently here) and its maintenance window (the
+switch itself, and the polls for the new release) cannot afford. The
+credentials and host are the CLI's: ``HEROKU_HOST`` resolved by the CLI's
+own rules, the token from ``HEROKU_API_KEY``, ``~/.netrc`` or ``heroku
+auth:token``, and the extra CA bundle the CLI trusts (``NODE_EXTRA_CA_CERTS``).
+Every other change still goes through the heroku CLI.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class PlatformAPIError(HerokuToolsError):
         self.status = status
 
 
+ACCEPT = "application/vnd.heroku+json; version=3"
 ALLOWED_HOST_SUFFIXES = ("heroku.com", "herokai.com", "herokuspace.com", "herokudev.com")
 
 
@@ -64,7 +67,11 @@ def ssl_context(environ: dict | None = None) -> ssl.SSLContext:
 
 
 class PlatformAPI:
-    """A minimal, read-only Platform API client sharing the CLI's host and token."""
+    """A minimal Platform API client sharing the CLI's host and token.
+
+    Reads, and the few writes that must not pay a heroku CLI start-up: the
+    maintenance switch, which sits inside the maintenance window itself.
+    """
 
     def __init__(self, token: str | Callable[[], str], environ: dict | None = None, timeout: float = 30):
         self._token = token
@@ -84,13 +91,24 @@ class PlatformAPI:
             self._token = self._token()
         return self._token
 
-    def get(self, path: str, *, accept: str = "application/vnd.heroku+json; version=3", headers: dict | None = None):
+    def get(self, path: str, *, accept: str = ACCEPT, headers: dict | None = None):
+        return self.request("GET", path, accept=accept, headers=headers)
+
+    def patch(self, path: str, body: dict):
+        return self.request("PATCH", path, body=body)
+
+    def request(self, method: str, path: str, *, body: dict | None = None, accept: str = ACCEPT,
+                headers: dict | None = None):
+        """One API call; its JSON answer. A non-2xx answer or no answer is a :class:`PlatformAPIError`."""
         request = urllib.request.Request(
             self.base_url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
             headers={
                 "Authorization": f"Bearer {self.token}",
                 "Accept": accept,
                 "User-Agent": "heroku-tools",
+                **({"Content-Type": "application/json"} if body is not None else {}),
                 **(headers or {}),
             },
         )
@@ -102,7 +120,8 @@ class PlatformAPI:
                 message = json.loads(error.read()).get("message", error.reason)
             except ValueError:
                 message = error.reason
-            raise PlatformAPIError(f"Heroku API GET {path} failed ({error.code}): {message}", status=error.code) from None
+            raise PlatformAPIError(f"Heroku API {method} {path} failed ({error.code}): {message}",
+                                   status=error.code) from None
         except (urllib.error.URLError, OSError) as error:
             raise PlatformAPIError(f"could not reach the Heroku API at {self.base_url}: {error}") from None
 
@@ -126,6 +145,41 @@ class PlatformAPI:
 
     def config_vars(self, app: str) -> dict[str, str]:
         return self.get(f"/apps/{urllib.parse.quote(app)}/config-vars") or {}
+
+    def formation(self, app: str) -> list[dict]:
+        return self.get(f"/apps/{urllib.parse.quote(app)}/formation") or []
+
+    def scale(self, app: str, quantities: dict[str, int]) -> list[dict]:
+        """One formation batch update: ``{"worker": 0}``."""
+        updates = [{"type": kind, "quantity": quantity} for kind, quantity in quantities.items()]
+        return self.patch(f"/apps/{urllib.parse.quote(app)}/formation", {"updates": updates})
+
+    def set_feature(self, app: str, name: str, enabled: bool) -> dict:
+        return self.patch(f"/apps/{urllib.parse.quote(app)}/features/{urllib.parse.quote(name)}", {"enabled": enabled})
+
+    def maintenance_on(self, app: str) -> None:
+        self._maintenance(app, True)
+
+    def maintenance_off(self, app: str) -> None:
+        self._maintenance(app, False)
+
+    def _maintenance(self, app: str, on: bool) -> None:
+        """``PATCH /apps/{app}`` — what ``heroku maintenance:on/off`` sends, without Node's start-up inside the window.
+
+        The app Heroku answers with must show the new state: a switch is never assumed.
+        """
+        answer = self.patch(f"/apps/{urllib.parse.quote(app)}", {"maintenance": on})
+        if not isinstance(answer, dict) or answer.get("maintenance") is not on:
+            raise PlatformAPIError(f"maintenance mode of {app} did not turn {'on' if on else 'off'}")
+
+    def text(self, url: str, *, timeout: float | None = None) -> str:
+        """A plain-text resource Heroku hands out by URL (a release phase's output stream), read whole."""
+        request = urllib.request.Request(url, headers={"User-Agent": "heroku-tools", "Accept": "text/plain"})
+        try:
+            with urllib.request.urlopen(request, context=self._context, timeout=timeout or self.timeout) as response:
+                return response.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as error:
+            raise PlatformAPIError(f"could not read {urllib.parse.urlsplit(url).path}: {error}") from None
 
     def feature(self, app: str, name: str) -> dict:
         return self.get(f"/apps/{urllib.parse.quote(app)}/features/{urllib.parse.quote(name)}")

@@ -8,6 +8,7 @@ for the failures the sandbox cannot stage on cue.
 """
 from __future__ import annotations
 
+
 import re
 import subprocess
 
@@ -235,7 +236,7 @@ def test_the_report_for_a_promotion_with_a_migration():
         "Force push:         no",
         "Preboot:            off",
         "Pipeline:           promote from acme-uat",
-        "Maintenance:        on around the promotion and migrations",
+        "Maintenance:        on from just before the promotion until the migrations are done",
         "New release:        v42 (tag live/v42)",
         "",
         "Options: 5",
@@ -502,6 +503,23 @@ class FakeHeroku:
             raise self.run_error
 
 
+class FakeApi:
+    """The Platform API side of :class:`FakeHeroku`: maintenance switches and release polls, in the same log."""
+
+    def __init__(self, heroku: FakeHeroku):
+        self.heroku = heroku
+
+    def maintenance_on(self, app):
+        self.heroku.maintenance_on(app)
+
+    def maintenance_off(self, app):
+        self.heroku.maintenance_off(app)
+
+    def releases(self, app, num=15):
+        return [{"version": r.version, "description": r.description, "status": r.status, "current": r.current,
+                 "slug": {"id": r.slug_id} if r.slug_id else None} for r in self.heroku.releases(app, num)]
+
+
 class FakeGit:
     def __init__(self, push_output="", push_error=None, on_push=None):
         self.push_output, self.push_error, self.on_push = push_output, push_error, on_push
@@ -548,7 +566,7 @@ def run_plan(plan, heroku, git=None):
     said = []
     git = git or FakeGit(on_push=lambda: heroku._releases.append(released()))
     try:
-        session = Session(settings=None, git=git, heroku=heroku, api=None)
+        session = Session(settings=None, git=git, heroku=heroku, api=FakeApi(heroku))
         outcome = execute(plan, session, console=Console(say=said.append, stream=said.append))
     except DeployFailed as error:
         return None, error, said
@@ -630,7 +648,9 @@ def test_a_dyno_that_never_started_a_step_turns_maintenance_off():
 
 
 def test_ctrl_c_during_the_push_says_the_release_may_still_come():
-    plan = dev_plan(Opt(5))
+    # maintenance_from: push: the page was up before the push, as the original tool had it
+    env = Environment(label="dev", app_name="acme-dev", branch="dev", maintenance_from="push")
+    plan = dev_plan(Opt(5), env=env)
     heroku = FakeHeroku([release(41, slug="s41", current=True)])
     _, error, _ = run_plan(plan, heroku, FakeGit(push_error=KeyboardInterrupt()))
     assert error.message == f"deploy to dev failed at pushing {SHA_B[:12]} to acme-dev: interrupted (Ctrl-C)"
@@ -641,6 +661,31 @@ def test_ctrl_c_during_the_push_says_the_release_may_still_come():
         "check `heroku releases -a acme-dev`",
     ]
     assert error.recover[0] == f"heroku-tools deploy dev --options 4   # once acme-dev runs {SHA_B[:12]}: the post-push commands it missed"
+
+
+def test_the_page_goes_up_only_once_the_build_is_done_and_never_for_a_failed_build():
+    plan = dev_plan(Opt(5))
+    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"))
+    build = ["remote: -----> Building on the Heroku-24 stack", "remote: -----> Compressing...",
+             "remote: -----> Launching..."]
+    order = []
+
+    class BuildingGit(FakeGit):
+        def push(self, remote, refspec, *, force=False, stream=None):
+            for line in build:
+                stream(line)
+                order.append((line, [call[0] for call in heroku.calls if call[0] != "releases"]))
+            heroku._releases.append(released())
+            return ""
+
+    outcome, error, said = run_plan(plan, heroku, BuildingGit())
+    assert error is None, error and error.render()
+    assert order[0][1] == [], "nothing switched while compiling"
+    assert names(heroku) == ["maintenance_on", "run", "maintenance_off"]
+
+    failing = FakeHeroku([release(41, slug="s41", current=True)])
+    _, error, _ = run_plan(plan, failing, FakeGit(push_error=CommandError("push rejected", argv=["git"], exit_code=1)))
+    assert error is not None and names(failing) == [], "a failed build never turns the page on"
 
 
 def test_ctrl_c_after_heroku_released_says_so():

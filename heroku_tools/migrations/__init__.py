@@ -16,7 +16,7 @@ and judge each migration **compatible** (the old code keeps working),
 
 See docs/migrations.rst for the rules, the markers and ``migrations.check``.
 """
-from .check import CheckResult, check, render
+from .check import CheckResult, check, describe, render
 from .classify import Classified, OperationVerdict, classify, worst
 from .graph import Graph, Promoted, pending, promoted
 from .markers import Mark, Overrides
@@ -49,6 +49,7 @@ __all__ = [
     "Verdict",
     "check",
     "classify",
+    "describe",
     "parse_migration",
     "parse_procfile",
     "pending",

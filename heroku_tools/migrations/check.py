@@ -143,7 +143,7 @@ def render(result: CheckResult, paint: Callable[[str, Verdict], str] = lambda te
     count = len(result.migrations)
     lines = [f"Migrations added since {result.since[:7]} ({result.since_label}): {count or 'none'}"]
     for item in result.migrations:
-        lines += ["", *_entry(item, paint)]
+        lines += ["", *describe(item, paint)]
     if result.changed:
         lines += ["", f"Changed since {result.since[:7]} but already applied where it runs (Django will not run them "
                       f"again): {', '.join(result.changed)}"]
@@ -155,7 +155,8 @@ def render(result: CheckResult, paint: Callable[[str, Verdict], str] = lambda te
     return "\n".join(lines)
 
 
-def _entry(item: Classified, paint: Callable[[str, Verdict], str]) -> list[str]:
+def describe(item: Classified, paint: Callable[[str, Verdict], str] = lambda text, verdict: text) -> list[str]:
+    """One migration's lines in a report: verdict and name, where, why, and what to do (or who decided)."""
     lines = [f"  {paint(f'{item.verdict.value:<12}', item.verdict)}  {item.key}"]
     if item.file:
         where = f"{item.file}:{item.line}" if item.line else item.file

@@ -1,25 +1,25 @@
-"""Carry out a :class:`~heroku_tools.plan.DeployPlan`, leaving a defined state on any failure.
+"""Carry out a :class:`~heroku_tools.release.plan.DeployPlan`, leaving a defined state on any failure.
 
-The sequence: maintenance on (only if the plan needs downtime, and no earlier
-than the push or promotion), push or promote, wait for the release, every
-post-push command in one dyno, maintenance off, tag. A :class:`Journal` records
-each step as it happens, so a failure — Ctrl-C included — is answered with
-what failed, the state the app is left in, and the exact commands to recover:
-
-* maintenance comes off again when the failure came before any migration ran
-  (the old code, or the new code on an untouched schema, still serves);
-* after a failed (or interrupted) migration it stays on, loudly, because the
-  schema may be half-migrated;
-* a step whose exit status was not checked is never reported as a success.
+The sequence: preboot off if the plan says so (back on afterwards, on every
+path); push or promote, with the maintenance page going up only once it is
+needed — after the build, or just before a promotion; the release and its
+release phase (its output shown; the page comes down as soon as it has
+succeeded when it did the migrating); every post-push command in one dyno;
+maintenance off; the tag. A :class:`~heroku_tools.release.journal.Journal`
+records each step as it happens, so a failure — Ctrl-C included — is
+answered by :mod:`~heroku_tools.release.failure` with what failed, the state
+the app is left in, and the exact commands to recover.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
+from .. import database
 from ..errors import HerokuToolsError, RemoteCommandFailed
 from ..git import Git
-from ..heroku import Heroku
 from ..models import Release
 from ..output import Console
 from ..session import Session
@@ -29,6 +29,7 @@ from .failure import failure
 from .options import DeployOptions
 from .plan import DeployPlan
 from .steps import SCHEMA_STEPS, StepProgress, script
+from .window import BuildWatcher, Window, late_by
 
 #: What git prints when the remote already has the commit (a push that builds nothing).
 _UP_TO_DATE = "Everything up-to-date"
@@ -81,23 +82,28 @@ def execute(plan: DeployPlan, session: Session, *, note: str | None = None, cons
     """Run the plan; raise :class:`DeployFailed` (after cleaning up) on any failure.
 
     ``note``, the release note, becomes part of the release tag's message.
-    The polls for the new release go to the Platform API (``session.api``)
-    when there is one: a heroku CLI start-up per poll would be a second of
-    downtime each inside the maintenance window.
+    The polls for the new release and the maintenance switches go to the
+    Platform API: a heroku CLI start-up each would be a second of downtime.
     """
     started = time.monotonic()
     journal = Journal(plan)
+    window = Window(plan, journal, session, console)
     try:
-        if plan.options & DeployOptions.PUSH:
-            _ship(plan, journal, session, console)
-        if plan.steps:
-            _run_steps(plan, journal, session.heroku, console)
-        _maintenance_off(journal, session.heroku, plan.env.app_name, console.say)
+        with _preboot_off(plan, journal, session, console.say):
+            if plan.options & DeployOptions.PUSH:
+                _ship(plan, journal, session, window, console)
+            if plan.steps:
+                _run_steps(plan, journal, session, window, console)
+            window.off()
         tag = _tag(plan, journal, session.git, note, console.say) if journal.new_release is not None else None
     except KeyboardInterrupt:
-        raise failure(journal, session.heroku, "interrupted (Ctrl-C)", interrupted=True) from None
+        raise failure(journal, session, "interrupted (Ctrl-C)", interrupted=True) from None
     except HerokuToolsError as error:
-        raise failure(journal, session.heroku, error.message, cause=error) from None
+        raise failure(journal, session, error.message, cause=error) from None
+    late = late_by(journal)
+    if late is not None:
+        console.warn(f"The maintenance page came up {late:.1f}s after release v{journal.new_release.version} was "
+                     "created: the new release may have served briefly before it (see maintenance_from in the docs).")
     return Outcome(
         plan=plan,
         release=journal.new_release,
@@ -108,11 +114,37 @@ def execute(plan: DeployPlan, session: Session, *, note: str | None = None, cons
     )
 
 
-def _ship(plan: DeployPlan, journal: Journal, session: Session, console: Console) -> None:
+@contextlib.contextmanager
+def _preboot_off(plan: DeployPlan, journal: Journal, session: Session, say) -> Iterator[None]:
+    """Preboot off for an incompatible deploy (the old code must not keep serving), on again after, always."""
+    if not (plan.decision and plan.decision.preboot_off):
+        yield
+        return
+    app = plan.env.app_name
+    journal.begin(f"preboot off for {app} during this deploy", say)
+    session.api.set_feature(app, "preboot", False)
+    journal.preboot_off = True
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(HerokuToolsError):  # the failure policy says so if preboot stays off
+            _preboot_on(journal, session, say)
+        raise
+    _preboot_on(journal, session, say)
+
+
+def _preboot_on(journal: Journal, session: Session, say) -> None:
+    journal.begin(f"preboot on again for {journal.plan.env.app_name}", say)
+    session.api.set_feature(journal.plan.env.app_name, "preboot", True)
+    journal.preboot_off = False
+
+
+def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, console: Console) -> None:
     """Push or promote, then wait for the release it makes; a failed release phase is a failure."""
     app, say = plan.env.app_name, console.say
     previous = plan.next_version - 1
-    _maintenance_on(plan, journal, session.heroku, say)
+    if plan.method == "promote" or plan.env.maintenance_from == "push":
+        window.on()
     if plan.method == "promote":
         journal.begin(f"promoting {plan.source_app} to {app}", say)
         journal.shipping = True
@@ -120,29 +152,64 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, console: Console
     else:
         journal.begin(f"pushing {plan.target_commit[:12]} to {app}", say)
         journal.shipping = True
+        watcher = BuildWatcher(window, console.stream)
         refspec = f"{plan.target_commit}:refs/heads/main"
-        pushed = session.git.push(plan.git_url, refspec, force=plan.force, stream=console.stream)
+        pushed = session.git.push(plan.git_url, refspec, force=plan.force, stream=watcher)
         if _UP_TO_DATE in pushed:
             raise NothingBuilt(f"{app}'s git repository already holds {plan.target_commit[:12]}, so the push built nothing")
+        watcher.finish()
     journal.begin(f"waiting for the new release of {app}", say)
-    journal.new_release = wait_for_release(ApiReleases(session.api) if session.api else session.heroku, app, previous)
+    journal.new_release = wait_for_release(ApiReleases(session.api), app, previous)
+    _show_release_phase(journal.new_release, session, console)
     if journal.new_release.status != "succeeded":
+        journal.applied_before_failure = _applied_since(plan, session)
         raise DeployFailed(
             f"release v{journal.new_release.version} of {app} {journal.new_release.status} (its release phase failed)"
         )
+    if not any(step.name in SCHEMA_STEPS for step in plan.steps):
+        window.off()  # the release phase did the migrating: nothing left that needs the page
 
 
-def _run_steps(plan: DeployPlan, journal: Journal, heroku: Heroku, console: Console) -> None:
+def _show_release_phase(release: Release, session: Session, console: Console) -> None:
+    """The release phase's output, when it had one (Heroku keeps it behind ``output_stream_url``)."""
+    if not release.output_stream_url:
+        return
+    try:
+        text = session.api.text(release.output_stream_url)
+    except HerokuToolsError as error:
+        console.warn(f"the release phase's output could not be read: {error.message}")
+        return
+    console.say(f"release phase of v{release.version}:")
+    for line in text.splitlines():
+        console.stream(line)
+
+
+def _applied_since(plan: DeployPlan, session: Session) -> tuple[str, ...]:
+    """The migrations applied since the plan was made (what a failed release phase left), as ``app.name``."""
+    if plan.schema is None or plan.schema.plan is None:
+        return ()
+    url = session.api.config_vars(plan.env.app_name).get("DATABASE_URL")
+    if not url:
+        return ()
+    try:
+        now = database.applied_migrations(url)
+    except HerokuToolsError:
+        return ()
+    before = set(plan.schema.applied_before)
+    return tuple(f"{app}.{name}" for app, name in now if (app, name) not in before)
+
+
+def _run_steps(plan: DeployPlan, journal: Journal, session: Session, window: Window, console: Console) -> None:
     """Every post-push command in one dyno; maintenance comes off as soon as the schema steps are done."""
     app = plan.env.app_name
     if not plan.options & DeployOptions.PUSH:
-        _maintenance_on(plan, journal, heroku, console.say)
+        window.on()
     journal.progress = StepProgress(plan.steps, show=console.stream)
-    early_off = _EarlyMaintenanceOff(plan, journal, heroku, app, console.say)
+    early_off = _EarlyMaintenanceOff(plan, window)
     journal.progress.on_start = early_off.step_started
     journal.begin(f"running {', '.join(step.name for step in plan.steps)} on {app} (one dyno)", console.say)
     try:
-        heroku.run(app, script(plan.steps), stream=journal.progress)
+        session.heroku.run(app, script(plan.steps), stream=journal.progress)
     except RemoteCommandFailed as error:
         step = journal.progress.current
         what = f"`{journal.progress.command(step)}`" if step else "the dyno"
@@ -176,24 +243,24 @@ class _EarlyMaintenanceOff:
     failure surfaces after the dyno, with the page still (reported as) on.
     """
 
-    def __init__(self, plan: DeployPlan, journal: Journal, heroku: Heroku, app: str, say):
+    def __init__(self, plan: DeployPlan, window: Window):
         names = [step.name for step in plan.steps]
         schema = [i for i, name in enumerate(names) if name in SCHEMA_STEPS]
         self.after_schema = names[schema[-1] + 1] if schema and schema[-1] + 1 < len(names) else None
-        self.journal, self.heroku, self.app, self.say = journal, heroku, app, say
+        self.window = window
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
     def step_started(self, name: str) -> None:
-        if name != self.after_schema or self.journal.maintenance_since is None or self.thread:
+        if name != self.after_schema or self.window.journal.maintenance_since is None or self.thread:
             return
         self.thread = threading.Thread(target=self._off, daemon=True)
         self.thread.start()
 
     def _off(self) -> None:
         try:
-            _maintenance_off(self.journal, self.heroku, self.app, self.say)
-            self.journal.maintenance_off_early = True
+            self.window.off()
+            self.window.journal.maintenance_off_early = True
         except BaseException as error:  # noqa: BLE001 - re-raised in join()
             self.error = error
 
@@ -203,20 +270,3 @@ class _EarlyMaintenanceOff:
         if self.error is not None:
             error, self.error = self.error, None
             raise error
-
-
-def _maintenance_on(plan: DeployPlan, journal: Journal, heroku: Heroku, say) -> None:
-    if not plan.maintenance or plan.already_maintenance or journal.maintenance_since is not None:
-        return
-    journal.begin(f"maintenance on for {plan.env.app_name}", say)
-    heroku.maintenance_on(plan.env.app_name)
-    journal.maintenance_since = time.monotonic()
-
-
-def _maintenance_off(journal: Journal, heroku: Heroku, app: str, say) -> None:
-    if journal.maintenance_since is None:
-        return
-    journal.begin(f"maintenance off for {app}", say)
-    heroku.maintenance_off(app)
-    journal.maintenance_seconds = time.monotonic() - journal.maintenance_since
-    journal.maintenance_since = None

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from ..errors import HerokuToolsError
 from ..heroku import Heroku
+from ..migrations import Verdict
 from ..models import Release
+from ..session import Session
 from .deployed import current_release
 from .journal import DeployFailed, Journal, NothingBuilt
 from .options import DeployOptions
+from .window import restore_scale
 
 
 def failure(
     journal: Journal,
-    heroku: Heroku,
+    session: Session,
     reason: str,
     *,
     interrupted: bool = False,
@@ -33,9 +36,10 @@ def failure(
     plan = journal.plan
     app = plan.env.app_name
     recover: list[str] = []
-    maintenance_note = _maintenance(journal, heroku, recover)
-    current, release_note, releases = _release_state(heroku, app)
-    state = [note for note in (release_note, maintenance_note) if note]
+    maintenance_note = _maintenance(journal, session, recover)
+    current, release_note, releases = _release_state(session.heroku, app)
+    state = [note for note in (release_note, *_applied(journal), maintenance_note, *_restored(journal, session, recover))
+             if note]
     steps_only = f"heroku-tools deploy {plan.env.label} --options {int(plan.options & ~DeployOptions.PUSH)}"
     if interrupted and journal.shipping and journal.progress is None:
         _interrupted_shipping(journal, current, steps_only, state, recover)
@@ -59,26 +63,70 @@ def _failed_step(journal: Journal) -> str:
     return step[0].lower() + step[1:]
 
 
-def _maintenance(journal: Journal, heroku: Heroku, recover: list[str]) -> str | None:
+def _maintenance(journal: Journal, session: Session, recover: list[str]) -> str | None:
     """Leave maintenance on only when the schema may be half-migrated; the state line that says so."""
     app = journal.plan.env.app_name
     if journal.maintenance_since is None:
         if journal.maintenance_off_early:
             return f"maintenance is off again for {app} (the migrations had completed)"
         return None
-    if journal.schema_at_risk:
+    at_risk = _schema_at_risk(journal)
+    if at_risk:
         recover.append(f"heroku run -x -a {app} -- 'python manage.py showmigrations'   # inspect")
         recover.append(f"heroku maintenance:off -a {app}   # once the schema is sound")
-        return (f"MAINTENANCE IS STILL ON for {app}: {journal.progress.current} failed or was interrupted, "
-                "so the database schema may be half-migrated")
+        return f"MAINTENANCE IS STILL ON for {app}: {at_risk}"
     try:
-        heroku.maintenance_off(app)
+        session.api.maintenance_off(app)
     except (HerokuToolsError, KeyboardInterrupt):
         recover.insert(0, f"heroku maintenance:off -a {app}")
         return f"MAINTENANCE IS STILL ON for {app}: turning it off failed too"
     journal.maintenance_since = None
     why = "the migrations had completed" if journal.schema_steps_ran else "no migration had run"
     return f"maintenance is off again for {app} ({why})"
+
+
+def _schema_at_risk(journal: Journal) -> str | None:
+    """Why the old code must not serve now, if it must not: the sentence for the state line."""
+    if journal.schema_at_risk:
+        return (f"{journal.progress.current} failed or was interrupted, so the database schema may be "
+                "half-migrated")
+    schema = journal.plan.schema
+    if not journal.applied_before_failure or schema is None or schema.plan is None:
+        return None
+    verdicts = {str(item.key): item.verdict for item in schema.plan.pending}
+    risky = [name for name in journal.applied_before_failure
+             if verdicts.get(name, Verdict.UNKNOWN).needs_downtime]
+    if not risky:
+        return None
+    return (f"the release phase applied {', '.join(risky)} before it failed, which the old code that still "
+            "serves may not work with")
+
+
+def _applied(journal: Journal) -> list[str]:
+    """What a failed release phase had applied: each migration is its own transaction (non-atomic ones may be half)."""
+    if journal.new_release is None or journal.new_release.status == "succeeded":
+        return []
+    if not journal.applied_before_failure:
+        return ["the release phase applied no migration before it failed"]
+    return [f"the release phase applied {', '.join(journal.applied_before_failure)} before it failed"]
+
+
+def _restored(journal: Journal, session: Session, recover: list[str]) -> list[str]:
+    """Preboot and scaled-down process types back as they were, whatever happened; the lines saying so."""
+    app = journal.plan.env.app_name
+    lines = []
+    if journal.preboot_off:
+        lines.append(f"PREBOOT IS STILL OFF for {app}: turning it back on failed")
+        recover.insert(0, f"heroku features:enable preboot -a {app}")
+    if journal.scaled_down:
+        kinds = " ".join(f"{kind}={count}" for kind, count in journal.scaled_down.items())
+        try:
+            restore_scale(journal, session, lambda message: None)
+            lines.append(f"{kinds.replace(' ', ', ')} scaled back up")
+        except (HerokuToolsError, KeyboardInterrupt):
+            lines.append(f"{kinds.replace(' ', ', ')} are still scaled to 0: scaling them back up failed")
+            recover.insert(0, f"heroku ps:scale {kinds} -a {app}")
+    return lines
 
 
 def _interrupted_shipping(journal: Journal, current: Release | None, steps_only: str,

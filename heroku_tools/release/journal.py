@@ -48,6 +48,14 @@ class Journal:
     shipping: bool = False
     new_release: Release | None = None
     log: list[str] = field(default_factory=list)
+    #: Wall-clock time the page came up (to compare with the release's ``created_at``).
+    maintenance_on_at: float | None = None
+    #: Process types the window scaled to 0, with the quantities to put back.
+    scaled_down: dict[str, int] | None = None
+    #: Preboot was turned off for this deploy (it is turned on again on every path).
+    preboot_off: bool = False
+    #: Migrations a failed release phase had applied before it stopped (read back from the database).
+    applied_before_failure: tuple[str, ...] = ()
 
     def begin(self, step: str, say: Callable[[str], None]) -> None:
         self.step = step

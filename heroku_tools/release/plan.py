@@ -23,8 +23,10 @@ from ..protection import check_target
 from ..session import Session
 from ..settings import Environment, Settings
 from .deployed import Deployed, is_ancestor_or_same, resolve_deployed
+from .downtime import Decision, decide
 from .options import DeployOptions, Inference, apply_overrides, infer_options, matching_files
-from .steps import SCHEMA_STEPS, Step, select_steps
+from .schema import Applied, SchemaPlan, plan_schema, read_applied
+from .steps import Step, select_steps
 from .tags import check_tag
 
 
@@ -58,6 +60,12 @@ class DeployPlan:
     target_apps: tuple[str, ...] = ()
     already_maintenance: bool = False
     notes: tuple[str, ...] = ()
+    #: What the deploy does to the database schema, and the downtime decided from it.
+    schema: SchemaPlan | None = None
+    decision: Decision | None = None
+    #: Process types running besides ``web`` (maintenance does not stop them), and those scaled to 0 for it.
+    other_processes: tuple[str, ...] = ()
+    scale_down: dict[str, int] | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -92,9 +100,9 @@ def plan_deploy(
     env = settings.environment(label)
     branch = _branch(settings, env, branch)
     upstream = _upstream(settings, env, promote_from)
-    say("pre-flight: checking the repository and Heroku…")
+    say("pre-flight: checking the repository, Heroku and the database…")
     with ThreadPoolExecutor(2) as pool:
-        remote_reads = pool.submit(_heroku_reads, session.api, settings, env, upstream)
+        remote_reads = pool.submit(_heroku_reads, session, env, upstream)
         local = pool.submit(_git_checks, git, env, branch)
         branch_head = local.result()
         reads = remote_reads.result()
@@ -109,12 +117,17 @@ def plan_deploy(
     changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
     revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
     commits = tuple(git.log(revisions))[: None if deployed.commit else 20]
-    inference, chosen, steps = _steps(settings, method, changed, options,
+    target_applied, protection = reads["target"]
+    schema = plan_schema(git, target_commit, target_applied, deployed_commit=deployed.commit, changed_files=changed,
+                         migrate_globs=settings.options.get("migrate", ()), upstream=reads.get("upstream_applied"),
+                         overrides=settings.migrations)
+    preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
+    decision = decide(schema, preboot=preboot, label=env.label, maintenance=maintenance)
+    inference, chosen, steps = _steps(settings, method, changed, options, schema, decision,
                                       migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
 
     app = reads["app"]
-    preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
-    needs_downtime = any(step.name in SCHEMA_STEPS for step in steps) and not preboot
+    others = _other_processes(reads["formation"])
     next_version = max((r.version for r in releases), default=0) + 1
     check_tag(git, env, next_version, target_commit)
     return DeployPlan(
@@ -128,7 +141,7 @@ def plan_deploy(
         inference=inference,
         options=chosen,
         steps=steps,
-        maintenance=needs_downtime if maintenance is None else maintenance,
+        maintenance=decision.maintenance,
         preboot=preboot,
         force=force,
         git_url=app.get("git_url"),
@@ -137,7 +150,11 @@ def plan_deploy(
         source_app=upstream.app_name if upstream else None,
         target_apps=(env.app_name,),
         already_maintenance=bool(app.get("maintenance")),
-        notes=tuple(_notes(reads["protection"], deployed, options, inference, chosen)),
+        notes=tuple(_notes(protection, deployed, options, inference, chosen)),
+        schema=schema,
+        decision=decision,
+        other_processes=tuple(others),
+        scale_down={kind: others[kind] for kind in env.maintenance_scale_down if kind in others} or None,
     )
 
 
@@ -166,22 +183,24 @@ def _upstream(settings: Settings, env: Environment, promote_from: str | None) ->
     return upstream
 
 
-def _heroku_reads(api: PlatformAPI, settings: Settings, env: Environment, upstream: Environment | None) -> dict:
-    """Everything the plan needs from Heroku, read at once through the Platform API."""
+def _heroku_reads(session: Session, env: Environment, upstream: Environment | None) -> dict:
+    """Everything the plan needs from Heroku and the databases, read at once (the Platform API, psql)."""
+    api = session.api
     _ = api.token  # resolved once (at most one CLI call), before the parallel reads
     jobs = {
         "account": lambda: api.account(),
         "app": lambda: api.app(env.app_name),
         "releases": lambda: api.releases(env.app_name, 25),
-        # Protection follows the app and its database: a label is only a name.
-        "protection": lambda: check_target(settings, env, api.config_vars,
-                                           action=f"deploy to {env.label} ({env.app_name})"),
+        "formation": lambda: api.formation(env.app_name),
+        "target": lambda: _target_reads(session, env),
     }
     if env.preboot is None:
         jobs["preboot"] = lambda: api.feature(env.app_name, "preboot")
     if upstream is not None:
         jobs["upstream_releases"] = lambda: api.releases(upstream.app_name, 10)
         jobs["upstream_app"] = lambda: api.app(upstream.app_name)
+        jobs["upstream_applied"] = lambda: read_applied(session.heroku, upstream.app_name,
+                                                        api.config_vars(upstream.app_name))
     with ThreadPoolExecutor(len(jobs)) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
         results = {}
@@ -191,6 +210,23 @@ def _heroku_reads(api: PlatformAPI, settings: Settings, env: Environment, upstre
             except PlatformAPIError as error:
                 raise _api_error(error, upstream.app_name if name.startswith("upstream") else env.app_name) from None
         return results
+
+
+def _target_reads(session: Session, env: Environment) -> tuple[Applied, list[str]]:
+    """The target's config, then at once: its applied migrations, and the protection check on its databases."""
+    config = session.api.config_vars(env.app_name)
+    with ThreadPoolExecutor(2) as pool:
+        # Protection follows the app and its database: a label is only a name.
+        protection = pool.submit(check_target, session.settings, env, session.api.config_vars, target_config=config,
+                                 action=f"deploy to {env.label} ({env.app_name})")
+        applied = pool.submit(read_applied, session.heroku, env.app_name, config)
+        return applied.result(), protection.result()
+
+
+def _other_processes(formation: list[dict]) -> dict[str, int]:
+    """Process types with dynos besides ``web``: the maintenance page does not stop them."""
+    return {item["type"]: int(item.get("quantity") or 0) for item in formation
+            if item.get("type") not in ("web", "release") and int(item.get("quantity") or 0) > 0}
 
 
 def _api_error(error: PlatformAPIError, app: str) -> HerokuToolsError:
@@ -254,9 +290,10 @@ def _promoted_commit(git: Git, api: PlatformAPI, env: Environment, upstream: Env
 
 
 def _steps(settings: Settings, method: str, changed: tuple[str, ...] | None, options: int | str | None,
-           **overrides: bool | None) -> tuple[Inference, DeployOptions, tuple[Step, ...]]:
-    """The options inferred from the changed files, the ones chosen, and the post-push steps they select."""
-    inference = infer_options(changed, settings.options)
+           schema: SchemaPlan, decision: Decision, **overrides: bool | None,
+           ) -> tuple[Inference, DeployOptions, tuple[Step, ...]]:
+    """The options inferred — migrate from the schema plan, the rest from the changed files — and the steps."""
+    inference = _with_schema(infer_options(changed, settings.options), schema, decision)
     chosen = DeployOptions.parse(options) if options is not None else inference.options
     if method == "promote" and options is None:
         # A promotion copies the upstream's slug, static files already collected by its build.
@@ -272,6 +309,23 @@ def _steps(settings: Settings, method: str, changed: tuple[str, ...] | None, opt
             "or drop --loaddata / bit 8 from --options",
         )
     return inference, chosen, tuple(select_steps(chosen, settings.commands, fixtures=fixtures))
+
+
+def _with_schema(inference: Inference, schema: SchemaPlan, decision: Decision) -> Inference:
+    """The migrate bit as the schema plan has it: set when this tool must run migrate, and why."""
+    options = inference.options & ~DeployOptions.MIGRATE
+    reasons = {flag: why for flag, why in inference.reasons.items() if flag is not DeployOptions.MIGRATE}
+    if decision.migrate_here:
+        options |= DeployOptions.MIGRATE
+        pending = schema.pending
+        shown = ", ".join(pending[:3]) + ("…" if len(pending) > 3 else "")
+        if schema.plan is None:
+            reasons[DeployOptions.MIGRATE] = (f"migration files changed ({schema.read_from}): {shown}",)
+        elif pending:
+            reasons[DeployOptions.MIGRATE] = (f"{len(pending)} pending on the database: {shown}",)
+        else:
+            reasons[DeployOptions.MIGRATE] = (f"{', '.join(schema.dependencies_changed)} changed",)
+    return Inference(options, reasons)
 
 
 def _notes(protection: list[str], deployed: Deployed, options, inference: Inference, chosen: DeployOptions) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from colorama import Fore, Style
 
+from ..migrations import Verdict, describe, release_summary
 from .deployed import Deployed
 from .options import STEP_LABELS, DeployOptions
 from .plan import DeployPlan
@@ -64,6 +65,8 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         lines.append("")
         lines.append(paint("Post-push commands (one dyno, stops at the first failure):", Style.BRIGHT))
         lines += [f"    {step.command}" for step in plan.steps]
+    if plan.schema is not None and plan.decision is not None:
+        lines += ["", *_migrations(plan, paint)]
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
@@ -85,7 +88,39 @@ def _maintenance_line(plan: DeployPlan) -> str:
         return "already on (left as it is)"
     if not plan.maintenance:
         return "off (no downtime needed)"
-    around = "promotion and migrations" if plan.method == "promote" else "push and migrations"
-    return f"on around the {around}"
+    if plan.method == "promote":
+        start = "just before the promotion"
+    elif not plan.options & DeployOptions.PUSH:
+        start = "the start"
+    else:
+        start = "the push" if plan.env.maintenance_from == "push" else "the end of the build"
+    migrate_here = plan.options & (DeployOptions.MIGRATE | DeployOptions.SYNCDB)
+    end = "the migrations are done" if migrate_here else "the release phase has succeeded"
+    return f"on from {start} until {end}"
+
+
+def _migrations(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:
+    """The Migrations section: each pending migration with its verdict, then the downtime decision and why."""
+    schema, decision = plan.schema, plan.decision
+    lines = [paint(f"Migrations ({schema.read_from}; {release_summary(schema.procfile)}):", Style.BRIGHT)]
+    colour = {Verdict.COMPATIBLE: Fore.GREEN, Verdict.LOCKING: Fore.YELLOW}
+    if schema.plan is not None:
+        for item in schema.plan.pending:
+            lines += ["  " + line for line in describe(item, lambda text, verdict: paint(text, colour.get(verdict, Fore.RED)))]
+    else:
+        lines += [f"    {path}  (approximate: the database could not be read)" for path in schema.approximate]
+    if schema.dependencies_changed:
+        lines.append(f"    possibly pending: third-party migrations, operations unknown "
+                     f"({', '.join(schema.dependencies_changed)} changed)")
+    if not schema.needs_migrate:
+        lines.append("    (none pending)")
+    lines.append(f"Downtime: {decision.why}.")
+    lines += [paint(f"Warning: {warning}.", Fore.YELLOW) for warning in decision.warnings]
+    if plan.maintenance and plan.other_processes:
+        still = ", ".join(plan.other_processes)
+        scaled = f" ({', '.join(plan.scale_down)} scaled to 0 for the window)" if plan.scale_down else ""
+        lines.append(f"The maintenance page stops web traffic only: {still}, one-off dynos and Scheduler jobs "
+                     f"keep running{scaled}.")
+    return lines
 
 

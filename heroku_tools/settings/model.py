@@ -93,6 +93,12 @@ class Environment:
     data: Mapping[str, Any] | None = None
     #: The git remote code is fetched from and tags pushed to.
     remote: str = "origin"
+    #: When a push deploy that needs downtime turns the maintenance page on: ``build`` (once the
+    #: build has compiled, just before the release) or ``push`` (before the push: the build is downtime too).
+    maintenance_from: str = "build"
+    #: Process types scaled to 0 while the maintenance page is up (maintenance does not stop them),
+    #: restored afterwards on every path.
+    maintenance_scale_down: tuple[str, ...] = ()
     #: Where deployments, promotions and rollbacks are announced (see :mod:`heroku_tools.release.notify`).
     notify: tuple[NotifyTarget, ...] = ()
 
@@ -118,6 +124,8 @@ class Settings:
     #: The ``data:`` block: anonymisation ``rules`` (a mapping, or a file path), ``secret``
     #: (``${VAR}`` expanded when a restore runs), ``canary`` values and ``post_restore`` commands.
     data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``migrations:``: verdicts the project decides itself, ``{"compatible": ("app.0007_x",), ...}``.
+    migrations: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def labels(self) -> list[str]:

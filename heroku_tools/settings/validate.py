@@ -18,7 +18,9 @@ from . import variables
 from .model import DEFAULT_OPTIONS, CONFIG_VAR_NAME, Environment, NotifyTarget, Settings
 from .yamlmarks import KeyPath, Origin, kind, shown
 
-TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data")
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations")
+#: Keys of the ``migrations:`` block: migrations (``app.name``) whose verdict the project decides itself.
+MIGRATION_KEYS = ("compatible", "locking", "incompatible", "unknown")
 #: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
 DATA_KEYS = ("rules", "secret", "canary", "post_restore")
 BIN_KEYS = ("bin",)
@@ -102,6 +104,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
         tools[tool] = _check((tool, "bin"), section.get("bin"), _optional(_string), where)
     config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
     data_block = _data_block(data.get("data"), where)
+    migration_overrides = _migration_overrides(data.get("migrations"), where)
     return Settings(
         environments=environments,
         commands=MappingProxyType(commands),
@@ -111,6 +114,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
         source=source,
         config_ignore=config_ignore or (),
         data=data_block,
+        migrations=migration_overrides,
     )
 
 
@@ -133,6 +137,22 @@ def _data_block(raw, where: Where) -> Mapping[str, Any]:
         "post_restore": _check(("data", "post_restore"), raw.get("post_restore"), _optional(_commands_list), where) or (),
     }
     return MappingProxyType(checked)
+
+
+def _migration_overrides(raw, where: Where) -> Mapping[str, tuple[str, ...]]:
+    """``migrations: {compatible: [app.0007_x], incompatible: [...]}``: verdicts decided by the project."""
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, dict):
+        raise where.error(("migrations",), f"expected a mapping such as {{compatible: [app.0007_name]}}, got {kind(raw)}")
+    overrides = {}
+    for verdict, names in raw.items():
+        if verdict not in MIGRATION_KEYS:
+            raise where.error(("migrations",), f"unknown key {verdict!r}{did_you_mean(verdict, MIGRATION_KEYS)}",
+                              at=("migrations", verdict))
+        checked = _check(("migrations", verdict), names, _migration_names, where)
+        overrides[verdict] = checked
+    return MappingProxyType(overrides)
 
 
 def _commands(raw, where: Where) -> dict[str, str]:
@@ -199,8 +219,9 @@ def _environment_values(base: KeyPath, env: dict, where: Where) -> dict:
         check_config_vars(base + ("settings",), declared, where.error)
     if declared is not None:
         values["config_vars"] = declared
-    if values.get("config_ignore") is None:
-        values.pop("config_ignore", None)
+    for key in ("config_ignore", "maintenance_scale_down"):  # null: the default (none)
+        if values.get(key) is None:
+            values.pop(key, None)
     return values
 
 
@@ -314,6 +335,21 @@ def _strings(expected: str) -> Callable:
 
 _patterns = _strings("a list of config var name patterns such as ['SENTRY_RELEASE', 'NEW_RELIC_*']")
 _commands_list = _strings("a string or a list of strings")
+_process_types = _strings("a list of process types such as [worker, clock]")
+
+
+def _migration_names(value):
+    names = _strings("a list of migrations such as [customers.0007_phone]")(value)
+    for name in names:
+        if name.count(".") != 1 or not all(name.split(".")):
+            raise _Expected(f"migrations named app.name, such as customers.0007_phone (not {name!r})")
+    return names
+
+
+def _maintenance_from(value):
+    if value not in ("build", "push"):
+        raise _Expected("build (the page goes up once the build is done) or push (before the push)")
+    return value
 
 
 def _data(value):
@@ -393,6 +429,8 @@ ENVIRONMENT_KEYS: dict[str, Callable] = {
     "config_ignore": _optional(_patterns),
     "data": _optional(_data),
     "remote": _string,
+    "maintenance_from": _maintenance_from,
+    "maintenance_scale_down": _optional(_process_types),
 }
 #: Every key an environment takes: ``notify`` is a list checked target by target (:func:`_notify_targets`).
 ENVIRONMENT_KEY_NAMES = (*ENVIRONMENT_KEYS, "notify")
