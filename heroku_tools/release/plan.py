@@ -117,12 +117,7 @@ def plan_deploy(
     changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
     revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
     commits = tuple(git.log(revisions))[: None if deployed.commit else 20]
-    target_applied, protection = reads["target"]
-    schema = plan_schema(git, target_commit, target_applied, deployed_commit=deployed.commit, changed_files=changed,
-                         migrate_globs=settings.options.get("migrate", ()), upstream=reads.get("upstream_applied"),
-                         overrides=settings.migrations)
-    preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
-    decision = decide(schema, preboot=preboot, label=env.label, maintenance=maintenance)
+    schema, preboot, decision = _schema(session, env, reads, target_commit, deployed, changed, maintenance)
     inference, chosen, steps = _steps(settings, method, changed, options, schema, decision,
                                       migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
 
@@ -150,12 +145,46 @@ def plan_deploy(
         source_app=upstream.app_name if upstream else None,
         target_apps=(env.app_name,),
         already_maintenance=bool(app.get("maintenance")),
-        notes=tuple(_notes(protection, deployed, options, inference, chosen)),
+        notes=tuple(_notes(reads["target"][1], deployed, options, inference, chosen)),
         schema=schema,
         decision=decision,
         other_processes=tuple(others),
         scale_down={kind: others[kind] for kind in env.maintenance_scale_down if kind in others} or None,
     )
+
+
+def plan_migrations(session: Session, label: str, *, branch: str | None = None,
+                    say: Callable[[str], None] = lambda message: None) -> tuple[SchemaPlan, Decision, str]:
+    """What deploying ``label`` now would do to its database, without the deploy's other checks.
+
+    ``(schema plan, downtime decision, the commit it was computed for)``: the
+    branch head for a push environment, the upstream's running commit for a
+    pipeline one. Nothing is changed; the working tree may be dirty.
+    """
+    settings, git = session.settings, session.git
+    env = settings.environment(label)
+    upstream = _upstream(settings, env, None)
+    say(f"reading {env.label}'s database and the migrations at the commit to deploy…")
+    reads = _heroku_reads(session, env, upstream)
+    deployed = resolve_deployed(git, session.api, env.app_name, [Release.from_json(r) for r in reads["releases"]])
+    if upstream is not None:
+        commit = _promoted_commit(git, session.api, env, upstream, reads, git.rev_parse(env.branch or "HEAD"))
+    else:
+        commit = git.rev_parse(_branch(settings, env, branch))
+    changed = tuple(git.changed_files(deployed.commit, commit)) if deployed.commit else None
+    schema, _, decision = _schema(session, env, reads, commit, deployed, changed, None)
+    return schema, decision, commit
+
+
+def _schema(session: Session, env: Environment, reads: dict, commit: str, deployed: Deployed,
+            changed: tuple[str, ...] | None, maintenance: bool | None) -> tuple[SchemaPlan, bool, Decision]:
+    """The schema plan for ``commit`` on ``env``'s database, preboot as it is, and the downtime decided from them."""
+    settings = session.settings
+    schema = plan_schema(session.git, commit, reads["target"][0], deployed_commit=deployed.commit,
+                         changed_files=changed, migrate_globs=settings.options.get("migrate", ()),
+                         upstream=reads.get("upstream_applied"), overrides=settings.migrations)
+    preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
+    return schema, preboot, decide(schema, preboot=preboot, label=env.label, maintenance=maintenance)
 
 
 def _branch(settings: Settings, env: Environment, branch: str | None) -> str:

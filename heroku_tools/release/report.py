@@ -15,7 +15,9 @@ from colorama import Fore, Style
 from ..migrations import Verdict, describe, release_summary
 from .deployed import Deployed
 from .options import STEP_LABELS, DeployOptions
+from .downtime import Decision
 from .plan import DeployPlan
+from .schema import SchemaPlan
 
 
 def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) -> str:
@@ -66,7 +68,8 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         lines.append(paint("Post-push commands (one dyno, stops at the first failure):", Style.BRIGHT))
         lines += [f"    {step.command}" for step in plan.steps]
     if plan.schema is not None and plan.decision is not None:
-        lines += ["", *_migrations(plan, paint)]
+        lines += ["", *schema_lines(plan.schema, plan.decision, paint)]
+        lines += _still_running(plan)
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
@@ -99,9 +102,8 @@ def _maintenance_line(plan: DeployPlan) -> str:
     return f"on from {start} until {end}"
 
 
-def _migrations(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:
+def schema_lines(schema: SchemaPlan, decision: Decision, paint: Callable[..., str]) -> list[str]:
     """The Migrations section: each pending migration with its verdict, then the downtime decision and why."""
-    schema, decision = plan.schema, plan.decision
     lines = [paint(f"Migrations ({schema.read_from}; {release_summary(schema.procfile)}):", Style.BRIGHT)]
     colour = {Verdict.COMPATIBLE: Fore.GREEN, Verdict.LOCKING: Fore.YELLOW}
     if schema.plan is not None:
@@ -116,11 +118,13 @@ def _migrations(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:
         lines.append("    (none pending)")
     lines.append(f"Downtime: {decision.why}.")
     lines += [paint(f"Warning: {warning}.", Fore.YELLOW) for warning in decision.warnings]
-    if plan.maintenance and plan.other_processes:
-        still = ", ".join(plan.other_processes)
-        scaled = f" ({', '.join(plan.scale_down)} scaled to 0 for the window)" if plan.scale_down else ""
-        lines.append(f"The maintenance page stops web traffic only: {still}, one-off dynos and Scheduler jobs "
-                     f"keep running{scaled}.")
     return lines
 
 
+def _still_running(plan: DeployPlan) -> list[str]:
+    """What the page does not stop: other process types, one-off dynos, Scheduler jobs."""
+    if not (plan.maintenance and plan.other_processes):
+        return []
+    scaled = f" ({', '.join(plan.scale_down)} scaled to 0 for the window)" if plan.scale_down else ""
+    return [f"The maintenance page stops web traffic only: {', '.join(plan.other_processes)}, one-off dynos and "
+            f"Scheduler jobs keep running{scaled}."]
