@@ -28,9 +28,10 @@ from .errors import (
     VerificationFailed,
 )
 from .fakes import FAKES, FakeError, Fakes
-from .restore import RestoreResult, libpq_env, restore
+from .restore import RestoreResult, restore
 from .rules import ColumnRule, Rules, TableRule
 from .schema import Schema, read_database_schema, read_dump_schema
+from .sources import libpq_env
 from .stream import AnonymisingStream
 
 __all__ = [

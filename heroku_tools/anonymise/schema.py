@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .errors import AnonymiseError, RestoreFailed
 from .pgtypes import PgType, parse_type
+from .sources import libpq_env, open_dump_source
 from .sqlscan import read_identifier, read_identifier_list, read_qualified, split_statements
 
 TableKey = tuple[str, str]
@@ -307,9 +308,7 @@ PG_RESTORE_SAFE_FLAGS = [
 
 def read_dump_schema(dump: str, *, pg_restore: str = "pg_restore", env: dict | None = None) -> Schema:
     """The schema of a ``pg_dump -Fc`` archive (file path or http(s) URL): reads only its table of contents."""
-    from .restore import _open_dump_source  # local import: restore imports this module
-
-    source = _open_dump_source(dump)
+    source = open_dump_source(dump)
     argv = [pg_restore, "--schema-only", *PG_RESTORE_SAFE_FLAGS, "-f", "-"]
     try:
         result = source.run_to_completion(argv, env=env)
@@ -345,8 +344,6 @@ SELECT coalesce(json_agg(t), '[]'::json) FROM (
 
 def read_database_schema(url: str, *, psql: str = "psql", env: dict | None = None) -> Schema:
     """The schema of a live database (its catalogs, through psql)."""
-    from .restore import libpq_env
-
     run_env = libpq_env(url, env)
     result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password",
                              "-c", _CATALOG_QUERY], capture_output=True, env=run_env, stdin=subprocess.DEVNULL)
