@@ -246,63 +246,100 @@ class AnonymisingStream:
 
     # -- SQL outside COPY ---------------------------------------------------------------
     def _sql_line(self, raw: bytes, out: list[bytes]) -> None:
-        try:
-            text = raw.decode(self.encoding)
-        except UnicodeDecodeError:
-            raise UnsafeDump(f"the dump's SQL is not valid {self.encoding}") from None
+        """One line of SQL outside COPY data: check what it starts, then hold it, send it or drop it."""
+        text = self._decode(raw)
         copy_plan = None
-        if self.scanner.idle:
-            stripped = text.strip()
+        if self.scanner.idle:  # the line starts a statement, a comment or a psql meta-command
             if text.startswith("\\"):
-                if not re.fullmatch(r"\\(un)?restrict\s+[A-Za-z0-9]+\s*", text):
-                    raise UnsafeDump(f"the dump contains a psql meta-command: {text.strip()[:80]!r}")
+                self._check_meta_command(text)
                 self._pass(raw, out)
                 return
-            if stripped.startswith("--"):
-                if stripped == "-- PostgreSQL database dump complete":
-                    self._complete = True
-                m = _TOC_HEADER.match(stripped)
-                if m:
-                    kind = m.group(1).strip()
-                    if kind in _LARGE_OBJECTS:
-                        raise UnsafeDump("the dump contains large objects, which cannot be anonymised: "
-                                         "dump without them (pg_dump --no-blobs)")
-                    if kind.startswith("STATISTICS"):
-                        raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
-                                         "restore with pg_restore --no-statistics")
-                    if kind == "TABLE DATA":
-                        self._expect_copy = True
-            elif stripped:
-                word = re.match(r"[A-Za-z_]*", stripped).group().upper()
-                if self._expect_copy and word != "COPY":
-                    raise UnsafeDump(f"table data in the dump is not a COPY (was it dumped with --inserts?): "
-                                     f"{stripped[:80]!r}")
-                if word not in _ALLOWED_STATEMENTS:
-                    raise UnsafeDump(f"the dump contains a {word or stripped[:20]!r} statement, which the "
-                                     "anonymising restore never forwards")
-                if word == "SELECT" and re.match(r"SELECT\s+pg_catalog\.lo", stripped, re.I):
-                    raise UnsafeDump("the dump contains large objects, which cannot be anonymised")
-                if word == "SELECT" and "pg_restore_" in stripped and "_stats" in stripped:
-                    raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
-                                     "restore with pg_restore --no-statistics")
-                if word == "SET":
-                    m = re.fullmatch(r"SET\s+client_encoding\s*=\s*'([A-Za-z0-9_]+)';", stripped, re.I)
-                    if m:
-                        enc = m.group(1).upper()
-                        if enc not in _ENCODINGS:
-                            raise UnsafeDump(f"the dump's encoding {enc} is not supported")
-                        self.encoding = _ENCODINGS[enc]
-                if word == "COPY":
-                    copy_plan = self._copy_header(text)
-                    self._expect_copy = False
+            copy_plan = self._check_statement_start(text)
         done = self.scanner.feed_line(text)
         if copy_plan is not None:
-            if not done or not self.scanner.idle:
-                raise UnsafeDump(f"cannot read the COPY header {text.strip()[:120]!r}")
-            if self.state == "predata":
-                self._release(out)
-            self._start_copy(copy_plan, raw, out)
+            self._enter_copy(copy_plan, text, raw, done, out)
+        else:
+            self._forward(raw, done, out)
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            return raw.decode(self.encoding)
+        except UnicodeDecodeError:
+            raise UnsafeDump(f"the dump's SQL is not valid {self.encoding}") from None
+
+    @staticmethod
+    def _check_meta_command(text: str) -> None:
+        if not re.fullmatch(r"\\(un)?restrict\s+[A-Za-z0-9]+\s*", text):
+            raise UnsafeDump(f"the dump contains a psql meta-command: {text.strip()[:80]!r}")
+
+    def _check_statement_start(self, text: str) -> TablePlan | None:
+        """Check a line that starts a statement (or a comment); for a ``COPY`` header, return its table's plan."""
+        stripped = text.strip()
+        if stripped.startswith("--"):
+            self._toc_comment(stripped)
+            return None
+        if not stripped:
+            return None
+        word = re.match(r"[A-Za-z_]*", stripped).group().upper()
+        self._check_statement(word, stripped)
+        if word != "COPY":
+            return None
+        plan = self._copy_header(text)
+        self._expect_copy = False
+        return plan
+
+    def _toc_comment(self, stripped: str) -> None:
+        """pg_restore's comments name each entry's type before it: refuse large objects and statistics, note
+        that a table's data comes next, and note the closing line (a dump without it is truncated)."""
+        if stripped == "-- PostgreSQL database dump complete":
+            self._complete = True
+        m = _TOC_HEADER.match(stripped)
+        if not m:
             return
+        kind = m.group(1).strip()
+        if kind in _LARGE_OBJECTS:
+            raise UnsafeDump("the dump contains large objects, which cannot be anonymised: "
+                             "dump without them (pg_dump --no-blobs)")
+        if kind.startswith("STATISTICS"):
+            raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
+                             "restore with pg_restore --no-statistics")
+        if kind == "TABLE DATA":
+            self._expect_copy = True
+
+    def _check_statement(self, word: str, stripped: str) -> None:
+        """Refuse a statement that could carry data or end the transaction; follow ``SET client_encoding``."""
+        if self._expect_copy and word != "COPY":
+            raise UnsafeDump(f"table data in the dump is not a COPY (was it dumped with --inserts?): "
+                             f"{stripped[:80]!r}")
+        if word not in _ALLOWED_STATEMENTS:
+            raise UnsafeDump(f"the dump contains a {word or stripped[:20]!r} statement, which the "
+                             "anonymising restore never forwards")
+        if word == "SELECT" and re.match(r"SELECT\s+pg_catalog\.lo", stripped, re.I):
+            raise UnsafeDump("the dump contains large objects, which cannot be anonymised")
+        if word == "SELECT" and "pg_restore_" in stripped and "_stats" in stripped:
+            raise UnsafeDump("the dump contains planner statistics, whose sample values are raw data: "
+                             "restore with pg_restore --no-statistics")
+        if word == "SET":
+            self._set_encoding(stripped)
+
+    def _set_encoding(self, stripped: str) -> None:
+        m = re.fullmatch(r"SET\s+client_encoding\s*=\s*'([A-Za-z0-9_]+)';", stripped, re.I)
+        if m:
+            enc = m.group(1).upper()
+            if enc not in _ENCODINGS:
+                raise UnsafeDump(f"the dump's encoding {enc} is not supported")
+            self.encoding = _ENCODINGS[enc]
+
+    def _enter_copy(self, plan: TablePlan, text: str, raw: bytes, done: list[str], out: list[bytes]) -> None:
+        """A ``COPY ... FROM stdin;`` line: the data follows.  The first one ends the pre-data (see _release)."""
+        if not done or not self.scanner.idle:
+            raise UnsafeDump(f"cannot read the COPY header {text.strip()[:120]!r}")
+        if self.state == "predata":
+            self._release(out)
+        self._start_copy(plan, raw, out)
+
+    def _forward(self, raw: bytes, done: list[str], out: list[bytes]) -> None:
+        """A line of a statement: held back before the first COPY, sent after it."""
         if self.state == "predata":
             self._statements.extend(done)
             self._held.append(raw)
