@@ -45,7 +45,7 @@ import yaml
 
 from .errors import RulesError
 from .fakes import FAKES
-from .sqlscan import display
+from .sqlscan import display, read_quoted
 
 ACTIONS = ("keep", "null", "value", "fake", "hash")
 
@@ -175,19 +175,11 @@ def parse_table_name(raw, source: str = "rules") -> tuple[str, str]:
     parts, i, n = [], 0, len(text)
     while True:
         if i < n and text[i] == '"':
-            j, buf = i + 1, []
-            while True:
-                k = text.find('"', j)
-                if k < 0:
-                    raise RulesError(f"{source}: unterminated quote in table name {raw!r}")
-                buf.append(text[j:k])
-                if k + 1 < n and text[k + 1] == '"':
-                    buf.append('"')
-                    j = k + 2
-                    continue
-                break
-            parts.append("".join(buf))
-            i = k + 1
+            try:
+                part, i = read_quoted(text, i)
+            except ValueError:
+                raise RulesError(f"{source}: unterminated quote in table name {raw!r}") from None
+            parts.append(part)
         else:
             k = text.find(".", i)
             k = n if k < 0 else k

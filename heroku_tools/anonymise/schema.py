@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from .errors import AnonymiseError, RestoreFailed
 from .pgtypes import PgType, parse_type
 from .sources import libpq_env, open_dump_source
-from .sqlscan import read_identifier, read_identifier_list, read_qualified, split_statements
+from .sqlscan import (
+    paren_body, read_identifier, read_identifier_list, read_qualified, split_statements, split_top_level, top_level,
+)
 
 TableKey = tuple[str, str]
 
@@ -112,11 +114,11 @@ class Schema:
             return
         if not rest.startswith("("):
             raise ValueError("expected a column list")
-        body, end = _paren_body(rest, 0)
+        body, end = paren_body(rest, 0)
         table = Table(*key)
         tail = rest[end:].upper()
         table.partitioned = "PARTITION BY" in tail
-        for element in _split_top_level(body):
+        for element in split_top_level(body):
             element = element.strip()
             if not element:
                 continue
@@ -175,9 +177,9 @@ class Schema:
         paren = s.find("(", pos)
         if paren < 0:
             return
-        body, _ = _paren_body(s, paren)
+        body, _ = paren_body(s, paren)
         columns = []
-        for element in _split_top_level(body):
+        for element in split_top_level(body):
             element = element.strip()
             if element.startswith("("):
                 return  # an expression index: not a plain unique column
@@ -199,57 +201,6 @@ def _strip_leading_comments(stmt: str) -> str:
     return "\n".join(lines).strip()
 
 
-def _paren_body(text: str, start: int) -> tuple[str, int]:
-    """Text inside the parentheses opening at ``start`` and the index after the closing one."""
-    depth = 0
-    i = start
-    # walk with a tiny lexer: quotes can hold parentheses
-    n = len(text)
-    quote = None
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == quote:
-                if i + 1 < n and text[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-        i += 1
-    raise ValueError("unbalanced parentheses")
-
-
-def _split_top_level(body: str) -> list[str]:
-    parts, depth, quote, start, i, n = [], 0, None, 0, 0, len(body)
-    while i < n:
-        c = body[i]
-        if quote:
-            if c == quote:
-                if i + 1 < n and body[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(body[start:i])
-            start = i + 1
-        i += 1
-    parts.append(body[start:])
-    return parts
-
-
 _COLUMN_STOP = re.compile(
     r"\s+(COLLATE|DEFAULT|NOT\s+NULL|NULL|GENERATED|CONSTRAINT|CHECK|REFERENCES|PRIMARY\s+KEY|UNIQUE)\b", re.I)
 
@@ -257,25 +208,7 @@ _COLUMN_STOP = re.compile(
 def _column(element: str) -> Column:
     name, pos = read_identifier(element, 0)
     rest = element[pos:]
-    # the type runs until the first constraint keyword outside quotes and parentheses
-    stop = len(rest)
-    depth, quote = 0, None
-    for m in _COLUMN_STOP.finditer(rest):
-        # check the keyword is at depth 0 and outside quotes
-        depth, quote = 0, None
-        for ch in rest[: m.start()]:
-            if quote:
-                if ch == quote:
-                    quote = None
-            elif ch in "'\"":
-                quote = ch
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-        if depth == 0 and not quote:
-            stop = m.start()
-            break
+    stop = _type_end(rest)
     type_text = rest[:stop].strip()
     tail = rest[stop:].upper()
     not_null = bool(re.search(r"\bNOT\s+NULL\b", tail)) or bool(re.search(r"\bPRIMARY\s+KEY\b", tail))
@@ -283,12 +216,21 @@ def _column(element: str) -> Column:
     return Column(name=name, type=parse_type(type_text), not_null=not_null, generated=generated)
 
 
+def _type_end(rest: str) -> int:
+    """Where a column's type ends: at the first constraint keyword outside quotes and parentheses."""
+    outside = {at for at, _, depth in top_level(rest) if depth == 0}
+    for m in _COLUMN_STOP.finditer(rest):
+        if m.start(1) in outside:
+            return m.start()
+    return len(rest)
+
+
 def _table_constraint(table: Table, element: str) -> None:
     m = re.match(r"\s*(?:CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+)?"
                  r"(PRIMARY\s+KEY|UNIQUE(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?)\s*\(", element, re.I)
     if not m:
         return
-    body, _ = _paren_body(element, m.end() - 1)
+    body, _ = paren_body(element, m.end() - 1)
     columns = read_identifier_list(body)
     if columns:
         table.unique_sets.append(frozenset(columns))

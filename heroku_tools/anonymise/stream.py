@@ -50,7 +50,9 @@ from .errors import AnonymiseError, CanaryFound, Problem, RestoreFailed, SchemaM
 from .fakes import FakeError, Fakes
 from .rules import Rules, TableRule
 from .schema import Schema, Table, strip_comments
-from .sqlscan import SqlScanner, display, qualified, quote_ident, quote_literal, read_identifier_list, read_qualified
+from .sqlscan import (
+    SqlScanner, display, paren_body, qualified, quote_ident, quote_literal, read_identifier_list, read_qualified,
+)
 
 NULL = b"\\N"
 VERIFY_MARK = "heroku-tools verification failed"
@@ -384,9 +386,9 @@ class AnonymisingStream:
             rest = line[pos:]
             columns: list[str] = []
             if rest.startswith(" ("):
-                close = _close_paren(rest, 1)
-                columns = read_identifier_list(rest[2:close])
-                rest = rest[close + 1:]
+                body, end = paren_body(rest, 1)
+                columns = read_identifier_list(body)
+                rest = rest[end:]
             if rest.strip() != "FROM stdin;":
                 raise ValueError("not FROM stdin")
         except ValueError:
@@ -681,26 +683,6 @@ class AnonymisingStream:
 def _raise_literal(message: str) -> str:
     """A RAISE format string: chr(1) marks the one placeholder; any other ``%`` is literal."""
     return quote_literal(message.replace("%", "%%").replace("\x01", "%"))
-
-
-def _close_paren(text: str, start: int) -> int:
-    """Index of the ``)`` closing the ``(`` at ``start`` (double-quoted identifiers may hold parentheses)."""
-    depth, quote, i = 0, False, start
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == '"':
-                quote = False
-        elif ch == '"':
-            quote = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ValueError("unbalanced parentheses")
 
 
 def _copy_function(fake, encoding: str, where: str):
