@@ -218,9 +218,15 @@ def _column(element: str) -> Column:
 
 def _type_end(rest: str) -> int:
     """Where a column's type ends: at the first constraint keyword outside quotes and parentheses."""
-    outside = {at for at, _, depth in top_level(rest) if depth == 0}
+    tokens = top_level(rest)
+    token = next(tokens, None)
     for m in _COLUMN_STOP.finditer(rest):
-        if m.start(1) in outside:
+        # every keyword outside quotes is a token: walk the tokens up to this one (no further than needed)
+        while token is not None and token[0] < m.start(1):
+            token = next(tokens, None)
+        if token is None:
+            break
+        if token[0] == m.start(1) and token[2] == 0:
             return m.start()
     return len(rest)
 

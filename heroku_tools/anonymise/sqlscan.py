@@ -18,6 +18,7 @@ _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\x80-\U0010ffff]")
 _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][A-Za-z_0-9\x80-\U0010ffff]*)?\$")
 _SPECIAL = re.compile(r"""[-'"$/;(),*]|[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*""")
 _PUNCTUATION = frozenset("-'\"$/;(),*")
+_OPENERS = frozenset("-/'\"$")  # may open a comment or a quote
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _ROUTINE = re.compile(r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)
 
@@ -91,20 +92,18 @@ class SqlScanner:
                 i = self._skip_quoted(text, i)
                 continue
             m = _SPECIAL.search(text, i)
+            at = n if m is None else m.start()
+            if not self._started and text[i:at].strip():
+                self._started = True
             if m is None:
-                self._note_text(text[i:])
                 return
-            self._note_text(text[i:m.start()])
-            inside = self._open_quote(text, m.start())
-            if inside is None:
-                yield m.start(), m.group()
-                i = m.end()
-            else:
-                i = inside
-
-    def _note_text(self, text: str) -> None:
-        if text.strip():
-            self._started = True
+            if text[at] in _OPENERS:
+                inside = self._open_quote(text, at)
+                if inside is not None:
+                    i = inside
+                    continue
+            yield at, m.group()
+            i = m.end()
 
     def _open_quote(self, text: str, at: int) -> int | None:
         """If a comment or quote opens at ``at``, enter it and return where its inside starts; else None."""
