@@ -506,6 +506,19 @@ class CallbackStream(AnonymisingStream):
             hook(self)
 
 
+def restore_stopped_mid_copy(cluster, dump_path, target, hook, error):
+    """Restore with ``hook`` called inside auth_user's COPY: ``error`` is raised, the target is untouched and
+    no process is left behind."""
+    before = snapshot(cluster, target)
+    CallbackStream.hook = staticmethod(hook)
+    with pytest.raises(error):
+        # small chunks: the hook runs while the COPY is open
+        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
+                stream_factory=CallbackStream, chunk_size=4096)
+    assert_untouched(cluster, target, before)
+    assert no_restore_processes() == []
+
+
 def test_connection_terminated_mid_load(cluster, source, target):
     _, dump_path = source
 
@@ -518,14 +531,7 @@ def test_connection_terminated_mid_load(cluster, source, target):
             time.sleep(0.1)
         raise AssertionError("no restore backend to terminate")
 
-    before = snapshot(cluster, target)
-    CallbackStream.hook = staticmethod(kill_backend)
-    with pytest.raises(RestoreFailed):
-        # small chunks: the kill lands while the COPY is open
-        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
-                stream_factory=CallbackStream, chunk_size=4096)
-    assert_untouched(cluster, target, before)
-    assert no_restore_processes() == []
+    restore_stopped_mid_copy(cluster, dump_path, target, kill_backend, RestoreFailed)
 
 
 def test_keyboard_interrupt_mid_stream(cluster, source, target):
@@ -534,13 +540,7 @@ def test_keyboard_interrupt_mid_stream(cluster, source, target):
     def interrupt(stream):
         os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered to this (the main) thread
 
-    before = snapshot(cluster, target)
-    CallbackStream.hook = staticmethod(interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
-                stream_factory=CallbackStream, chunk_size=4096)
-    assert_untouched(cluster, target, before)
-    assert no_restore_processes() == []
+    restore_stopped_mid_copy(cluster, dump_path, target, interrupt, KeyboardInterrupt)
 
 
 def test_truncated_download(cluster, source, target):
