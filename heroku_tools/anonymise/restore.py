@@ -49,7 +49,8 @@ from .pipeio import CHUNK, Collector, Writer, set_pipe_size
 from .rules import Rules
 from .schema import PG_RESTORE_SAFE_FLAGS, read_dump_schema
 from .sources import libpq_env, open_dump_source
-from .stream import CANARY_MARK, STATUS_MARK, VERIFY_MARK, AnonymisingStream
+from .stream import AnonymisingStream
+from .transaction import CANARY_MARK, STATUS_MARK, VERIFY_MARK
 
 
 @dataclass
