@@ -64,14 +64,6 @@ class RestoreResult:
     per_table: dict = field(default_factory=dict)   #: table -> rows loaded
     committed: bool = True
 
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows_in / self.seconds if self.seconds else 0.0
-
-    @property
-    def megabytes_per_second(self) -> float:
-        return self.sql_bytes / 1e6 / self.seconds if self.seconds else 0.0
-
 
 def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | None = None,
             precheck: bool = True, wipe: bool = True, verify: bool = True,

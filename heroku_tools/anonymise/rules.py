@@ -62,10 +62,6 @@ class ColumnRule:
     def option_dict(self) -> dict:
         return dict(self.options)
 
-    @property
-    def transforms(self) -> bool:
-        return self.action != "keep"
-
     def to_yaml(self):
         if self.action in ("keep", "null"):
             return self.action
@@ -89,7 +85,6 @@ def _plain(options: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
-KEEP = ColumnRule("keep")
 NULL = ColumnRule("null")
 
 
@@ -102,10 +97,6 @@ class TableRule:
     @property
     def name(self) -> str:
         return display(self.key)
-
-    @property
-    def keep_only(self) -> bool:
-        return not self.truncate and all(r.action == "keep" for r in self.columns.values())
 
 
 @dataclass

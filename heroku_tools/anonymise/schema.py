@@ -85,7 +85,7 @@ class Schema:
         return schema
 
     def add_statement(self, stmt: str) -> None:
-        s = _strip_leading_comments(stmt)
+        s = strip_comments(stmt)
         head = s[:80].upper()
         try:
             if re.match(r"CREATE\s+(UNLOGGED\s+)?TABLE\b", head):
@@ -191,10 +191,6 @@ class Schema:
 
 def strip_comments(stmt: str) -> str:
     """A statement without the comment and blank lines before it, trimmed."""
-    return _strip_leading_comments(stmt)
-
-
-def _strip_leading_comments(stmt: str) -> str:
     lines = stmt.splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
         lines.pop(0)

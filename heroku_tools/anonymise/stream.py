@@ -304,7 +304,8 @@ class AnonymisingStream:
             raise UnsafeDump(f"cannot read the COPY header {text.strip()[:120]!r}")
         if self.state == "predata":
             self._release(out)
-        self._start_copy(plan, raw, out)
+        self._copy = plan
+        out.append(raw)
 
     def _forward(self, raw: bytes, done: list[str], out: list[bytes]) -> None:
         """A line of a statement: held back before the first COPY, sent after it."""
@@ -395,11 +396,6 @@ class AnonymisingStream:
             plan.compile(self.fakes, self.encoding)
         self.plans[key] = plan
         return plan
-
-    def _start_copy(self, plan: TablePlan, raw: bytes, out: list[bytes]) -> None:
-        self._copy = plan
-        plan.copies += 1
-        out.append(raw)
 
     def _copy_data(self, buf: bytes, pos: int, out: list[bytes]) -> int:
         if buf.startswith(b"\\.\n", pos):

@@ -31,7 +31,6 @@ class TablePlan:
     table: Table | None
     rows_in: int = 0
     rows_out: int = 0
-    copies: int = 0
     #: column -> [values sent, total length or None]  (fake/hash columns)
     sent: dict = field(default_factory=dict)
     transform_direct: object = None
