@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,7 +151,6 @@ def cluster():
     with PgCluster(base / "pg") as running:
         running.psql("CREATE ROLE app LOGIN")
         yield running
-    import shutil
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -158,7 +158,6 @@ def cluster():
 def workdir(cluster):
     path = Path(tempfile.mkdtemp(prefix="ht-anon-dumps-"))
     yield path
-    import shutil
     shutil.rmtree(path, ignore_errors=True)
 
 
