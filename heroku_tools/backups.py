@@ -19,16 +19,14 @@ enforce them:
 from __future__ import annotations
 
 import datetime
-import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .anonymise import (
-    AnonymiseError, Rules, Schema, VerificationFailed, check, find_problems, libpq_env, read_database_schema,
+    AnonymiseError, Rules, Schema, VerificationFailed, check, find_problems, read_database_schema,
     read_dump_schema,
 )
+from . import database
 from .anonymise import RestoreResult
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
@@ -152,23 +150,12 @@ def age(created: str | None, now: datetime.datetime | None = None) -> str:
 
 def _row_estimates(url: str) -> dict[str, int]:
     """Row counts of the source's tables, from the statistics (estimates: nothing is scanned on live)."""
-    psql = shutil.which("psql")
-    if not psql:
+    try:
+        rows = database.query(url, "SELECT schemaname || '.' || relname, GREATEST(n_live_tup, 0) "
+                                   "FROM pg_stat_user_tables ORDER BY 1", timeout=60)
+    except HerokuToolsError:
         return {}
-    query = (
-        "SELECT schemaname || '.' || relname, GREATEST(n_live_tup, 0) FROM pg_stat_user_tables "
-        "ORDER BY 1"
-    )
-    result = subprocess.run(
-        [psql, "-X", "-A", "-t", "-F", "\t", "--no-password", "-c", query],
-        env=libpq_env(url, dict(os.environ)), capture_output=True, text=True, timeout=60,
-    )
-    estimates = {}
-    for line in result.stdout.splitlines():
-        name, _, count = line.partition("\t")
-        if count.strip().isdigit():
-            estimates[name] = int(count)
-    return estimates
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
 
 
 def plan_restore(

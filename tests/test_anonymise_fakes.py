@@ -8,6 +8,8 @@ import re
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,8 +30,6 @@ values = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_c
 
 
 def email_ok(value: str) -> bool:
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
     try:
         validate_email(value)
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,7 +151,6 @@ def cluster():
     with PgCluster(base / "pg") as running:
         running.psql("CREATE ROLE app LOGIN")
         yield running
-    import shutil
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -158,7 +158,6 @@ def cluster():
 def workdir(cluster):
     path = Path(tempfile.mkdtemp(prefix="ht-anon-dumps-"))
     yield path
-    import shutil
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -506,6 +505,19 @@ class CallbackStream(AnonymisingStream):
             hook(self)
 
 
+def restore_stopped_mid_copy(cluster, dump_path, target, hook, error):
+    """Restore with ``hook`` called inside auth_user's COPY: ``error`` is raised, the target is untouched and
+    no process is left behind."""
+    before = snapshot(cluster, target)
+    CallbackStream.hook = staticmethod(hook)
+    with pytest.raises(error):
+        # small chunks: the hook runs while the COPY is open
+        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
+                stream_factory=CallbackStream, chunk_size=4096)
+    assert_untouched(cluster, target, before)
+    assert no_restore_processes() == []
+
+
 def test_connection_terminated_mid_load(cluster, source, target):
     _, dump_path = source
 
@@ -518,14 +530,7 @@ def test_connection_terminated_mid_load(cluster, source, target):
             time.sleep(0.1)
         raise AssertionError("no restore backend to terminate")
 
-    before = snapshot(cluster, target)
-    CallbackStream.hook = staticmethod(kill_backend)
-    with pytest.raises(RestoreFailed):
-        # small chunks: the kill lands while the COPY is open
-        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
-                stream_factory=CallbackStream, chunk_size=4096)
-    assert_untouched(cluster, target, before)
-    assert no_restore_processes() == []
+    restore_stopped_mid_copy(cluster, dump_path, target, kill_backend, RestoreFailed)
 
 
 def test_keyboard_interrupt_mid_stream(cluster, source, target):
@@ -534,13 +539,7 @@ def test_keyboard_interrupt_mid_stream(cluster, source, target):
     def interrupt(stream):
         os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered to this (the main) thread
 
-    before = snapshot(cluster, target)
-    CallbackStream.hook = staticmethod(interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        restore(dump_path, cluster.url(target, "app"), rules(), secret=SECRET, canary=CANARY,
-                stream_factory=CallbackStream, chunk_size=4096)
-    assert_untouched(cluster, target, before)
-    assert no_restore_processes() == []
+    restore_stopped_mid_copy(cluster, dump_path, target, interrupt, KeyboardInterrupt)
 
 
 def test_truncated_download(cluster, source, target):

@@ -26,6 +26,7 @@ from heroku_tools.anonymise import (
 )
 from heroku_tools.anonymise.rules import parse_table_name
 from heroku_tools.anonymise.sqlscan import display, split_statements
+from heroku_tools.anonymise.transaction import wipe_sql
 
 # What ``pg_restore -f -`` writes for a small Django-like database (PostgreSQL 15).
 DDL = r'''--
@@ -500,7 +501,6 @@ def test_libpq_env_keeps_the_password_off_argv():
 
 
 def test_wipe_keeps_public_when_the_dump_creates_it():
-    from heroku_tools.anonymise.stream import wipe_sql
     assert "CREATE SCHEMA public" in wipe_sql(["audit"])
     assert "CREATE SCHEMA public" not in wipe_sql(["public", "audit"])
     assert "DROP SCHEMA IF EXISTS audit CASCADE" in wipe_sql(["public", "audit"])

@@ -15,6 +15,23 @@ Public API (what the ``backups`` tasks call)::
 See :mod:`.restore` for the pipeline and its failure guarantees, :mod:`.stream`
 for the rewrite and the verification, :mod:`.rules` for the rule syntax,
 :mod:`.fakes` for the fakes.
+
+The modules, from the outside in:
+
+* :mod:`.restore` runs ``pg_restore | stream | psql`` in one transaction;
+  :mod:`.sources` opens the dump (file or URL) and turns a database URL into
+  libpq variables; :mod:`.pipeio` holds the threads that move bytes between
+  the processes;
+* :mod:`.stream` rewrites the SQL script (:class:`AnonymisingStream`);
+  :mod:`.tableplan` rewrites one table's COPY rows; :mod:`.transaction` writes
+  the SQL around the dump (BEGIN and the wipe, verification, COMMIT);
+  :mod:`.copytext` decodes and encodes COPY fields;
+* :mod:`.schema` reads tables and columns (from a dump's DDL or a live
+  database), with :mod:`.sqlscan` (the SQL lexer, identifiers) and
+  :mod:`.pgtypes` (column types);
+* :mod:`.rules` parses the rules, :mod:`.check` compares them with a schema
+  and proposes new ones, :mod:`.fakes` makes the fakes;
+  :mod:`.errors` holds the exceptions.
 """
 from .check import check, find_problems, proposal_yaml, propose_rules, write_proposal
 from .errors import (
@@ -28,9 +45,10 @@ from .errors import (
     VerificationFailed,
 )
 from .fakes import FAKES, FakeError, Fakes
-from .restore import RestoreResult, libpq_env, restore
+from .restore import RestoreResult, restore
 from .rules import ColumnRule, Rules, TableRule
 from .schema import Schema, read_database_schema, read_dump_schema
+from ..database import libpq_env
 from .stream import AnonymisingStream
 
 __all__ = [

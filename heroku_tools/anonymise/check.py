@@ -171,8 +171,6 @@ def _propose_column(table: Table, col: Column) -> tuple[object, str]:
         if unique:
             return "keep", f"{col.type}, unique - REVIEW: keep only if it is not personal (slug, code)"
         return "keep", f"{col.type} - REVIEW: free text may hold personal data"
-    if col.not_null:
-        return "keep", f"{col.type} - REVIEW"
     return "keep", f"{col.type} - REVIEW"
 
 

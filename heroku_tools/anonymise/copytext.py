@@ -41,7 +41,6 @@ _ESCAPE_BYTES = {
 _ENCODE_TABLE = str.maketrans(_ESCAPE_BYTES)
 _NEEDS_ESCAPE = re.compile(r"[\\\b\f\n\r\t\v]")
 _NEEDS_ESCAPE_B = re.compile(rb"[\\\b\f\n\r\t\v]")
-_ESCAPE_RE_B = re.compile(rb"[\\\b\f\n\r\t\v]")
 _ESCAPES_B = {k.encode(): v.encode() for k, v in _ESCAPE_BYTES.items()}
 
 
@@ -98,7 +97,7 @@ def encode_field(value: bytes | None) -> bytes:
         return NULL
     if _NEEDS_ESCAPE_B.search(value) is None:
         return value
-    return _ESCAPE_RE_B.sub(lambda m: _ESCAPES_B[m.group()], value)
+    return _NEEDS_ESCAPE_B.sub(lambda m: _ESCAPES_B[m.group()], value)
 
 
 def decode_text(raw: bytes | str, encoding: str = "utf-8") -> str | None:
@@ -116,10 +115,6 @@ def encode_text(value: str | None) -> str:
     if _NEEDS_ESCAPE.search(value) is None:
         return value
     return value.translate(_ENCODE_TABLE)
-
-
-def needs_escape(value: str) -> bool:
-    return _NEEDS_ESCAPE.search(value) is not None
 
 
 def decode_row(line: bytes, encoding: str = "utf-8") -> list[str | None]:

@@ -45,7 +45,7 @@ import yaml
 
 from .errors import RulesError
 from .fakes import FAKES
-from .sqlscan import display
+from .sqlscan import display, read_quoted
 
 ACTIONS = ("keep", "null", "value", "fake", "hash")
 
@@ -61,10 +61,6 @@ class ColumnRule:
     @property
     def option_dict(self) -> dict:
         return dict(self.options)
-
-    @property
-    def transforms(self) -> bool:
-        return self.action != "keep"
 
     def to_yaml(self):
         if self.action in ("keep", "null"):
@@ -89,7 +85,6 @@ def _plain(options: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
-KEEP = ColumnRule("keep")
 NULL = ColumnRule("null")
 
 
@@ -102,10 +97,6 @@ class TableRule:
     @property
     def name(self) -> str:
         return display(self.key)
-
-    @property
-    def keep_only(self) -> bool:
-        return not self.truncate and all(r.action == "keep" for r in self.columns.values())
 
 
 @dataclass
@@ -175,19 +166,11 @@ def parse_table_name(raw, source: str = "rules") -> tuple[str, str]:
     parts, i, n = [], 0, len(text)
     while True:
         if i < n and text[i] == '"':
-            j, buf = i + 1, []
-            while True:
-                k = text.find('"', j)
-                if k < 0:
-                    raise RulesError(f"{source}: unterminated quote in table name {raw!r}")
-                buf.append(text[j:k])
-                if k + 1 < n and text[k + 1] == '"':
-                    buf.append('"')
-                    j = k + 2
-                    continue
-                break
-            parts.append("".join(buf))
-            i = k + 1
+            try:
+                part, i = read_quoted(text, i)
+            except ValueError:
+                raise RulesError(f"{source}: unterminated quote in table name {raw!r}") from None
+            parts.append(part)
         else:
             k = text.find(".", i)
             k = n if k < 0 else k
@@ -228,47 +211,68 @@ def _table_rule(key, spec, source) -> TableRule:
 
 
 def parse_column_rule(rule, where: str = "rule") -> ColumnRule:
+    """One column's rule as the YAML writes it: ``null``/None, a word (``keep``, ``hash``, ...) or a mapping."""
     if rule is None:
         return NULL
     if isinstance(rule, str):
-        word = rule.strip()
-        if word in ("keep", "null", "hash"):
-            return ColumnRule(word, fake="hash" if word == "hash" else None)
-        m = re.fullmatch(r"fake\s*:\s*([a-z_0-9]+)", word)
-        if m:
-            return _fake_rule(m.group(1), {}, where)
-        raise RulesError(f"{where}: unknown rule {rule!r} (expected keep, null, hash, "
-                         "{value: X}, {fake: KIND} or hash)")
+        return _word_rule(rule, where)
     if isinstance(rule, dict):
-        actions = [k for k in rule if k in ("value", "fake", "hash", "keep", "null")]
-        if len(actions) != 1:
-            raise RulesError(f"{where}: a rule needs exactly one of value, fake, hash, got {sorted(map(str, rule))}")
-        action = actions[0]
-        options = {k: v for k, v in rule.items() if k != action}
-        if action == "value":
-            if options:
-                raise RulesError(f"{where}: 'value' takes no options, got {sorted(options)}")
-            value = rule["value"]
-            if value is None:
-                return NULL
-            return ColumnRule("value", value=_value_text(value, where))
-        if action == "fake":
-            kind = rule["fake"]
-            if not isinstance(kind, str):
-                raise RulesError(f"{where}: fake must name a kind, got {kind!r}")
-            return _fake_rule(kind, options, where)
-        if action == "hash":
-            if rule["hash"] is not True:
-                raise RulesError(f"{where}: write 'hash' or {{hash: true, length: N}}")
-            unknown = set(options) - {"length", "unique"}
-            if unknown:
-                raise RulesError(f"{where}: hash has no option(s) {', '.join(sorted(unknown))}")
-            options.pop("unique", None)
-            return ColumnRule("hash", fake="hash", options=tuple(sorted(options.items())))
-        if rule[action] is not True or options:
-            raise RulesError(f"{where}: write '{action}'")
-        return ColumnRule(action)
+        return _mapping_rule(rule, where)
     raise RulesError(f"{where}: cannot read rule {rule!r}")
+
+
+def _word_rule(rule: str, where: str) -> ColumnRule:
+    """``keep``, ``null``, ``hash`` or ``fake: KIND``."""
+    word = rule.strip()
+    if word in ("keep", "null", "hash"):
+        return ColumnRule(word, fake="hash" if word == "hash" else None)
+    m = re.fullmatch(r"fake\s*:\s*([a-z_0-9]+)", word)
+    if m:
+        return _fake_rule(m.group(1), {}, where)
+    raise RulesError(f"{where}: unknown rule {rule!r} (expected keep, null, hash, "
+                     "{value: X}, {fake: KIND} or hash)")
+
+
+def _mapping_rule(rule: dict, where: str) -> ColumnRule:
+    """``{value: X}``, ``{fake: KIND, ...options}``, ``{hash: true, length: N}``, ``{keep: true}``, ``{null: true}``."""
+    actions = [k for k in rule if k in ACTIONS]
+    if len(actions) != 1:
+        raise RulesError(f"{where}: a rule needs exactly one of value, fake, hash, got {sorted(map(str, rule))}")
+    action = actions[0]
+    options = {k: v for k, v in rule.items() if k != action}
+    if action == "value":
+        return _value_rule(rule["value"], options, where)
+    if action == "fake":
+        return _fake_mapping_rule(rule["fake"], options, where)
+    if action == "hash":
+        return _hash_rule(rule["hash"], options, where)
+    if rule[action] is not True or options:
+        raise RulesError(f"{where}: write '{action}'")
+    return ColumnRule(action)
+
+
+def _value_rule(value, options: dict, where: str) -> ColumnRule:
+    if options:
+        raise RulesError(f"{where}: 'value' takes no options, got {sorted(options)}")
+    if value is None:
+        return NULL
+    return ColumnRule("value", value=_value_text(value, where))
+
+
+def _fake_mapping_rule(kind, options: dict, where: str) -> ColumnRule:
+    if not isinstance(kind, str):
+        raise RulesError(f"{where}: fake must name a kind, got {kind!r}")
+    return _fake_rule(kind, options, where)
+
+
+def _hash_rule(flag, options: dict, where: str) -> ColumnRule:
+    if flag is not True:
+        raise RulesError(f"{where}: write 'hash' or {{hash: true, length: N}}")
+    unknown = set(options) - {"length", "unique"}
+    if unknown:
+        raise RulesError(f"{where}: hash has no option(s) {', '.join(sorted(unknown))}")
+    options.pop("unique", None)
+    return ColumnRule("hash", fake="hash", options=tuple(sorted(options.items())))
 
 
 def _fake_rule(kind: str, options: dict, where: str) -> ColumnRule:

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 
 from .errors import AnonymiseError, RestoreFailed
 from .pgtypes import PgType, parse_type
-from .sqlscan import read_identifier, read_identifier_list, read_qualified, split_statements
+from ..database import libpq_env
+from .sources import open_dump_source
+from .sqlscan import (
+    paren_body, read_identifier, read_identifier_list, read_qualified, split_statements, split_top_level, top_level,
+)
 
 TableKey = tuple[str, str]
 
@@ -82,7 +86,7 @@ class Schema:
         return schema
 
     def add_statement(self, stmt: str) -> None:
-        s = _strip_leading_comments(stmt)
+        s = strip_comments(stmt)
         head = s[:80].upper()
         try:
             if re.match(r"CREATE\s+(UNLOGGED\s+)?TABLE\b", head):
@@ -111,11 +115,11 @@ class Schema:
             return
         if not rest.startswith("("):
             raise ValueError("expected a column list")
-        body, end = _paren_body(rest, 0)
+        body, end = paren_body(rest, 0)
         table = Table(*key)
         tail = rest[end:].upper()
         table.partitioned = "PARTITION BY" in tail
-        for element in _split_top_level(body):
+        for element in split_top_level(body):
             element = element.strip()
             if not element:
                 continue
@@ -174,9 +178,9 @@ class Schema:
         paren = s.find("(", pos)
         if paren < 0:
             return
-        body, _ = _paren_body(s, paren)
+        body, _ = paren_body(s, paren)
         columns = []
-        for element in _split_top_level(body):
+        for element in split_top_level(body):
             element = element.strip()
             if element.startswith("("):
                 return  # an expression index: not a plain unique column
@@ -188,65 +192,10 @@ class Schema:
 
 def strip_comments(stmt: str) -> str:
     """A statement without the comment and blank lines before it, trimmed."""
-    return _strip_leading_comments(stmt)
-
-
-def _strip_leading_comments(stmt: str) -> str:
     lines = stmt.splitlines()
     while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
         lines.pop(0)
     return "\n".join(lines).strip()
-
-
-def _paren_body(text: str, start: int) -> tuple[str, int]:
-    """Text inside the parentheses opening at ``start`` and the index after the closing one."""
-    depth = 0
-    i = start
-    # walk with a tiny lexer: quotes can hold parentheses
-    n = len(text)
-    quote = None
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == quote:
-                if i + 1 < n and text[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-        i += 1
-    raise ValueError("unbalanced parentheses")
-
-
-def _split_top_level(body: str) -> list[str]:
-    parts, depth, quote, start, i, n = [], 0, None, 0, 0, len(body)
-    while i < n:
-        c = body[i]
-        if quote:
-            if c == quote:
-                if i + 1 < n and body[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(body[start:i])
-            start = i + 1
-        i += 1
-    parts.append(body[start:])
-    return parts
 
 
 _COLUMN_STOP = re.compile(
@@ -256,25 +205,7 @@ _COLUMN_STOP = re.compile(
 def _column(element: str) -> Column:
     name, pos = read_identifier(element, 0)
     rest = element[pos:]
-    # the type runs until the first constraint keyword outside quotes and parentheses
-    stop = len(rest)
-    depth, quote = 0, None
-    for m in _COLUMN_STOP.finditer(rest):
-        # check the keyword is at depth 0 and outside quotes
-        depth, quote = 0, None
-        for ch in rest[: m.start()]:
-            if quote:
-                if ch == quote:
-                    quote = None
-            elif ch in "'\"":
-                quote = ch
-            elif ch == "(":
-                depth += 1
-            elif ch == ")":
-                depth -= 1
-        if depth == 0 and not quote:
-            stop = m.start()
-            break
+    stop = _type_end(rest)
     type_text = rest[:stop].strip()
     tail = rest[stop:].upper()
     not_null = bool(re.search(r"\bNOT\s+NULL\b", tail)) or bool(re.search(r"\bPRIMARY\s+KEY\b", tail))
@@ -282,12 +213,27 @@ def _column(element: str) -> Column:
     return Column(name=name, type=parse_type(type_text), not_null=not_null, generated=generated)
 
 
+def _type_end(rest: str) -> int:
+    """Where a column's type ends: at the first constraint keyword outside quotes and parentheses."""
+    tokens = top_level(rest)
+    token = next(tokens, None)
+    for m in _COLUMN_STOP.finditer(rest):
+        # every keyword outside quotes is a token: walk the tokens up to this one (no further than needed)
+        while token is not None and token[0] < m.start(1):
+            token = next(tokens, None)
+        if token is None:
+            break
+        if token[0] == m.start(1) and token[2] == 0:
+            return m.start()
+    return len(rest)
+
+
 def _table_constraint(table: Table, element: str) -> None:
     m = re.match(r"\s*(?:CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+)?"
                  r"(PRIMARY\s+KEY|UNIQUE(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?)\s*\(", element, re.I)
     if not m:
         return
-    body, _ = _paren_body(element, m.end() - 1)
+    body, _ = paren_body(element, m.end() - 1)
     columns = read_identifier_list(body)
     if columns:
         table.unique_sets.append(frozenset(columns))
@@ -307,9 +253,7 @@ PG_RESTORE_SAFE_FLAGS = [
 
 def read_dump_schema(dump: str, *, pg_restore: str = "pg_restore", env: dict | None = None) -> Schema:
     """The schema of a ``pg_dump -Fc`` archive (file path or http(s) URL): reads only its table of contents."""
-    from .restore import _open_dump_source  # local import: restore imports this module
-
-    source = _open_dump_source(dump)
+    source = open_dump_source(dump)
     argv = [pg_restore, "--schema-only", *PG_RESTORE_SAFE_FLAGS, "-f", "-"]
     try:
         result = source.run_to_completion(argv, env=env)
@@ -345,8 +289,6 @@ SELECT coalesce(json_agg(t), '[]'::json) FROM (
 
 def read_database_schema(url: str, *, psql: str = "psql", env: dict | None = None) -> Schema:
     """The schema of a live database (its catalogs, through psql)."""
-    from .restore import libpq_env
-
     run_env = libpq_env(url, env)
     result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password",
                              "-c", _CATALOG_QUERY], capture_output=True, env=run_env, stdin=subprocess.DEVNULL)

@@ -4,7 +4,9 @@ It tracks quotes (``'...'``, ``E'...'``, ``"..."``), dollar quotes, comments,
 parentheses and SQL-standard function bodies (``BEGIN ATOMIC ... END``), so
 the stream engine knows whether a line starts a new statement (and so can
 recognise ``COPY ... FROM stdin;`` headers and refuse statements it must never
-forward) and the schema reader can split the script into statements.
+forward) and the schema reader can split the script into statements.  The
+same lexer finds the parentheses and commas of a column list or a table body
+(:func:`paren_body`, :func:`split_top_level`): one set of quoting rules.
 
 Also: identifier parsing and quoting helpers.
 """
@@ -14,13 +16,21 @@ import re
 
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$\x80-\U0010ffff]")
 _DOLLAR = re.compile(r"\$([A-Za-z_\x80-\U0010ffff][A-Za-z_0-9\x80-\U0010ffff]*)?\$")
-_SPECIAL = re.compile(r"""[-'"$/;()*]|[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*""")
+_SPECIAL = re.compile(r"""[-'"$/;(),*]|[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*""")
+_PUNCTUATION = frozenset("-'\"$/;(),*")
+_OPENERS = frozenset("-/'\"$")  # may open a comment or a quote
 _COMMENT_MARK = re.compile(r"/\*|\*/")
 _ROUTINE = re.compile(r"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)
 
 
 class SqlScanner:
-    """Feed lines (with their newline); get back the statements completed by each line."""
+    """Feed lines (with their newline); get back the statements completed by each line.
+
+    :meth:`tokens` is the lexer: it steps over quotes and comments and yields
+    what is outside them.  :meth:`feed_line` follows the tokens to find where
+    statements end: a ``;`` outside parentheses and outside the body of a
+    ``BEGIN ATOMIC ... END`` function.
+    """
 
     def __init__(self):
         self.quote: str | None = None      # "'", "E'", '"', "$tag$", "/*"
@@ -39,129 +49,21 @@ class SqlScanner:
 
     def feed_line(self, line: str) -> list[str]:
         done: list[str] = []
-        i, n = 0, len(line)
         seg_start = 0
-        while i < n:
-            q = self.quote
-            if q is not None:
-                if q == "'" or q == "E'":
-                    j = i
-                    while True:
-                        k = line.find("'", j)
-                        if q == "E'":
-                            b = line.find("\\", j)
-                            if b != -1 and (k == -1 or b < k):
-                                j = b + 2
-                                continue
-                        break
-                    if k == -1:
-                        i = n
-                    elif k + 1 < n and line[k + 1] == "'":
-                        i = k + 2
-                    else:
-                        self.quote = None
-                        i = k + 1
-                elif q == '"':
-                    k = line.find('"', i)
-                    if k == -1:
-                        i = n
-                    elif k + 1 < n and line[k + 1] == '"':
-                        i = k + 2
-                    else:
-                        self.quote = None
-                        i = k + 1
-                elif q == "/*":
-                    m = _COMMENT_MARK.search(line, i)
-                    if not m:
-                        i = n
-                    elif m.group() == "/*":
-                        self.comment_depth += 1
-                        i = m.end()
-                    else:
-                        self.comment_depth -= 1
-                        i = m.end()
-                        if self.comment_depth == 0:
-                            self.quote = None
-                else:  # dollar quote
-                    k = line.find(q, i)
-                    if k == -1:
-                        i = n
-                    else:
-                        self.quote = None
-                        i = k + len(q)
-                continue
-            m = _SPECIAL.search(line, i)
-            if not m:
-                if line[i:].strip():
-                    self._started = True
-                break
-            if line[i:m.start()].strip():
-                self._started = True
-            tok = m.group()
-            i = m.end()
-            c = tok[0]
-            if c == "-":
-                if line.startswith("--", m.start()):
-                    i = n  # a comment runs to the end of the line; alone, it starts no statement
-                    continue
-                self._started = True
-            elif c == "/":
-                if line.startswith("/*", m.start()):
-                    self.quote = "/*"
-                    self.comment_depth = 1
-                    i = m.start() + 2
-                    continue
-                self._started = True
-            elif c == "'":
-                self._started = True
-                prev = line[m.start() - 1] if m.start() > 0 else ""
-                before = line[m.start() - 2] if m.start() > 1 else ""
-                if prev in "Ee" and not _IDENT_CHAR.match(before or " "):
-                    self.quote = "E'"
-                else:
-                    self.quote = "'"
-            elif c == '"':
-                self._started = True
-                self.quote = '"'
-            elif c == "$":
-                self._started = True
-                prev = line[m.start() - 1] if m.start() > 0 else ""
-                dm = _DOLLAR.match(line, m.start())
-                if dm and not (prev and _IDENT_CHAR.match(prev)):
-                    self.quote = dm.group()
-                    i = dm.end()
-            elif c == "(":
-                self._started = True
-                self.paren += 1
-            elif c == ")":
-                self._started = True
-                self.paren = max(0, self.paren - 1)
-            elif c == "*":
-                self._started = True
-            elif c == ";":
+        for at, tok in self.tokens(line):
+            if tok == ";":
                 if self.paren == 0 and self.begin_depth == 0:
-                    self._parts.append(line[seg_start:i])
-                    seg_start = i
-                    stmt = "".join(self._parts)
-                    self._parts = []
-                    if stmt.strip():
-                        done.append(stmt)
-                    self._started = False
-                    self.routine = False
-                    self._last_word = ""
-            else:  # a word
-                if not self._started:
-                    self.routine = bool(_ROUTINE.match(line, m.start()))
+                    self._parts.append(line[seg_start:at + 1])
+                    seg_start = at + 1
+                    self._end_statement(done)
+            elif tok not in _PUNCTUATION:
+                self._word(line, at, tok)
+            else:
                 self._started = True
-                word = tok.upper()
-                if self.routine:
-                    if word == "ATOMIC" and self._last_word == "BEGIN":
-                        self.begin_depth += 1
-                    elif word == "CASE" and self.begin_depth:
-                        self.begin_depth += 1
-                    elif word == "END" and self.begin_depth:
-                        self.begin_depth -= 1
-                self._last_word = word
+                if tok == "(":
+                    self.paren += 1
+                elif tok == ")":
+                    self.paren = max(0, self.paren - 1)
         self._parts.append(line[seg_start:])
         if not self._started and self.quote is None:
             # only blanks and comments since the last statement: drop them
@@ -173,6 +75,169 @@ class SqlScanner:
         rest = "".join(self._parts)
         self._parts = []
         return rest if rest.strip() and self._started else None
+
+    # -- the lexer ---------------------------------------------------------------------------
+    def tokens(self, text: str, start: int = 0):
+        """Yield ``(position, token)`` for each token of ``text`` outside quotes and comments: a word, or one of
+        ``( ) , ; * - / $``.
+
+        Quotes and comments are stepped over; one still open at the end of
+        ``text`` carries over to the next call (``quote``).  A quote, or any
+        text other than blanks, comments and the tokens themselves, marks the
+        statement started.
+        """
+        i, n = start, len(text)
+        while i < n:
+            if self.quote is not None:
+                i = self._skip_quoted(text, i)
+                continue
+            m = _SPECIAL.search(text, i)
+            at = n if m is None else m.start()
+            if not self._started and text[i:at].strip():
+                self._started = True
+            if m is None:
+                return
+            if text[at] in _OPENERS:
+                inside = self._open_quote(text, at)
+                if inside is not None:
+                    i = inside
+                    continue
+            yield at, m.group()
+            i = m.end()
+
+    def _open_quote(self, text: str, at: int) -> int | None:
+        """If a comment or quote opens at ``at``, enter it and return where its inside starts; else None."""
+        c = text[at]
+        if text.startswith("--", at):
+            end = text.find("\n", at)  # a comment runs to the end of the line; alone, it starts no statement
+            return len(text) if end < 0 else end
+        if text.startswith("/*", at):
+            self.quote, self.comment_depth = "/*", 1
+            return at + 2
+        if c == "'":
+            self.quote, inside = ("E'" if _escape_string_at(text, at) else "'"), at + 1
+        elif c == '"':
+            self.quote, inside = '"', at + 1
+        elif c == "$" and (m := _DOLLAR.match(text, at)) and not (at > 0 and _IDENT_CHAR.match(text[at - 1])):
+            self.quote, inside = m.group(), m.end()
+        else:
+            return None  # a token (a lone $ is a parameter: $1)
+        self._started = True
+        return inside
+
+    def _skip_quoted(self, text: str, i: int) -> int:
+        """Step through the open quote or comment from ``i``: the index after its end, or the end of ``text``."""
+        q = self.quote
+        if q == "/*":
+            return self._skip_comment(text, i)
+        if q in ("'", "E'", '"'):
+            end = _quote_end(text, i, q)
+        else:  # a dollar quote
+            k = text.find(q, i)
+            end = -1 if k == -1 else k + len(q)
+        if end == -1:
+            return len(text)
+        self.quote = None
+        return end
+
+    def _skip_comment(self, text: str, i: int) -> int:
+        """Step through a ``/* ... */`` comment (they nest)."""
+        while True:
+            m = _COMMENT_MARK.search(text, i)
+            if not m:
+                return len(text)
+            i = m.end()
+            if m.group() == "/*":
+                self.comment_depth += 1
+                continue
+            self.comment_depth -= 1
+            if self.comment_depth == 0:
+                self.quote = None
+                return i
+
+    # -- statements ------------------------------------------------------------------------
+    def _word(self, line: str, at: int, word: str) -> None:
+        """Follow ``BEGIN ATOMIC ... END`` in a function or procedure: its ``;`` do not end the statement."""
+        if not self._started:
+            self.routine = bool(_ROUTINE.match(line, at))
+        self._started = True
+        word = word.upper()
+        if self.routine:
+            if word == "ATOMIC" and self._last_word == "BEGIN":
+                self.begin_depth += 1
+            elif word == "CASE" and self.begin_depth:
+                self.begin_depth += 1
+            elif word == "END" and self.begin_depth:
+                self.begin_depth -= 1
+        self._last_word = word
+
+    def _end_statement(self, done: list[str]) -> None:
+        stmt = "".join(self._parts)
+        self._parts = []
+        if stmt.strip():
+            done.append(stmt)
+        self._started = False
+        self.routine = False
+        self._last_word = ""
+
+
+def _escape_string_at(text: str, at: int) -> bool:
+    """Does the quote at ``at`` open an ``E'...'`` string (backslash escapes)?"""
+    prev = text[at - 1] if at > 0 else ""
+    before = text[at - 2] if at > 1 else ""
+    return prev in "Ee" and not _IDENT_CHAR.match(before or " ")
+
+
+def _quote_end(text: str, i: int, quote: str) -> int:
+    """The index after the quote that closes ``'...'``, ``E'...'`` or ``"..."`` (opened before ``i``), or -1 if
+    ``text`` ends first.  A doubled quote stands for itself, and in ``E'...'`` a backslash escapes the next
+    character."""
+    mark, n = quote[-1], len(text)
+    while True:
+        k = text.find(mark, i)
+        if quote == "E'":
+            b = text.find("\\", i)
+            if b != -1 and (k == -1 or b < k):
+                i = b + 2
+                continue
+        if k == -1:
+            return -1
+        if k + 1 < n and text[k + 1] == mark:
+            i = k + 2
+            continue
+        return k + 1
+
+
+def top_level(text: str, start: int = 0):
+    """Yield ``(position, token, depth)`` for the tokens of ``text`` from ``start`` on, as
+    :meth:`SqlScanner.tokens` reads them; ``depth`` counts the parentheses open around the token (a ``(``
+    or ``)`` is at the depth outside its pair)."""
+    depth = 0
+    for at, tok in SqlScanner().tokens(text, start):
+        if tok == ")":
+            depth -= 1
+        yield at, tok, depth
+        if tok == "(":
+            depth += 1
+
+
+def paren_body(text: str, start: int) -> tuple[str, int]:
+    """Text inside the parentheses opening at ``start`` and the index after the closing one."""
+    for at, tok, depth in top_level(text, start):
+        if tok == ")" and depth == 0:
+            return text[start + 1:at], at + 1
+    raise ValueError("unbalanced parentheses")
+
+
+def split_top_level(text: str) -> list[str]:
+    """``text`` cut at each ``,`` outside parentheses, quotes and comments."""
+    parts, begin = [], 0
+    for at, tok, depth in top_level(text):
+        if tok == "," and depth == 0:
+            parts.append(text[begin:at])
+            begin = at + 1
+    parts.append(text[begin:])
+    return parts
 
 
 def split_statements(text: str) -> list[str]:
@@ -208,22 +273,19 @@ def read_identifier(text: str, pos: int = 0) -> tuple[str, int]:
     while pos < n and text[pos].isspace():
         pos += 1
     if pos < n and text[pos] == '"':
-        out = []
-        i = pos + 1
-        while True:
-            k = text.find('"', i)
-            if k == -1:
-                raise ValueError(f"unterminated quoted identifier in {text[pos:pos + 60]!r}")
-            out.append(text[i:k])
-            if k + 1 < n and text[k + 1] == '"':
-                out.append('"')
-                i = k + 2
-                continue
-            return "".join(out), k + 1
+        return read_quoted(text, pos)
     m = _UNQUOTED.match(text, pos)
     if not m:
         raise ValueError(f"expected an identifier at {text[pos:pos + 60]!r}")
     return m.group().lower(), m.end()
+
+
+def read_quoted(text: str, pos: int) -> tuple[str, int]:
+    """The double-quoted name at ``pos`` (``""`` inside stands for one ``"``): (name, end)."""
+    end = _quote_end(text, pos + 1, '"')
+    if end == -1:
+        raise ValueError(f"unterminated quoted identifier in {text[pos:pos + 60]!r}")
+    return text[pos + 1:end - 1].replace('""', '"'), end
 
 
 def read_qualified(text: str, pos: int = 0) -> tuple[tuple[str, str], int]:

@@ -1,6 +1,6 @@
-"""Word lists for the fakes (ASCII only, no tab, newline or backslash)."""
+"""Word lists for the fakes, as bytes (ASCII only, no tab, newline or backslash)."""
 
-FIRST_NAMES = """
+FIRST_NAMES = b"""
 Aaron Abigail Adam Adrian Aisha Alan Albert Alex Alice Alicia Amanda Amelia Amir Amy Andrea Andrew Angela Anna
 Anthony Arthur Ava Barbara Ben Benjamin Beth Bianca Bradley Brian Bruno Caleb Camila Carl Carlos Caroline Carmen
 Charles Charlotte Chen Chloe Chris Claire Clara Colin Connor Craig Daisy Daniel Daria David Deborah Dennis Diana
@@ -16,7 +16,7 @@ Yusuf Zachary Zara Zoe Ada Agnes Alfie Anya Archie Aria Ayla Bella Bobby Cara Da
 Iris Ivy Jude Kai Lena Leon Lola Louis Mabel Max Nell Otis Quinn Reuben Ruth Seth Sienna Teddy Vera Wren
 """.split()
 
-LAST_NAMES = """
+LAST_NAMES = b"""
 Abbott Adams Ahmed Ali Allen Anderson Andrews Armstrong Atkinson Bailey Baker Ball Banks Barker Barnes Bell Bennett
 Berry Bishop Black Blake Bolton Booth Bradley Brooks Brown Burke Burns Butler Campbell Carter Chambers Chapman Clark
 Clarke Cole Collins Cook Cooper Cox Cross Davies Davis Dawson Dean Dixon Doyle Duncan Edwards Elliott Ellis Evans
@@ -31,25 +31,25 @@ Ward Watson Webb Wells West White Wilkinson Williams Wilson Wood Woods Wright Yo
 Becker Weber Dubois Laurent Ivanova Petrov Tanaka Sato Kim Park Okafor Mensah Haddad Costa Pereira Santos Rahman
 """.split()
 
-STREETS = """
+STREETS = b"""
 Acacia Alder Ash Aspen Beech Birch Bramble Cedar Chestnut Clover Elm Fern Hawthorn Hazel Heather Holly Juniper
 Larch Laurel Linden Maple Meadow Mill Oak Orchard Pine Poplar Rowan Spruce Station Willow Church Park Victoria
 Bridge Castle Harbour King Queen River Sycamore Walnut Yew Windmill Brook Field Forest Garden Glen Hill Lake
 """.split()
 
-STREET_SUFFIXES = "Road Street Avenue Lane Close Drive Way Crescent Grove Place Gardens Terrace Row Court".split()
+STREET_SUFFIXES = b"Road Street Avenue Lane Close Drive Way Crescent Grove Place Gardens Terrace Row Court".split()
 
-CITIES = """
+CITIES = b"""
 Springfield Riverton Fairview Kingsport Ashford Brookfield Clearwater Dunmore Eastwood Fernhill Glenbrook Harrow
 Highbury Ironbridge Kelso Lakeside Marston Newbury Oakham Pembury Queensbury Redhill Stanton Thornbury Upton
 Westbury Whitby Yarmouth Alderley Bramford Caldwell Dalton Elmstead Foxley Greystone Hollins Kirkby Longford
 Milford Northam Oxley Portland Rockford Sandford Tilford Wexley
 """.split()
 
-COMPANY_SUFFIXES = ["Ltd", "Limited", "PLC", "Holdings", "Group", "Partners", "Trading", "Services", "Consulting",
-                    "Industries", "& Co"]
+COMPANY_SUFFIXES = [b"Ltd", b"Limited", b"PLC", b"Holdings", b"Group", b"Partners", b"Trading", b"Services",
+                    b"Consulting", b"Industries", b"& Co"]
 
-LOREM = """
+LOREM = b"""
 lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna
 aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea commodo consequat duis aute
 irure in reprehenderit voluptate velit esse cillum fugiat nulla pariatur excepteur sint occaecat cupidatat non
