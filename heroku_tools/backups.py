@@ -22,19 +22,18 @@ import datetime
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from . import database
 from .anonymise import (
-    AnonymiseError, Rules, Schema, VerificationFailed, check, find_problems, read_database_schema,
+    AnonymiseError, RestoreResult, Rules, Schema, VerificationFailed, check, find_problems, read_database_schema,
     read_dump_schema,
 )
-from . import database
-from .anonymise import RestoreResult
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
 from .confirm import confirm
 from .errors import HerokuToolsError
 from .models import Transfer
 from .output import Console
-from .protection import check_target, database
+from .protection import check_target, database_of
 from .session import Session
 from .settings import Environment, Settings, variables
 from .release.steps import Step, StepProgress, script
@@ -183,7 +182,7 @@ def plan_restore(
     if not source_url or not target_url:
         missing = source if not source_url else target
         raise HerokuToolsError(f"{missing.app_name} has no DATABASE_URL: add a heroku-postgresql database first")
-    if database(source_url) == database(target_url):
+    if database_of(source_url) == database_of(target_url):
         raise DataFlowRefused(
             f"{target.app_name}'s database is {source.app_name}'s own database: refusing to restore onto the source"
         )

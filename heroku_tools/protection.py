@@ -49,7 +49,7 @@ class Database:
         return f"{self.host}:{self.port}/{self.name}"
 
 
-def database(url: str) -> Database | None:
+def database_of(url: str) -> Database | None:
     """The database a ``postgres://`` URL points at; None for anything else."""
     try:
         parts = urllib.parse.urlsplit(str(url).strip())
@@ -66,7 +66,7 @@ def databases(config: Mapping[str, str]) -> dict[Database, str]:
     """Every PostgreSQL database an app's config vars point at, with the first var naming it."""
     found: dict[Database, str] = {}
     for key in sorted(config):
-        identity = database(config[key]) if isinstance(config[key], str) else None
+        identity = database_of(config[key]) if isinstance(config[key], str) else None
         if identity is not None:
             found.setdefault(identity, key)
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from heroku_tools.errors import HerokuToolsError
-from heroku_tools.protection import Database, ProtectedTarget, Unverified, check_target, database, databases
+from heroku_tools.protection import Database, ProtectedTarget, Unverified, check_target, database_of, databases
 from heroku_tools.settings import parse
 
 SETTINGS = """\
@@ -25,7 +25,7 @@ environments:
     ("not a url", None),
 ])
 def test_a_database_is_its_host_port_and_name(url, expected):
-    assert database(url) == expected
+    assert database_of(url) == expected
 
 
 def test_every_attached_postgres_counts_and_other_vars_do_not():
