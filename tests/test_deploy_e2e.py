@@ -17,6 +17,8 @@ import itertools
 import json
 import re
 import time
+from datetime import datetime
+from pathlib import Path
 
 import pexpect
 import psycopg
@@ -341,7 +343,8 @@ def test_dry_run_reports_and_leaves_the_sandbox_and_the_tags_untouched(project, 
         result = project.tools("deploy", "dev", "--branch", "dry-run", "--dry-run")  # no --confirm: it stops before
         assert result.returncode == 0, output(result)
         assert f"Deploying:          {sha[:12]} (branch dry-run)" in result.stdout
-        assert re.search(rf"\[x\]\s+4 run migrations\s+<- .*customers/migrations/\d{{4}}_{model.lower()}\.py", result.stdout)
+        assert re.search(rf"\[x\]\s+4 run migrations\s+<- 1 pending on the database: customers\.\d{{4}}_{model.lower()}\b",
+                         result.stdout)
         assert "--dry-run: stopping here; nothing was changed." in result.stderr
         assert "Type " not in result.stdout + result.stderr
         assert log.changes() == []
@@ -372,7 +375,8 @@ def test_preboot_and_the_flags_change_what_the_report_says_it_will_do(project, s
         assert "Options: 21\n" in text and re.search(r"\[x\]\s+16 collect static files", text)
         assert "python manage.py migrate --noinput\n    python manage.py collectstatic --noinput" in text
         text = report("--options", "push,collectstatic", "--maintenance")
-        assert "Options: 17\n" in text and "Maintenance:        on around the push and migrations" in text
+        assert "Options: 17\n" in text
+        assert "Maintenance:        on from the end of the build until the release phase has succeeded" in text
         assert "Note: --options 17 overrides the inferred 5" in text
         project.heroku("features:enable", "preboot", "-a", app)
         text = report()
@@ -440,9 +444,10 @@ def test_a_new_migration_runs_migrate_in_one_dyno_tags_and_creates_the_table(pro
     # The report: what changed and why each step runs.
     assert f"Files changed since v{before[-1]['version']} (1):\n    {path}\n" in result.stdout
     assert "Options: 5\n" in result.stdout
-    assert re.search(rf"\[x\]\s+4 run migrations\s+<- {re.escape(path)}", result.stdout)
+    assert re.search(rf"\[x\]\s+4 run migrations\s+<- 1 pending on the database: customers\.{Path(path).stem}\b",
+                     result.stdout)
     assert re.search(r"\[ \]\s+16 collect static files", result.stdout)
-    assert "Maintenance:        on around the push and migrations" in result.stdout
+    assert "Maintenance:        on from the end of the build until the migrations are done" in result.stdout
 
     # One new release, current, built from the commit.
     after = releases(sandbox, app)
@@ -458,7 +463,10 @@ def test_a_new_migration_runs_migrate_in_one_dyno_tags_and_creates_the_table(pro
     switches = log.maintenance(app)
     assert [e["body"]["maintenance"] for e in switches] == [True, False]
     (push,) = log.pushes(app)
-    assert switches[0]["time"] < push["time"] < dyno["time"] < switches[1]["time"]
+    # The page went up once the build was done (not before the push), and before the new release existed.
+    assert push["time"] < switches[0]["time"] < dyno["time"] < switches[1]["time"]
+    created = datetime.fromisoformat(new["created_at"].replace("Z", "+00:00")).timestamp()
+    assert switches[0]["time"] <= created + 1.0
     assert maintenance(sandbox, app) is False
 
     # The annotated, namespaced release tag, pushed to origin.
@@ -508,7 +516,17 @@ def test_a_tag_on_another_commit_stops_preflight_and_one_on_the_same_commit_is_f
 # -- injected faults: the app, the maintenance flag and the tags end as step 8 says -------------
 
 
+def maintenance_from_push(project: Project) -> str:
+    """A settings file (ignored by git, so the tree stays clean) where dev's page goes up before the push."""
+    (project.path / ".git" / "info" / "exclude").write_text("push-first.yml\n")
+    text = (project.path / "heroku-tools.yml").read_text()
+    (project.path / "push-first.yml").write_text(
+        text.replace("      branch:   dev\n", "      branch:   dev\n      maintenance_from: push\n"))
+    return "push-first.yml"
+
+
 def test_a_failed_maintenance_call_stops_before_the_push(project, sandbox):
+    """With ``maintenance_from: push`` the page goes up first: when it cannot, nothing is pushed."""
     app = project.apps["dev"]
     running = ready(project, sandbox)
     model, files = add_migration(project)
@@ -516,7 +534,7 @@ def test_a_failed_maintenance_call_stops_before_the_push(project, sandbox):
     before, tags = releases(sandbox, app), project.tags()
     log = Log(sandbox)
     sandbox.arm_fault(app, "maintenance")
-    result = deploy(project, "dev")
+    result = project.tools("-f", maintenance_from_push(project), "deploy", "dev", "--confirm", app)
     err = assert_failure(result, "dev", f"maintenance on for {app}")
     assert f"{app} runs v{running['version']} ({running['description']})" in err
     assert "heroku-tools deploy dev" in err
@@ -525,6 +543,34 @@ def test_a_failed_maintenance_call_stops_before_the_push(project, sandbox):
     assert releases(sandbox, app) == before
     assert maintenance(sandbox, app) is False
     assert project.tags() == tags
+
+
+def test_a_maintenance_switch_failing_after_the_build_says_what_is_out_and_how_to_finish(project, sandbox):
+    """The page goes up after the build: if it cannot, Heroku releases anyway, and the message says so."""
+    app = project.apps["dev"]
+    running = ready(project, sandbox)
+    model, files = add_migration(project)
+    sha = commit_on(project, "dev", f"Add {model}", files)
+    before, tags = releases(sandbox, app), project.tags()
+    log = Log(sandbox)
+    sandbox.arm_fault(app, "maintenance")
+    result = deploy(project, "dev")
+    version = before[-1]["version"] + 1
+    err = assert_failure(result, "dev", f"maintenance on for {app} (after the build)")
+    assert f"released v{version} without the maintenance page, and its post-push commands have not run" in err
+    assert f"{app} runs v{version}" in err
+    assert f"heroku releases:rollback v{running['version']} -a {app}" in err
+    assert log.switches(app) == [True]  # the failed call, and nothing else
+    assert len(log.pushes(app)) == 1 and log.dynos(app) == []
+    assert slug_commit(sandbox, app) == sha and maintenance(sandbox, app) is False
+    assert project.tags() == tags
+    # The recovery printed runs what the release missed, with the page up around it.
+    command = re.search(r"\$ (heroku-tools deploy dev --options (\d+))", err)
+    assert command and int(command.group(2)) & 4, err
+    recovered = project.tools(*command.group(1).split()[1:], "--confirm", app)
+    assert recovered.returncode == 0, output(recovered)
+    assert table_exists(database_url(project, "dev"), f"customers_{model.lower()}")
+    assert log.switches(app) == [True, True, False]
 
 
 def test_a_failed_build_leaves_the_old_release_and_maintenance_off(project, sandbox):
@@ -539,8 +585,7 @@ def test_a_failed_build_leaves_the_old_release_and_maintenance_off(project, sand
     err = assert_failure(result, "dev", f"pushing {sha[:12]} to {app}")
     assert "rejected" in err
     assert f"{app} runs v{running['version']} ({running['description']})" in err
-    assert f"maintenance is off again for {app}" in err
-    assert log.switches(app) == [True, False]
+    assert log.switches(app) == [], "a build that fails never turns the page on"
     assert len(log.pushes(app)) == 1 and log.dynos(app) == []
     assert releases(sandbox, app) == before
     assert maintenance(sandbox, app) is False
@@ -601,8 +646,7 @@ def test_a_rejected_push_changes_nothing(project, sandbox):
         err = assert_failure(result, "dev", f"pushing {sha[:12]} to {app}")
         assert "was rejected" in err
         assert f"{app} runs v{running['version']} ({running['description']})" in err
-        assert f"maintenance is off again for {app}" in err
-        assert log.switches(app) == [True, False]
+        assert log.switches(app) == [], "nothing was built: the page never went up"
         assert log.pushes(app) == []  # git refused it before sending anything
         assert log.dynos(app) == []
         assert releases(sandbox, app) == before
@@ -680,7 +724,7 @@ def test_ctrl_c_during_the_push_ends_in_a_defined_state_with_working_recovery(pr
         text = shown.getvalue()
         assert child.signalstatus is None and child.exitstatus not in (0, None), text
         assert f"deploy to dev failed at pushing {sha[:12]} to {app}: interrupted (Ctrl-C)" in text
-        assert f"maintenance is off again for {app} (no migration had run)" in text
+        assert log.switches(app) == [], "interrupted during the build: the page had not gone up"
         assert "Traceback" not in text
         assert maintenance(sandbox, app) is False
 

@@ -67,6 +67,16 @@ def decide(schema: SchemaPlan, *, preboot: bool, label: str, maintenance: bool |
     return Decision(False, decision.migrate_here, False, f"--no-maintenance (it was: {decision.why})", warnings)
 
 
+def without_migrate(decision: Decision, schema: SchemaPlan) -> Decision:
+    """The decision once the person chose not to migrate (``--no-migrate``): nothing changes the schema, no page."""
+    if not decision.migrate_here:
+        return decision
+    pending = len(schema.pending)
+    return Decision(False, False, False, "migrate is not run (--no-migrate), so the schema does not change and no "
+                    "downtime is needed", decision.warnings + (f"{pending or 'the'} pending migration(s) stay pending: "
+                                                               "the new code runs on the old schema",))
+
+
 def _row(schema: SchemaPlan, *, preboot: bool, label: str) -> Decision:
     release = schema.procfile.release_migrates
     verdict = schema.verdict

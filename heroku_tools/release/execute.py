@@ -143,6 +143,7 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
     """Push or promote, then wait for the release it makes; a failed release phase is a failure."""
     app, say = plan.env.app_name, console.say
     previous = plan.next_version - 1
+    switch_failed = None
     if plan.method == "promote" or plan.env.maintenance_from == "push":
         window.on()
     if plan.method == "promote":
@@ -157,9 +158,14 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
         pushed = session.git.push(plan.git_url, refspec, force=plan.force, stream=watcher)
         if _UP_TO_DATE in pushed:
             raise NothingBuilt(f"{app}'s git repository already holds {plan.target_commit[:12]}, so the push built nothing")
-        watcher.finish()
+        switch_failed = _open_after_build(watcher)
     journal.begin(f"waiting for the new release of {app}", say)
     journal.new_release = wait_for_release(ApiReleases(session.api), app, previous)
+    if switch_failed is not None:
+        # Heroku released the build anyway: say what is out, then the failure policy takes it from here.
+        journal.step = f"maintenance on for {app} (after the build)"
+        raise DeployFailed(f"{switch_failed.message}; {app} released v{journal.new_release.version} without the "
+                           "maintenance page, and its post-push commands have not run")
     _show_release_phase(journal.new_release, session, console)
     if journal.new_release.status != "succeeded":
         journal.applied_before_failure = _applied_since(plan, session)
@@ -168,6 +174,15 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
         )
     if not any(step.name in SCHEMA_STEPS for step in plan.steps):
         window.off()  # the release phase did the migrating: nothing left that needs the page
+
+
+def _open_after_build(watcher: BuildWatcher) -> HerokuToolsError | None:
+    """Open the window once the build is done; a failed switch is returned, not raised, as the release comes anyway."""
+    try:
+        watcher.finish()
+    except HerokuToolsError as error:
+        return error
+    return None
 
 
 def _show_release_phase(release: Release, session: Session, console: Console) -> None:

@@ -49,7 +49,8 @@ def failure(
         recover += _rebuild_hints(journal, releases)
     if journal.new_release is not None and journal.new_release.status == "succeeded" and plan.deployed.release:
         recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}   # back to the code that ran before")
-    if plan.steps and journal.progress is not None and not journal.steps_finished:
+    released = journal.new_release is not None and journal.new_release.status == "succeeded"
+    if plan.steps and (journal.progress is not None or released) and not journal.steps_finished:
         recover.append(f"{steps_only}   # re-run just the post-push commands")
     recover.append(f"heroku-tools deploy {plan.env.label}   # try again once the cause is fixed")
     failed_step = _failed_step(journal)

@@ -23,7 +23,7 @@ from ..protection import check_target
 from ..session import Session
 from ..settings import Environment, Settings
 from .deployed import Deployed, is_ancestor_or_same, resolve_deployed
-from .downtime import Decision, decide
+from .downtime import Decision, decide, without_migrate
 from .options import DeployOptions, Inference, apply_overrides, infer_options, matching_files
 from .schema import Applied, SchemaPlan, plan_schema, read_applied
 from .steps import Step, select_steps
@@ -120,6 +120,8 @@ def plan_deploy(
     schema, preboot, decision = _schema(session, env, reads, target_commit, deployed, changed, maintenance)
     inference, chosen, steps = _steps(settings, method, changed, options, schema, decision,
                                       migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
+    if maintenance is None and not chosen & DeployOptions.MIGRATE:
+        decision = without_migrate(decision, schema)
 
     app = reads["app"]
     others = _other_processes(reads["formation"])

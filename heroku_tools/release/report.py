@@ -97,8 +97,12 @@ def _maintenance_line(plan: DeployPlan) -> str:
         start = "the start"
     else:
         start = "the push" if plan.env.maintenance_from == "push" else "the end of the build"
-    migrate_here = plan.options & (DeployOptions.MIGRATE | DeployOptions.SYNCDB)
-    end = "the migrations are done" if migrate_here else "the release phase has succeeded"
+    if plan.options & (DeployOptions.MIGRATE | DeployOptions.SYNCDB):
+        end = "the migrations are done"
+    elif plan.schema is not None and plan.schema.procfile.release:
+        end = "the release phase has succeeded"
+    else:
+        end = "the new release is out"
     return f"on from {start} until {end}"
 
 
