@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import re
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pexpect
-import psycopg
 import pytest
 
 from project import HEROKU_TOOLS, Project, new_model_migration
+from sandboxed import Log, applied_migrations, current, database_url, maintenance, releases, slug, slug_commit, table_exists
 
 pytestmark = pytest.mark.sandbox
 
@@ -102,90 +101,9 @@ def failing_migration(project: Project) -> tuple[str, dict[str, str]]:
     }
 
 
-# -- what the sandbox holds ---------------------------------------------------------------
-
-
-def releases(sandbox, app: str) -> list[dict]:
-    return sorted(sandbox.api("GET", f"/apps/{app}/releases"), key=lambda r: r["version"])
-
-
-def current(sandbox, app: str) -> dict:
-    return next(r for r in releases(sandbox, app) if r["current"])
-
-
-def slug(sandbox, app: str, release: dict | None = None) -> dict | None:
-    release = release or current(sandbox, app)
-    if not release.get("slug"):
-        return None
-    return sandbox.api("GET", f"/apps/{app}/slugs/{release['slug']['id']}")
-
-
-def slug_commit(sandbox, app: str, release: dict | None = None) -> str | None:
-    found = slug(sandbox, app, release)
-    return found["commit"] if found else None
-
-
-def maintenance(sandbox, app: str) -> bool:
-    return sandbox.api("GET", f"/apps/{app}")["maintenance"]
-
-
-class Log:
-    """The sandbox's request log from now on, sorted by what the tests ask about."""
-
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.start = len(sandbox.requests())
-
-    def entries(self) -> list[dict]:
-        return self.sandbox.requests()[self.start:]
-
-    def _app(self, app: str) -> str:
-        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
-        return rf"/apps/({re.escape(app)}|{ident})"
-
-    def dynos(self, app: str) -> list[dict]:
-        pattern = re.compile(self._app(app) + "/dynos$")
-        return [e for e in self.entries() if e["method"] == "POST" and pattern.match(e["path"])]
-
-    def maintenance(self, app: str) -> list[dict]:
-        pattern = re.compile(self._app(app) + "$")
-        return [
-            e for e in self.entries()
-            if e["method"] == "PATCH" and pattern.match(e["path"]) and isinstance(e["body"], dict) and "maintenance" in e["body"]
-        ]
-
-    def switches(self, app: str) -> list[bool]:
-        """The maintenance values asked for (failed calls included)."""
-        return [e["body"]["maintenance"] for e in self.maintenance(app)]
-
-    def pushes(self, app: str) -> list[dict]:
-        return [e for e in self.entries() if e["method"] == "POST" and e["path"] == f"/{app}.git/git-receive-pack"]
-
-    def promotions(self) -> list[dict]:
-        return [e for e in self.entries() if e["method"] == "POST" and e["path"] == "/pipeline-promotions"]
-
-    def changes(self) -> list[dict]:
-        """Every request that could change something."""
-        return [e for e in self.entries() if e["method"] not in ("GET", "HEAD")]
-
-
 def origin_tags(project: Project) -> set[str]:
     out = project.git("ls-remote", "--tags", "origin").stdout
     return {line.split("refs/tags/", 1)[1] for line in out.splitlines() if "refs/tags/" in line}
-
-
-def database_url(project: Project, label: str) -> str:
-    return json.loads(project.heroku("config", "--json", "-a", project.apps[label]).stdout)["DATABASE_URL"]
-
-
-def table_exists(url: str, table: str) -> bool:
-    with psycopg.connect(url) as conn:
-        return conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0] is not None
-
-
-def applied_migrations(url: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        return {name for (name,) in conn.execute("SELECT name FROM django_migrations WHERE app = 'customers'")}
 
 
 # -- preconditions -----------------------------------------------------------------------

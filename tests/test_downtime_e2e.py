@@ -1,0 +1,263 @@
+"""Downtime decided from what the migrations do: every row of the table, by push and by promotion.
+
+One project for the module: the sample app on uat (pushed from master) and
+live (promoted from uat), each with Postgres. Each row sets the Procfile's
+release phase and preboot as the table has them, ships one migration of the
+kind the row is about to uat, then promotes it to live, and reads what
+happened where it happened: the maintenance switches and one-off dynos in
+the sandbox's request log, preboot afterwards, the release, the schema in
+the database. Then drift (pending without a file change; changed but
+applied), a database only a dyno can read, and a release phase that fails
+half-way.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import stat
+from datetime import datetime
+
+import psycopg
+import pytest
+
+from project import HEROKU_TOOLS, Project
+from sandboxed import Log, current, database_url, releases
+
+pytestmark = pytest.mark.sandbox
+
+PREFIX = "dwn"
+MIGRATING = "web: python manage.py runserver 0.0.0.0:$PORT\nrelease: python manage.py migrate --noinput\n"
+CHECKING = "web: python manage.py runserver 0.0.0.0:$PORT\nrelease: python manage.py check --deploy --fail-level ERROR\n"
+#: Fields of the Widget model made in set-up, one for each test that removes one (an incompatible migration).
+FIELDS = ("a", "b", "c", "d", "e", "f")
+_numbers = itertools.count(2)
+
+
+def migration(project: Project, name: str, body: str) -> tuple[str, dict[str, str]]:
+    """The next migration of the ``customers`` app (``name`` and its operations), after the last committed one."""
+    last = sorted(path.stem for path in (project.path / "customers" / "migrations").glob("0*.py"))[-1]
+    full = f"{int(last[:4]) + 1:04d}_{name}"
+    text = ("from django.db import migrations, models\n\n\n"
+            "class Migration(migrations.Migration):\n"
+            f"    dependencies = [(\"customers\", \"{last}\")]\n"
+            f"    operations = [\n{body}    ]\n")
+    return full, {f"customers/migrations/{full}.py": text}
+
+
+def create_model(project: Project) -> tuple[str, dict[str, str]]:
+    """A compatible migration: a new table nothing uses yet."""
+    model = f"Part{next(_numbers)}"
+    return migration(project, model.lower(), (
+        f"        migrations.CreateModel(name=\"{model}\", fields=[\n"
+        "            (\"id\", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),\n"
+        "            (\"label\", models.CharField(max_length=40)),\n"
+        "        ]),\n"))
+
+
+def remove_field(project: Project, field: str) -> tuple[str, dict[str, str]]:
+    """An incompatible migration: the running code still selects the column."""
+    return migration(project, f"drop_widget_{field}",
+                     f"        migrations.RemoveField(model_name=\"widget\", name=\"{field}\"),\n")
+
+
+def columns(url: str, table: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+
+
+def applied(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [name for (name,) in conn.execute("SELECT name FROM django_migrations WHERE app = 'customers' ORDER BY id")]
+
+
+def output(result) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def project(sandbox, tmp_path_factory) -> Project:
+    root = tmp_path_factory.mktemp("downtime-e2e")
+    home = root / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    project = Project(root, sandbox.cli_env(home, GIT_EDITOR="true"), PREFIX).create_repo().create_apps()
+    name, files = migration(project, "widget", (
+        "        migrations.CreateModel(name=\"Widget\", fields=[\n"
+        "            (\"id\", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),\n"
+        + "".join(f"            (\"{field}\", models.TextField(null=True)),\n" for field in FIELDS)
+        + "        ]),\n"))
+    project.commit("Widgets", files)
+    project.git("push", "-q", "origin", "master")
+    for label in ("uat", "live"):
+        result = project.tools("deploy", label, "--confirm", project.apps[label], "--no-note")
+        assert result.returncode == 0, output(result)
+    return project
+
+
+def ship(project: Project, label: str, *args: str):
+    return project.tools("deploy", label, "--confirm", project.apps[label], "--no-note", *args)
+
+
+def preboot(project: Project, on: bool) -> None:
+    """Preboot as the row has it on uat and live (the CLI refuses to enable what is enabled)."""
+    for label in ("uat", "live"):
+        app = project.apps[label]
+        if json.loads(project.heroku("features:info", "preboot", "-a", app, "--json").stdout)["enabled"] != on:
+            project.heroku(f"features:{'enable' if on else 'disable'}", "preboot", "-a", app)
+
+
+def preboot_switches(log: Log, app: str) -> list[bool]:
+    """The preboot values asked for on ``app``, in order."""
+    pattern = re.compile(log._app(app) + "/features/preboot$")
+    return [e["body"]["enabled"] for e in log.entries()
+            if e["method"] == "PATCH" and pattern.match(e["path"]) and isinstance(e["body"], dict)]
+
+
+def created(release: dict) -> float:
+    return datetime.fromisoformat(release["created_at"].replace("Z", "+00:00")).timestamp()
+
+
+ROWS = {
+    # id: (release phase, preboot, kind, maintenance?, the tool's own migrate dyno?, preboot turned off?)
+    "release-phase-compatible": (MIGRATING, False, "compatible", False, False, False),
+    "release-phase-incompatible": (MIGRATING, True, "incompatible", True, False, False),
+    "preboot-compatible": (CHECKING, True, "compatible", False, True, False),
+    "no-preboot-compatible": (CHECKING, False, "compatible", True, True, False),
+    "preboot-incompatible": (CHECKING, True, "incompatible", True, True, True),
+}
+_fields = iter(FIELDS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=list(ROWS))
+def test_each_row_of_the_table_by_push_then_by_promotion(project, sandbox, row):
+    release_phase, preboot_on, kind, expect_maintenance, expect_dyno, expect_preboot_off = ROWS[row]
+    preboot(project, preboot_on)
+    field = next(_fields) if kind == "incompatible" else None
+    name, files = remove_field(project, field) if field else create_model(project)
+    project.commit(f"{row}: {name}", {**files, "Procfile": release_phase})
+    project.git("push", "-q", "origin", "master")
+    for label in ("uat", "live"):  # uat by push, live by promoting uat's slug
+        app = project.apps[label]
+        before = current(sandbox, app)
+        log = Log(sandbox)
+        result = ship(project, label)
+        assert result.returncode == 0, output(result)
+        text = result.stdout
+        assert f"{kind:<12}  customers.{name}" in text, text
+        assert "Downtime: " in text
+
+        switches = log.maintenance(app)
+        dynos = log.dynos(app)
+        new = current(sandbox, app)
+        assert new["version"] > before["version"]
+        if expect_maintenance:
+            assert [e["body"]["maintenance"] for e in switches] == [True, False], text
+            assert switches[0]["time"] <= created(new) + 1.0, "the page was up before the release existed"
+        else:
+            assert switches == [], text
+            assert "Maintenance:        off (no downtime needed)" in text
+        assert len(dynos) == (1 if expect_dyno else 0), text
+        if expect_dyno:
+            assert "migrate" in dynos[0]["body"]["command"]
+        else:
+            assert "[ ]  4 run migrations" in text  # the release phase migrates; the tool does not run it again
+        if expect_preboot_off:
+            assert preboot_switches(log, app) == [False, True]
+            assert "preboot is off for this deploy" in text
+        else:
+            assert preboot_switches(log, app) == []
+        if row == "preboot-compatible":
+            assert "release: python manage.py migrate --noinput` in the Procfile migrates before they start" in text
+        assert sandbox.api("GET", f"/apps/{app}/features/preboot")["enabled"] is preboot_on
+        assert sandbox.api("GET", f"/apps/{app}")["maintenance"] is False
+
+        url = database_url(project, label)
+        assert name in applied(url)
+        if field:
+            assert field not in columns(url, "customers_widget")
+        else:
+            table = "customers_" + name.split("_", 1)[1]
+            assert columns(url, table) == {"id", "label"}
+
+
+def test_drift_pending_without_a_file_change_is_migrated_and_an_applied_change_is_not_rerun(project, sandbox):
+    preboot(project, False)
+    app, url = project.apps["uat"], database_url(project, "uat")
+    name, files = create_model(project)
+    project.commit(f"Drift: {name}", {**files, "Procfile": CHECKING})
+    project.git("push", "-q", "origin", "master")
+    skipped = ship(project, "uat", "--no-migrate")
+    assert skipped.returncode == 0, output(skipped)
+    assert name not in applied(url)
+
+    # No migration file changes now, but the database has one pending: it is migrated.
+    project.commit("Docs only", {"docs/drift.md": "No migration here.\n"})
+    project.git("push", "-q", "origin", "master")
+    log = Log(sandbox)
+    result = ship(project, "uat")
+    assert result.returncode == 0, output(result)
+    assert f"<- 1 pending on the database: customers.{name}" in result.stdout
+    assert name in applied(url) and len(log.dynos(app)) == 1
+
+    # A migration file that changed but is applied already: nothing to run, no page.
+    path = next(iter(files))
+    project.commit("Comment an applied migration", {path: (project.path / path).read_text() + "# reviewed\n"})
+    project.git("push", "-q", "origin", "master")
+    log = Log(sandbox)
+    result = ship(project, "uat")
+    assert result.returncode == 0, output(result)
+    assert "(none pending)" in result.stdout and "Maintenance:        off (no downtime needed)" in result.stdout
+    assert log.dynos(app) == [] and log.maintenance(app) == []
+
+
+def test_a_database_this_machine_cannot_reach_is_read_by_a_one_off_dyno(project, sandbox, tmp_path):
+    """Where psql cannot reach the database from here (Shield, Private Spaces), a dyno reads the same table."""
+    fake = tmp_path / "bin" / "psql"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'psql: error: could not connect to server: Connection timed out' >&2\nexit 2\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    env = {**project.env, "PATH": f"{fake.parent}{os.pathsep}{project.env['PATH']}"}
+    name, files = create_model(project)
+    project.commit(f"Read by a dyno: {name}", files)
+    project.git("push", "-q", "origin", "master")
+    app = project.apps["uat"]
+    log = Log(sandbox)
+    result = project._run([str(HEROKU_TOOLS), "deploy", "uat", "--confirm", app, "--no-note"], check=False, env=env)
+    assert result.returncode == 0, output(result)
+    assert "Migrations (a one-off dyno;" in result.stdout
+    assert f"customers.{name}" in result.stdout
+    reads = [e for e in log.dynos(app) if "django_migrations" in e["body"]["command"]]
+    assert len(reads) == 1, "one dyno read the table"
+    assert name in applied(database_url(project, "uat"))
+
+
+def test_a_release_phase_failing_half_way_says_what_it_applied_and_keeps_the_page_up(project, sandbox):
+    preboot(project, False)
+    app = project.apps["uat"]
+    dropped, files = remove_field(project, "f")
+    project.commit(f"Drop widget.f: {dropped}", {**files, "Procfile": MIGRATING})
+    failing, more = migration(project, "explode", (
+        "        migrations.RunPython(lambda apps, schema_editor: 1 / 0, migrations.RunPython.noop),\n"))
+    project.commit("A migration that fails", more)
+    project.git("push", "-q", "origin", "master")
+    before = current(sandbox, app)
+    log = Log(sandbox)
+    try:
+        result = ship(project, "uat")
+        assert result.returncode != 0, output(result)
+        err = result.stderr
+        assert "Traceback (most recent call last)" not in err.split("State now:")[-1]
+        assert "its release phase failed" in err
+        assert f"the release phase applied customers.{dropped} before it failed" in err
+        assert f"MAINTENANCE IS STILL ON for {app}" in err
+        assert sandbox.api("GET", f"/apps/{app}")["maintenance"] is True
+        assert log.switches(app) == [True]
+        assert current(sandbox, app)["version"] == before["version"]
+        assert releases(sandbox, app)[-1]["status"] == "failed"
+        url = database_url(project, "uat")
+        assert dropped in applied(url) and failing not in applied(url)
+    finally:
+        project.heroku("maintenance:off", "-a", app)
