@@ -261,3 +261,51 @@ def test_a_release_phase_failing_half_way_says_what_it_applied_and_keeps_the_pag
         assert dropped in applied(url) and failing not in applied(url)
     finally:
         project.heroku("maintenance:off", "-a", app)
+
+
+def test_migrations_env_shows_the_plan_without_deploying(project, sandbox):
+    name, files = create_model(project)
+    project.commit(f"Planned: {name}", {**files, "Procfile": CHECKING})
+    project.git("push", "-q", "origin", "master")
+    log = Log(sandbox)
+    text = project.tools("migrations", "uat")
+    assert text.returncode == 0, output(text)
+    assert f"compatible    customers.{name}" in text.stdout
+    assert "Downtime: without preboot or a migrating release phase" in text.stdout
+    as_json = project.tools("migrations", "uat", "--json")
+    assert as_json.returncode == 0, output(as_json)
+    plan = json.loads(as_json.stdout)
+    assert plan["commit"] == project.head("master")
+    assert [(item["app"], item["name"], item["verdict"]) for item in plan["migrations"]["plan"]["pending"]] == [
+        ("customers", name, "compatible")]
+    assert plan["downtime"]["maintenance"] is True and plan["downtime"]["migrate_here"] is True
+    assert log.changes() == [], "reading a plan changes nothing"
+    assert name not in applied(database_url(project, "uat")), "nothing was migrated"
+
+
+def test_process_types_the_page_does_not_stop_are_named_and_scaled_down_for_the_window(project, sandbox):
+    preboot(project, False)
+    app = project.apps["uat"]
+    text = (project.path / "heroku-tools.yml").read_text()
+    scaled = text.replace("      app_name: dwn-uat\n", "      app_name: dwn-uat\n      maintenance_scale_down: [worker]\n")
+    name, files = create_model(project)
+    project.commit(f"Workers: {name}", {**files, "heroku-tools.yml": scaled,
+                                        "Procfile": CHECKING + "worker: python -c 'import time; time.sleep(3600)'\n"})
+    project.git("push", "-q", "origin", "master")
+    # The new Procfile's worker must exist in the formation before the deploy scales it: ship the Procfile first.
+    first = ship(project, "uat", "--no-migrate")
+    assert first.returncode == 0, output(first)
+    project.heroku("ps:scale", "worker=1", "-a", app)
+    log = Log(sandbox)
+    result = ship(project, "uat")
+    assert result.returncode == 0, output(result)
+    assert "The maintenance page stops web traffic only: worker, one-off dynos and Scheduler jobs keep running " \
+           "(worker scaled to 0 for the window)." in result.stdout
+    updates = [e["body"]["updates"] for e in log.entries() if e["method"] == "PATCH" and e["path"].endswith("/formation")]
+    assert updates == [[{"type": "worker", "quantity": 0}], [{"type": "worker", "quantity": 1}]]
+    switches = log.maintenance(app)
+    formation_changes = [e["time"] for e in log.entries() if e["method"] == "PATCH" and e["path"].endswith("/formation")]
+    assert switches[0]["time"] < formation_changes[0] and formation_changes[1] > switches[1]["time"] - 0.001
+    worker = next(item for item in sandbox.api("GET", f"/apps/{app}/formation") if item["type"] == "worker")
+    assert worker["quantity"] == 1
+    project.heroku("ps:scale", "worker=0", "-a", app)

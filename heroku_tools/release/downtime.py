@@ -51,9 +51,15 @@ class Decision:
                 "why": self.why, "warnings": list(self.warnings)}
 
 
-def decide(schema: SchemaPlan, *, preboot: bool, label: str, maintenance: bool | None = None) -> Decision:
-    """The row of the table ``schema`` falls in; ``maintenance`` (``--maintenance``/``--no-maintenance``) wins."""
-    decision = _row(schema, preboot=preboot, label=label)
+def decide(schema: SchemaPlan, *, preboot: bool, label: str, maintenance: bool | None = None,
+           releasing: bool = True) -> Decision:
+    """The row of the table ``schema`` falls in; ``maintenance`` (``--maintenance``/``--no-maintenance``) wins.
+
+    ``releasing``: the deploy makes a release. When it does not (the code is
+    up to date, only migrations are pending), no release phase runs, so the
+    deploy migrates itself whatever the Procfile says.
+    """
+    decision = _row(schema, preboot=preboot, label=label, releasing=releasing)
     if maintenance is None or maintenance == decision.maintenance:
         return decision
     if maintenance:
@@ -77,8 +83,8 @@ def without_migrate(decision: Decision, schema: SchemaPlan) -> Decision:
                                                                "the new code runs on the old schema",))
 
 
-def _row(schema: SchemaPlan, *, preboot: bool, label: str) -> Decision:
-    release = schema.procfile.release_migrates
+def _row(schema: SchemaPlan, *, preboot: bool, label: str, releasing: bool) -> Decision:
+    release = schema.procfile.release_migrates if releasing else False
     verdict = schema.verdict
     if not schema.needs_migrate:
         return Decision(False, False, False, f"no migration is pending on {label}'s database")

@@ -91,7 +91,7 @@ def deploy(
     # Before anything else: an unset ${VAR} is a settings mistake, found before any network call.
     targets = notify.resolve(session.settings.environment(label))
     plan = plan_deploy(session, label, say=console.say, **choices)
-    if plan.up_to_date and choices.get("options") is None:
+    if plan.up_to_date and choices.get("options") is None and not plan.steps:
         console.say(f"{plan.env.label} ({plan.env.app_name}) is up to date: "
                     f"v{plan.deployed.release.version} runs {plan.target_commit[:12]}.")
         return None

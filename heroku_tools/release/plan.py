@@ -117,9 +117,14 @@ def plan_deploy(
     changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
     revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
     commits = tuple(git.log(revisions))[: None if deployed.commit else 20]
-    schema, preboot, decision = _schema(session, env, reads, target_commit, deployed, changed, maintenance)
+    # Up to date with migrations pending (a failed migration, a restore from an older backup): no release,
+    # just the migrations.
+    releasing = deployed.commit != target_commit or options is not None
+    schema, preboot, decision = _schema(session, env, reads, target_commit, deployed, changed, maintenance, releasing)
     inference, chosen, steps = _steps(settings, method, changed, options, schema, decision,
                                       migrate=migrate, collectstatic=collectstatic, loaddata=loaddata)
+    if not releasing:
+        chosen &= ~DeployOptions.PUSH
     if maintenance is None and not chosen & DeployOptions.MIGRATE:
         decision = without_migrate(decision, schema)
 
@@ -174,19 +179,21 @@ def plan_migrations(session: Session, label: str, *, branch: str | None = None,
     else:
         commit = git.rev_parse(_branch(settings, env, branch))
     changed = tuple(git.changed_files(deployed.commit, commit)) if deployed.commit else None
-    schema, _, decision = _schema(session, env, reads, commit, deployed, changed, None)
+    schema, _, decision = _schema(session, env, reads, commit, deployed, changed, None, deployed.commit != commit)
     return schema, decision, commit
 
 
 def _schema(session: Session, env: Environment, reads: dict, commit: str, deployed: Deployed,
-            changed: tuple[str, ...] | None, maintenance: bool | None) -> tuple[SchemaPlan, bool, Decision]:
+            changed: tuple[str, ...] | None, maintenance: bool | None,
+            releasing: bool) -> tuple[SchemaPlan, bool, Decision]:
     """The schema plan for ``commit`` on ``env``'s database, preboot as it is, and the downtime decided from them."""
     settings = session.settings
     schema = plan_schema(session.git, commit, reads["target"][0], deployed_commit=deployed.commit,
                          changed_files=changed, migrate_globs=settings.options.get("migrate", ()),
                          upstream=reads.get("upstream_applied"), overrides=settings.migrations)
     preboot = env.preboot if env.preboot is not None else bool(reads.get("preboot", {}).get("enabled"))
-    return schema, preboot, decide(schema, preboot=preboot, label=env.label, maintenance=maintenance)
+    return schema, preboot, decide(schema, preboot=preboot, label=env.label, maintenance=maintenance,
+                                   releasing=releasing)
 
 
 def _branch(settings: Settings, env: Environment, branch: str | None) -> str:
