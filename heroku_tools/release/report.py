@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from colorama import Fore, Style
 
-from ..migrations import Verdict, describe, release_summary
+from ..migrations import Classified, Verdict, describe, release_summary
 from .deployed import Deployed
 from .options import STEP_LABELS, DeployOptions
 from .downtime import Decision
@@ -113,6 +113,7 @@ def schema_lines(schema: SchemaPlan, decision: Decision, paint: Callable[..., st
     if schema.plan is not None:
         for item in schema.plan.pending:
             lines += ["  " + line for line in describe(item, lambda text, verdict: paint(text, colour.get(verdict, Fore.RED)))]
+            lines += _also_locking(item, paint)
     else:
         lines += [f"    {path}  (approximate: the database could not be read)" for path in schema.approximate]
     if schema.dependencies_changed:
@@ -122,6 +123,18 @@ def schema_lines(schema: SchemaPlan, decision: Decision, paint: Callable[..., st
         lines.append("    (none pending)")
     lines.append(f"Downtime: {decision.why}.")
     lines += [paint(f"Warning: {warning}.", Fore.YELLOW) for warning in decision.warnings]
+    return lines
+
+
+def _also_locking(item: Classified, paint: Callable[..., str]) -> list[str]:
+    """Operations that block writes while they run, besides the one that decided the migration: each with its fix."""
+    lines = []
+    for operation in item.operations:
+        if operation.verdict is Verdict.LOCKING and operation.operation is not item.operation:
+            lines.append(paint(f"                  also locking, line {operation.operation.line}: "
+                               f"{operation.judgement.reason}", Fore.YELLOW))
+            if operation.judgement.advice:
+                lines.append(f"                  → {operation.judgement.advice}")
     return lines
 
 

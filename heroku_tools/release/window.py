@@ -8,10 +8,11 @@ to 0 when the page goes up and come back when it comes down.
 
 A push deploy's page goes up when the build is done, not before the push
 (``maintenance_from: build``, the default): :class:`BuildWatcher` reads the
-push's streamed output and opens the window at Heroku's ``Compressing...``
-line — compilation finished, the release not yet created — so the build,
-minutes on a real app, is no longer downtime. A build that fails never
-turns the page on.
+push's streamed output and opens the window at Heroku's ``Launching...``
+line — compilation and compression finished, the release being created, its
+release phase or new dynos still to boot — so the build, minutes on a real
+app, is no longer downtime. A build that fails never turns the page on; a
+page that comes up after the release was created is said plainly.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from ..session import Session
 from .journal import Journal
 from .plan import DeployPlan
 
-#: Heroku's build output once compilation is done (``remote: -----> Compressing...``), then ``Launching...``.
-_BUILD_DONE = re.compile(r"^(?:remote:\s*)?-+>\s*(Compressing|Launching)\.\.\.")
+#: Heroku's build output as it creates the release (``remote: -----> Launching...``): compilation and
+#: compression are done; the new code starts only after this (a release phase, or new dynos, still boot).
+_BUILD_DONE = re.compile(r"^(?:remote:\s*)?-+>\s*Launching\.\.\.")
 
 
 class Window:
