@@ -88,8 +88,19 @@ def load(
             f"no {FILENAME} in {where} or its parents: create one, "
             f"or name it with --config PATH or {ENV_VAR}"
         )
-    text = source.read_text(encoding="utf-8") if source else ""
+    text = read_text(source) if source else ""
     return parse(text, source=source, overrides=overrides)
+
+
+def read_text(path: Path) -> str:
+    """A settings file's text; not UTF-8 is a settings error naming the line, never a traceback."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SettingsError(f"{_display(path)}, line {line}: not UTF-8 text (byte 0x{data[error.start]:02x}): "
+                            "save the file as UTF-8") from None
 
 
 def parse(text: str, *, source: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -21,11 +21,14 @@ KeyPath = tuple  # a key path into the settings, e.g. ("environments", "uat", "b
 
 def compose(text: str, display: str) -> tuple[Any, dict]:
     """Parse YAML keeping the line of every key and list item, for error messages."""
-    loader = yaml.SafeLoader(text)
     marks: dict[KeyPath, int] = {}
     try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML does not allow (a NUL byte, say), found as it starts
+        raise SettingsError(f"{display}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    try:
         node = loader.get_single_node()
-        data = _construct(loader, node, (), marks, display) if node is not None else {}
+        data = _Builder(loader, marks, display).build(node, ()) if node is not None else {}
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f", line {mark.line + 1}" if mark else ""
@@ -33,32 +36,64 @@ def compose(text: str, display: str) -> tuple[Any, dict]:
         raise SettingsError(f"{display}{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{display}: invalid YAML: {exc}") from None
+    except RecursionError:  # a merge key (<<) that refers to itself, deep inside PyYAML
+        raise SettingsError(f"{display}: invalid YAML: nested too deeply (an alias that refers to itself?)") from None
     finally:
         loader.dispose()
     return data, marks
 
 
-def _construct(loader, node, path: KeyPath, marks: dict, display: str):
-    marks.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+class _Builder:
+    """Builds plain data from YAML nodes, recording each key's line; refuses what no settings file needs.
+
+    A settings file is small: an alias that refers to what holds it (``a: &x
+    [*x]``) or aliases repeated until the data explodes are errors with a
+    line, not a ``RecursionError`` or a machine out of memory.
+    """
+
+    #: More nodes than any real settings file has; aliases multiplied past it are refused.
+    LIMIT = 20_000
+
+    def __init__(self, loader: yaml.SafeLoader, marks: dict, display: str):
+        self.loader, self.marks, self.display = loader, marks, display
+        self.count = 0
+        self.open: set[int] = set()
+
+    def build(self, node, path: KeyPath):
+        line = node.start_mark.line + 1
+        self.marks.setdefault(path, line)
+        self.count += 1
+        where = f"{self.display}, line {line}: {dotted(path) or 'settings'}"
+        if self.count > self.LIMIT:
+            raise SettingsError(f"{where}: more than {self.LIMIT:,} values (aliases repeated too often?)")
+        if id(node) in self.open:
+            raise SettingsError(f"{where}: an alias refers to the mapping or list that holds it")
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return self.loader.construct_object(node, deep=True)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def _mapping(self, node, path: KeyPath) -> dict:
+        self.loader.flatten_mapping(node)
         result: dict = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
+            key = self.loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                raise SettingsError(f"{display}, line {line}: {dotted(path) or 'settings'}: keys must be plain names")
+                raise SettingsError(f"{self.display}, line {line}: {dotted(path) or 'settings'}: keys must be plain names")
             if key in result:
                 raise SettingsError(
-                    f"{display}, line {line}: {dotted(path + (key,))}: duplicate key "
-                    f"(first at line {marks[path + (key,)]})"
+                    f"{self.display}, line {line}: {dotted(path + (key,))}: duplicate key "
+                    f"(first at line {self.marks[path + (key,)]})"
                 )
-            marks[path + (key,)] = line
-            result[key] = _construct(loader, value_node, path + (key,), marks, display)
+            self.marks[path + (key,)] = line
+            result[key] = self.build(value_node, path + (key,))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(loader, item, path + (i,), marks, display) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
 
 
 class Origin:
