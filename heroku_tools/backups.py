@@ -19,6 +19,7 @@ enforce them:
 from __future__ import annotations
 
 import datetime
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -219,7 +220,7 @@ def plan_restore(
             f"the rules do not cover the data: {error}",
             state=f"nothing was changed: {target.app_name} was not touched",
             recover=[f"heroku-tools backups.check {source.label}   # the full list of gaps",
-                     f"$EDITOR {data.rules_file}   # a rule for each new column (keep, null, value, fake, hash) "
+                     f"$EDITOR {shlex.quote(str(data.rules_file))}   # a rule for each new column (keep, null, value, fake, hash) "
                      "or truncate its table; drop the rules of what is gone"],
         ) from None
     return RestorePlan(
@@ -287,7 +288,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
             recover = [f"heroku maintenance:off -a {app}"]
         if isinstance(error, VerificationFailed):
             # the same rules would fail the same way: the rule named in the message needs fixing first
-            recover.append(f"$EDITOR {plan.data.rules_file}   # the rule named above let personal data through")
+            recover.append(f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let personal data through")
         recover.append(f"heroku-tools backups.restore {plan.source.label} {plan.target.label} --backup {plan.backup}")
         raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
                              state=state, recover=recover) from None
@@ -302,7 +303,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
                 f"the data was restored and anonymised, but a post-restore command failed: "
                 f"{getattr(error, 'message', 'interrupted')}",
                 state=[f"{app} holds the anonymised data of {plan.backup}", f"MAINTENANCE IS STILL ON for {app}"],
-                recover=[f"heroku run -x -a {app} -- '{progress.command(progress.current) or ''}'",
+                recover=[shlex.join(["heroku", "run", "-x", "-a", app, "--", progress.command(progress.current) or ""]),
                          f"heroku maintenance:off -a {app}"],
             ) from None
     say(f"==> maintenance off for {app}")

@@ -13,6 +13,8 @@ deploy that stopped — Ctrl-C included — and decides, then says:
 """
 from __future__ import annotations
 
+import shlex
+
 from ..errors import HerokuToolsError
 from ..heroku import Heroku
 from ..migrations import Verdict
@@ -120,7 +122,7 @@ def _restored(journal: Journal, session: Session, recover: list[str]) -> list[st
         lines.append(f"PREBOOT IS STILL OFF for {app}: turning it back on failed")
         recover.insert(0, f"heroku features:enable preboot -a {app}")
     if journal.scaled_down:
-        kinds = " ".join(f"{kind}={count}" for kind, count in journal.scaled_down.items())
+        kinds = shlex.join(f"{kind}={count}" for kind, count in journal.scaled_down.items())
         try:
             restore_scale(journal, session, lambda message: None)
             lines.append(f"{kinds.replace(' ', ', ')} scaled back up")
@@ -175,8 +177,7 @@ def _rebuild_hints(journal: Journal, releases: list[Release]) -> list[str]:
         version = max(ran, key=lambda r: r.version).version
         hints.append(f"heroku releases:rollback v{version} -a {app}   # back to the release that ran {commit[:12]}")
     if plan.method == "push":
-        hints.append(
-            f"git commit --allow-empty -m 'Rebuild {commit[:7]}' && git push {plan.env.remote} {plan.branch}"
-            f"   # {app} has {commit[:7]} already: only a new commit builds; then deploy again"
-        )
+        rebuild = shlex.join(["git", "commit", "--allow-empty", "-m", f"Rebuild {commit[:7]}"])
+        push = shlex.join(["git", "push", plan.env.remote, plan.branch])
+        hints.append(f"{rebuild} && {push}   # {app} has {commit[:7]} already: only a new commit builds; then deploy again")
     return hints

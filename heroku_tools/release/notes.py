@@ -29,6 +29,7 @@ shows.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -165,4 +166,4 @@ def ask(
 def reuse_hint(git: Git, command: str) -> str:
     """A recovery line: ``command`` again, with the note just written passed back in."""
     shown = os.path.relpath(path(git))
-    return f"{command} --note-file {shown}   # the same, reusing the release note you wrote"
+    return f"{command} --note-file {shlex.quote(shown)}   # the same, reusing the release note you wrote"

@@ -11,6 +11,7 @@ inspect or adjust it in between.
 """
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -301,7 +302,8 @@ def _git_checks(git: Git, env: Environment, branch: str) -> str:
             if behind:
                 raise PreflightError(
                     f"{branch} is {behind} commit(s) behind {env.remote}/{branch}; nothing was changed",
-                    recover=f"git checkout {branch} && git pull --ff-only {env.remote} {branch}",
+                    recover=f"{shlex.join(['git', 'checkout', branch])} && "
+                            f"{shlex.join(['git', 'pull', '--ff-only', env.remote, branch])}",
                 )
     return git.rev_parse(branch)
 

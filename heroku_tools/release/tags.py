@@ -12,6 +12,7 @@ and its parser live side by side here.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from collections.abc import Sequence
 
@@ -33,7 +34,8 @@ def check_tag(git: Git, env: Environment, version: int, commit: str) -> str | No
         raise TagConflict(
             f"tag {name} already exists on {existing[:12]}, not on {commit[:12]}, the commit to deploy; "
             "nothing was changed",
-            recover=f"inspect it with `git show {name}`; delete it (`git tag -d {name}`) if it is stale",
+            recover=f"inspect it with `{shlex.join(['git', 'show', name])}`; delete it "
+                    f"(`{shlex.join(['git', 'tag', '-d', name])}`) if it is stale",
         )
     return name if existing else None
 
