@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import shlex
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -121,7 +122,8 @@ def check_direction(settings: Settings, source: Environment, target: Environment
 class RestorePlan:
     source: Environment
     target: Environment
-    backup: str
+    #: None in a dry run's plan: a fresh backup would be captured.
+    backup: str | None
     backup_created: str | None
     captured_now: bool
     #: Short-lived, signed: a credential; never printed.
@@ -164,15 +166,42 @@ def plan_restore(
     target_label: str,
     *,
     backup: str | None = None,
+    dry_run: bool = False,
     console: Console = Console(),
 ) -> RestorePlan:
-    """Everything checked and gathered before the confirmation code; nothing changed but a fresh backup."""
-    settings, heroku, say = session.settings, session.heroku, console.say
+    """Everything checked and gathered before the confirmation code; nothing changed but a fresh backup.
+
+    Every check that needs no backup — direction, protection, the rules' own
+    validity, the databases — comes first, so a refusal never costs a
+    capture (on Heroku a manual capture can rotate out the oldest retained
+    backup). ``dry_run`` captures none: the rules are checked against the
+    source's schema as it is now, and the plan says a fresh backup would be taken.
+    """
+    settings = session.settings
     source = settings.environment(source_label)
     target = settings.environment(target_label)
     check_direction(settings, source, target)
     data = data_settings(settings, target)
+    source_url, target_url = _databases(session, source, target)
+    if backup is None and dry_run:
+        console.say(f"==> reading {source.label}'s schema (--dry-run captures no backup)")
+        schema = _checked(data, target, source, lambda: read_database_schema(source_url), f"{source.label}'s schema")
+        return RestorePlan(source=source, target=target, backup=None, backup_created=None, captured_now=False,
+                           backup_url="", target_url=target_url, schema=schema,
+                           row_estimates=_row_estimates(source_url), data=data)
+    chosen, backup_url = _backup(session, source, backup, console)
+    console.say("==> reading the backup's schema and checking the anonymisation rules")
+    schema = _checked(data, target, source, lambda: read_dump_schema(backup_url), f"backup {chosen.name} of {source.label}")
+    return RestorePlan(
+        source=source, target=target, backup=chosen.name, backup_created=chosen.created_at,
+        captured_now=backup is None, backup_url=backup_url, target_url=target_url, schema=schema,
+        row_estimates=_row_estimates(source_url), data=data,
+    )
 
+
+def _databases(session: Session, source: Environment, target: Environment) -> tuple[str, str]:
+    """Both apps' ``DATABASE_URL``: never the same database, and the target's never a protected one."""
+    settings, heroku = session.settings, session.heroku
     with ThreadPoolExecutor(2) as pool:
         source_config, target_config = pool.map(heroku.config, [source.app_name, target.app_name])
     # Strict: data never goes where it cannot be ruled out that a protected database is.
@@ -187,10 +216,14 @@ def plan_restore(
         raise DataFlowRefused(
             f"{target.app_name}'s database is {source.app_name}'s own database: refusing to restore onto the source"
         )
+    return source_url, target_url
 
-    captured_now = backup is None
-    if captured_now:
-        say(f"==> capturing a fresh backup of {source.label} ({source.app_name})")
+
+def _backup(session: Session, source: Environment, backup: str | None, console: Console) -> tuple[Transfer, str]:
+    """The backup to restore — a fresh capture unless one is named — and its short-lived signed URL."""
+    heroku = session.heroku
+    if backup is None:
+        console.say(f"==> capturing a fresh backup of {source.label} ({source.app_name})")
         backup = heroku.pg_backups_capture(source.app_name, stream=console.stream)
         if not backup:
             raise HerokuToolsError(f"the backup of {source.app_name} finished but its name could not be read")
@@ -201,41 +234,44 @@ def plan_restore(
         raise HerokuToolsError(f"backup {backup} of {source.app_name} not found (backups: {known})")
     if not chosen.succeeded:
         raise HerokuToolsError(f"backup {backup} of {source.app_name} did not complete ({chosen.status})")
-    backup_url = heroku.pg_backups_url(source.app_name, backup)
+    return chosen, heroku.pg_backups_url(source.app_name, backup)
 
-    say("==> reading the backup's schema and checking the anonymisation rules")
+
+def _checked(data: DataSettings, target: Environment, source: Environment, read: Callable[[], Schema],
+             what: str) -> Schema:
+    """The schema ``read`` gives, with every column covered by a rule and every rule by a column."""
     try:
-        schema = read_dump_schema(backup_url)
+        schema = read()
     except AnonymiseError as error:
         raise HerokuToolsError(
-            f"the schema of backup {backup} of {source.label} could not be read: {error.message}",
+            f"the schema of {what} could not be read: {error.message}",
             state=[f"nothing was changed on {target.app_name}"],
-            recover=[f"heroku pg:backups:info {backup} -a {source.app_name}   # did the backup complete?",
+            recover=[f"heroku pg:backups -a {source.app_name}   # did the backup complete?",
                      f"heroku-tools backups.restore {source.label} {target.label}   # with a fresh backup"],
         ) from None
     try:
-        check(data.rules, schema, context=f"backup {backup} of {source.label}")
+        check(data.rules, schema, context=what)
     except AnonymiseError as error:
         raise HerokuToolsError(
             f"the rules do not cover the data: {error}",
             state=f"nothing was changed: {target.app_name} was not touched",
             recover=[f"heroku-tools backups.check {source.label}   # the full list of gaps",
-                     f"$EDITOR {shlex.quote(str(data.rules_file))}   # a rule for each new column (keep, null, value, fake, hash) "
-                     "or truncate its table; drop the rules of what is gone"],
+                     f"$EDITOR {shlex.quote(str(data.rules_file))}   # a rule for each new column (keep, null, value, "
+                     "fake, hash) or truncate its table; drop the rules of what is gone"],
         ) from None
-    return RestorePlan(
-        source=source, target=target, backup=backup, backup_created=chosen.created_at, captured_now=captured_now,
-        backup_url=backup_url, target_url=target_url, schema=schema, row_estimates=_row_estimates(source_url),
-        data=data,
-    )
+    return schema
 
 
 def render_restore(plan: RestorePlan) -> str:
     """The plan shown before the confirmation code: what, from where, to where, under which rules."""
+    if plan.backup is None:
+        taken = "a fresh one, captured once confirmed (--dry-run captures none; the rules were checked against " \
+                f"{plan.source.label}'s schema as it is now)"
+    else:
+        taken = f"{plan.backup}, {'captured now' if plan.captured_now else 'named with --backup'}, {age(plan.backup_created)}"
     lines = [
         f"Source:  {plan.source.label} ({plan.source.app_name})",
-        f"Backup:  {plan.backup}, {'captured now' if plan.captured_now else 'named with --backup'}, "
-        f"{age(plan.backup_created)}",
+        f"Backup:  {taken}",
         f"Target:  {plan.target.label} ({plan.target.app_name}) — its database is REPLACED, in one transaction",
         "",
         "Tables (rows estimated from the source's statistics):",
@@ -328,7 +364,10 @@ def restore(
     code (or ``confirm_app``, the target app's name); see :func:`plan_restore`
     and :func:`execute_restore`. This is what ``backups.restore`` runs.
     """
-    plan = plan_restore(session, source, target, backup=backup, console=console)
+    target_app = session.settings.environment(target).app_name
+    if confirm_app is not None:  # a wrong --confirm is refused before anything is captured
+        confirm(target_app, f"restore into {target}", confirm_app=confirm_app)
+    plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)
     console.report(render_restore(plan))
     if dry_run:
         console.say("--dry-run: stopping here; the target was not changed.")

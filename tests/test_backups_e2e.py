@@ -521,12 +521,21 @@ def test_dry_run_shows_the_plan_and_changes_nothing(project, sandbox):
     assert result.returncode == 0, output(result)
     text = result.stdout + result.stderr
     assert "Source:  live (bkp-live)" in text
-    assert re.search(r"Backup:\s+b\d{3}, captured now, just now", text)
+    assert "Backup:  a fresh one, captured once confirmed (--dry-run captures none" in text
     assert "Target:  uat (bkp-uat) — its database is REPLACED, in one transaction" in text
     assert re.search(r"public\.customers_customer\s+~\d+ rows\s+7 fake, 2 keep", text), text
     assert "python manage.py createsuperuser --noinput --username qa-admin" in text
     assert "--dry-run: stopping here; the target was not changed." in text
-    assert len(backups_of(sandbox, project.apps["live"])) == len(live_backups) + 1, "a fresh backup, as the help says"
+    assert backups_of(sandbox, project.apps["live"]) == live_backups, "a dry run captures no backup"
+
+
+def test_a_wrong_confirm_is_refused_before_any_backup_is_captured(project, sandbox):
+    live_backups = backups_of(sandbox, project.apps["live"])
+    with Untouched(project, sandbox) as uat:
+        result = project.tools("backups.restore", "live", "uat", "--confirm", project.apps["dev"])
+        assert_clean_failure(result, says=[rf"--confirm {project.apps['dev']} does not match", "nothing was changed"])
+        assert uat.log.changes() == []
+    assert backups_of(sandbox, project.apps["live"]) == live_backups
 
 
 def test_a_named_backup_is_restored_not_the_latest(project, sandbox):

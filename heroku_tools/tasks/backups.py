@@ -68,7 +68,7 @@ def download(c, env, backup=None, output="latest.dump"):
     "source": "environment the data comes from (e.g. live)",
     "target": "environment it goes to (e.g. uat); never a protected one",
     "backup": "restore this backup (e.g. b003) instead of capturing a fresh one",
-    "dry_run": "show the plan and stop (a fresh backup is still captured unless --backup is given)",
+    "dry_run": "show the plan and stop: nothing is captured or changed (the rules are checked against the live schema)",
     "confirm": "the target app's name, instead of typing the confirmation code (for CI)",
 })
 def restore(c, source, target, backup=None, dry_run=False, confirm=None):
