@@ -19,8 +19,10 @@ enforce them:
 from __future__ import annotations
 
 import datetime
+import os
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,8 +33,10 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
+from .cache import user_cache_dir
 from .confirm import confirm
 from .errors import HerokuToolsError
+from .git import Git
 from .models import Transfer
 from .output import Console
 from .protection import check_target, database_of
@@ -378,6 +382,55 @@ def restore(
     console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
                 f"{result.rows_out:,} rows in {result.seconds:.1f}s")
     return result
+
+
+def download(
+    session: Session,
+    label: str,
+    backup: str | None = None,
+    output: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    console: Console = Console(),
+) -> Path:
+    """Download a backup (raw, un-anonymised data) to a file only you can read; its path.
+
+    By default into the user's cache directory, never the project (see
+    :mod:`heroku_tools.cache`); an explicit ``output`` git would track is
+    written with a warning. The file is mode 0600 from its creation, complete
+    or absent: a download cut short says so and leaves nothing behind.
+    """
+    env = session.settings.environment(label)
+    heroku = session.heroku
+    backups = [t for t in heroku.pg_backups(env.app_name) if t.kind == "backup" and t.succeeded]
+    name = backup or (max(backups, key=lambda t: (t.created_at or "", t.name)).name if backups else None)
+    if name is None:
+        raise HerokuToolsError(f"{env.app_name} has no completed backup: capture one with "
+                               f"`heroku-tools backups.capture {env.label}`")
+    path = Path(output) if output else user_cache_dir("backups", env.app_name) / f"{name}.dump"
+    if path.exists() and not force:
+        raise HerokuToolsError(f"{path} exists: pass --force to replace it; nothing was downloaded")
+    if output and Git.from_settings(session.settings, cwd=path.resolve().parent).would_track(path.resolve().name):
+        console.warn(f"{path} is inside a git work tree and not ignored: it holds {env.label}'s raw data — "
+                     "add it to .gitignore, or download to the default place outside the project")
+    console.say(f"==> downloading {name} of {env.label} ({env.app_name})")
+    _write_private(session.api, heroku.pg_backups_url(env.app_name, name), path)
+    return path
+
+
+def _write_private(api, url: str, path: Path) -> None:
+    """Stream ``url`` into ``path``, mode 0600 from creation (through a ``.part`` file renamed at the end)."""
+    part = path.with_name(path.name + ".part")
+    part.unlink(missing_ok=True)
+    try:
+        with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as sink:
+            received, expected = api.download(url, sink)
+        if expected is not None and received != expected:
+            raise HerokuToolsError(f"the download was cut short at {received:,} of {expected:,} bytes; "
+                                   "nothing was kept", recover="run the same command again")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def live_schema(session: Session, label: str) -> Schema:

@@ -124,6 +124,10 @@ class Git(Runner):
     def is_clean(self) -> bool:
         return self.status_porcelain().clean
 
+    def would_track(self, path: str) -> bool:
+        """Whether ``path`` lies in this work tree and is not ignored: one ``git add .`` from being committed."""
+        return self.execute(["check-ignore", "-q", "--", str(path)], ok=(0, 1, 128)).exit_code == 1
+
     # -- remotes -------------------------------------------------------------
     def remote_url(self, remote: str) -> str | None:
         """The URL of ``remote``, or ``None`` if there is no such remote."""

@@ -12,6 +12,7 @@ Every other change still goes through the heroku CLI.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import netrc
 import os
@@ -171,6 +172,23 @@ class PlatformAPI:
         answer = self.patch(f"/apps/{urllib.parse.quote(app)}", {"maintenance": on})
         if not isinstance(answer, dict) or answer.get("maintenance") is not on:
             raise PlatformAPIError(f"maintenance mode of {app} did not turn {'on' if on else 'off'}")
+
+    def download(self, url: str, sink) -> tuple[int, int | None]:
+        """Copy a signed download URL (a backup) into ``sink``: ``(bytes received, Content-Length or None)``."""
+        request = urllib.request.Request(url, headers={"User-Agent": "heroku-tools"})
+        received, length = 0, None
+        try:
+            with urllib.request.urlopen(request, context=self._context, timeout=self.timeout) as response:
+                length = response.headers.get("Content-Length")
+                while chunk := response.read(1 << 20):
+                    sink.write(chunk)
+                    received += len(chunk)
+        except http.client.IncompleteRead as short:  # the connection closed before Content-Length: the caller says so
+            sink.write(short.partial)
+            received += len(short.partial)
+        except (urllib.error.URLError, OSError) as error:
+            raise PlatformAPIError(f"the download failed after {received:,} bytes: {error}") from None
+        return received, int(length) if length and length.isdigit() else None
 
     def text(self, url: str, *, timeout: float | None = None) -> str:
         """A plain-text resource Heroku hands out by URL (a release phase's output stream), read whole."""

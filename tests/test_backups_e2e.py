@@ -21,9 +21,11 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -575,7 +577,7 @@ def test_a_truncated_download_commits_nothing(project, sandbox):
     with Untouched(project, sandbox) as uat:
         result = restore(project, "live", "uat", "--backup", "b001")
         assert_clean_failure(result, says=[
-            r"restore of b001 into uat failed: .*(end of file|download)",
+            r"restore of b001 into uat failed: the download was cut short at [\d,]+ of [\d,]+ bytes",
             r"bkp-uat's database is as it was before the restore: nothing was committed",
             r"maintenance is off again for bkp-uat",
             r"heroku-tools backups.restore live uat --backup b001",
@@ -756,3 +758,33 @@ def test_a_projects_own_fabfile_restores_with_the_library_function(project, sand
     assert counts(dev)["public.customers_customer"] == counts(project.urls["live"])["public.customers_customer"]
     assert canary_hits(dev) == {}
     assert maintenance(sandbox, project.apps["dev"]) is False
+
+
+# -- downloads: private, outside the project ------------------------------------------------------
+
+
+def test_a_download_is_private_outside_the_project_and_whole_or_absent(project, sandbox):
+    home = Path(project.env["HOME"])
+    tree = project.git("status", "--porcelain").stdout
+    result = project.tools("backups.download", "live", "--backup", "b001")
+    assert result.returncode == 0, output(result)
+    path = home / ".cache" / "heroku-tools" / "backups" / project.apps["live"] / "b001.dump"
+    assert path.is_file() and f"wrote {path} (readable only by you)" in result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert subprocess.run(["pg_restore", "-l", str(path)], capture_output=True).returncode == 0
+    assert project.git("status", "--porcelain").stdout == tree, "nothing written into the project"
+
+    again = project.tools("backups.download", "live", "--backup", "b001")
+    assert again.returncode == 1 and "exists: pass --force" in again.stderr
+
+    inside = project.tools("backups.download", "live", "--backup", "b001", "-o", "live.dump")
+    assert inside.returncode == 0, output(inside)
+    assert "is inside a git work tree and not ignored" in inside.stderr
+    assert stat.S_IMODE((project.path / "live.dump").stat().st_mode) == 0o600
+    (project.path / "live.dump").unlink()
+
+    sandbox.arm_fault(project.apps["live"], "download")
+    cut = project.tools("backups.download", "live", "--backup", "b001", "-o", str(home / "cut.dump"))
+    assert_clean_failure(cut, says=[r"the download was cut short at [\d,]+ of [\d,]+ bytes; nothing was kept"])
+    assert not (home / "cut.dump").exists() and not (home / "cut.dump.part").exists()

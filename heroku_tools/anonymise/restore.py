@@ -156,6 +156,7 @@ class _Pipeline:
         """pg_restore must exit successfully, and the download (if any) must have completed."""
         rc = self.producer.wait()
         if rc != 0:
+            self.source.check()  # a download cut short is the cause of pg_restore's "unexpected end of file"
             raise RestoreFailed(f"pg_restore failed (exit {rc}): {self.producer_err.text().strip()[-2000:]}")
         self.source.check()
 

@@ -56,7 +56,7 @@ class _Pump(threading.Thread):
             else:
                 return
             if self.expected is not None and self.bytes != self.expected:
-                raise RestoreFailed(f"the download ended after {self.bytes} of {self.expected} bytes")
+                raise RestoreFailed(f"the download was cut short at {self.bytes:,} of {self.expected:,} bytes")
             self.complete = True
         except BrokenPipeError:
             pass  # the reader stopped (pg_restore exited); its exit status tells why

@@ -22,7 +22,7 @@ from invoke import Collection
 from .. import backups as data
 from ..anonymise import proposal_yaml
 from ..errors import HerokuToolsError
-from ..output import Console, info, line_printer, success, warn
+from ..output import Console, line_printer, success, warn
 from ..session import Session
 from ._task import task
 
@@ -56,12 +56,13 @@ def url(c, env, backup=None):
     print(session.heroku.pg_backups_url(session.settings.environment(env).app_name, backup))
 
 
-@task(help={"backup": "backup name (default: the latest)"})
-def download(c, env, backup=None, output="latest.dump"):
-    """Download a backup to a file (it holds raw data: keep it off shared disks)."""
-    session = Session.from_context(c)
-    path = session.heroku.pg_backups_download(session.settings.environment(env).app_name, backup, output)
-    info(f"wrote {path}")
+@task(help={"backup": "backup name (default: the latest)",
+            "output": "the file to write (default: the user cache directory, outside the project)",
+            "force": "replace the file if it exists"})
+def download(c, env, backup=None, output=None, force=False):
+    """Download a backup to a file only you can read (raw data: by default outside the project)."""
+    path = data.download(Session.from_context(c), env, backup, output, force=force, console=Console())
+    success(f"wrote {path} (readable only by you)")
 
 
 @task(help={
