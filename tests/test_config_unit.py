@@ -20,7 +20,9 @@ from heroku_tools import settings
 from heroku_tools.cli import HerokuToolsProgram
 from heroku_tools.colon import rewrite
 from heroku_tools.errors import CommandError, SettingsError, UnknownEnvironment
+from heroku_tools.git import Git
 from heroku_tools.models import Addon
+from heroku_tools.session import Session
 from heroku_tools.tasks import config as config_tasks
 
 KEY = b"unit-test-key"
@@ -51,6 +53,11 @@ class FakeHeroku:
     def addons(self, app):
         self.calls.append(("addons", app))
         return list(self.addon_lists.get(app, []))
+
+    def config_vars(self, app):
+        """The Platform API's read (``session.api``): protection reads the protected apps with it."""
+        self.calls.append(("api:config-vars", app))
+        return dict(self.apps[app])
 
     def _change(self, step, app, change):
         if step in self.failures:
@@ -526,6 +533,22 @@ def test_dotenv_parser_reads_what_python_dotenv_reads():
     }
 
 
+@pytest.mark.parametrize("text, message", [
+    ("# comment\n\nA=1\n\n  B='unterminated\nC=3\n", "config/dev.env, line 5: B: unterminated 'quoted value"),
+    ("A=1\nB=\"closed\" junk\n", "config/dev.env, line 2: B: unexpected text after the closing quote"),
+    ("A=1\n\nLONELY\n", "config/dev.env, line 3: expected '=' after LONELY"),
+    ("A=1\n=nokey\n", "config/dev.env, line 2: expected KEY=value"),
+    ("'A B'=1\n", "config/dev.env: 'A B' is not a usable config var name"),
+])
+def test_dotenv_errors_name_the_file_line_and_key_never_the_value(project, text, message):
+    """python-dotenv reads the file; an unreadable line is still "file, line N" (blank lines counted)."""
+    (project / "config" / "dev.env").write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        cv.declared(settings.load(), "dev")
+    assert caught.value.message.startswith(message)
+    assert "unterminated\n" not in caught.value.message and "junk" not in caught.value.message
+
+
 printable = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
 )
@@ -601,7 +624,8 @@ def fake(project, monkeypatch):
          "my-app-dev": {"DEBUG": "true"}},
         addons={"my-app-live": [postgres("my-app-live")], "my-app-uat": [postgres("my-app-uat")]},
     )
-    monkeypatch.setattr(config_tasks.Heroku, "from_settings", classmethod(lambda cls, s, **kw: heroku))
+    monkeypatch.setattr(Session, "from_settings", classmethod(
+        lambda cls, s: cls(s, Git.from_settings(s, cwd=s.root), heroku, heroku)))
     monkeypatch.setenv(cv.FINGERPRINT_ENV, "unit")
     monkeypatch.setenv("NO_COLOR", "1")
     return heroku
