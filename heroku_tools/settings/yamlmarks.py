@@ -21,7 +21,10 @@ KeyPath = tuple  # a key path into the settings, e.g. ("environments", "uat", "b
 
 def compose(text: str, display: str) -> tuple[Any, dict]:
     """Parse YAML keeping the line of every key and list item, for error messages."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # reads the whole text: an unprintable character fails here
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{display}: invalid YAML: {exc}") from None
     marks: dict[KeyPath, int] = {}
     try:
         node = loader.get_single_node()
@@ -33,6 +36,8 @@ def compose(text: str, display: str) -> tuple[Any, dict]:
         raise SettingsError(f"{display}{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{display}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise SettingsError(f"{display}: invalid YAML: an alias that contains itself, or nesting too deep") from None
     finally:
         loader.dispose()
     return data, marks
