@@ -14,14 +14,16 @@ project's own fabfile calls as well, with the same
 Values are masked everywhere unless asked for (:mod:`.mask`). The package:
 
 * :mod:`.names` — usable names, add-on names, ``KEY=VALUE`` words;
-* :mod:`.mask` — masks, fingerprints and their key, scrubbing messages;
+* :mod:`.mask` — masks, fingerprints and their key, scrubbing messages and Invoke's ``--debug`` logging;
 * :mod:`.declared` — the vars an environment declares (``settings:`` or a file), interpolated;
 * :mod:`.dotenv` — ``.env`` files, read by python-dotenv's parser, written to read back exactly;
 * :mod:`.snapshot` — one side of a comparison: an app's vars and add-on vars, or declared settings;
 * :mod:`.diff` — two snapshots compared, as text or JSON;
 * :mod:`.plan` — what a change takes, as text or JSON;
-* :mod:`.apply` — the change made, and where the app stands if it fails part-way;
-* :mod:`.operations` — show, compare, set_vars, unset_vars, push, pull: what the tasks call.
+* :mod:`.limits` — what Heroku can hold: each value, and all of an app's vars together (32 kB);
+* :mod:`.apply` — the change made in one Platform API request, and where the app stands if it fails;
+* :mod:`.operations` — show, compare, set_vars, unset_vars, push, pull: what the tasks call;
+* :mod:`.table` — aligned tables and the kinds of row they show.
 """
 from __future__ import annotations
 
@@ -31,7 +33,11 @@ from .declared import Declared, declared, interpolate_all, load_settings_file
 from .diff import DIFF_SYMBOLS, DRIFT, ConfigDiff, DiffEntry, Status, diff, diff_json, render_diff, summary
 from .dotenv import DotenvError, dotenv_value, parse_dotenv, render_dotenv, write_private
 from .errors import ApplyFailed, ConfigError
-from .mask import ABSENT, FINGERPRINT_ENV, FINGERPRINT_LENGTH, Masker, fingerprint_key, key_file, scrub, visible
+from .limits import CONFIG_LIMIT, check_change, check_total, check_values
+from .mask import (
+    ABSENT, FINGERPRINT_ENV, FINGERPRINT_LENGTH, ArgumentMask, Masker, fingerprint_key, key_file, mask_arguments,
+    mask_invoke_logging, scrub, visible,
+)
 from .names import ADDON_PATTERNS, check_key, is_addon_name, matches_any, parse_assignments
 from .operations import compare, git_would_track, guard, pull, pull_text, push, set_vars, show, unset_vars
 from .plan import PLAN_SIGNS, Action, Plan, PlanEntry, plan, plan_json, plan_push, render_plan
@@ -51,6 +57,8 @@ __all__ = [
     "plan", "plan_push", "render_plan", "plan_json", "Plan", "PlanEntry", "Action", "PLAN_SIGNS",
     "apply", "Applied", "ApplyFailed", "ConfigError", "guard",
     "Masker", "fingerprint_key", "key_file", "visible", "scrub", "ABSENT", "FINGERPRINT_ENV", "FINGERPRINT_LENGTH",
+    "ArgumentMask", "mask_arguments", "mask_invoke_logging",
+    "CONFIG_LIMIT", "check_values", "check_total", "check_change",
     "check_key", "parse_assignments", "is_addon_name", "matches_any", "ADDON_PATTERNS",
     "dotenv_value", "render_dotenv", "parse_dotenv", "DotenvError", "write_private", "pull_text", "git_would_track",
 ]

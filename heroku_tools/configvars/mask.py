@@ -4,7 +4,9 @@ A masked value reads ``<37 chars 9f2c1a7e>``: the fingerprint is the start of
 an HMAC-SHA256 of the value under a key kept outside the output, so the same
 value has the same mask on both sides of a comparison while nobody holding the
 output can test guesses against it. :func:`scrub` takes values out of text
-that must be shown (a failing command's message).
+that must be shown (a failing command's message); :class:`ArgumentMask` takes
+``KEY=VALUE`` values out of Invoke's own ``--debug`` logging, which prints
+every argument of the command line it parses.
 """
 from __future__ import annotations
 
@@ -131,3 +133,46 @@ def scrub(text: str, values: Iterable[str]) -> str:
     for value in sorted({v for v in values if len(v) >= 4}, key=len, reverse=True):
         text = text.replace(value, "…")
     return text
+
+
+# -- Invoke's --debug logging -------------------------------------------------------------
+
+#: A quoted string in a log message (Invoke logs arguments with ``repr``); the apostrophe of "We're" opens none.
+_LITERAL = re.compile(r"(?<!\w)(?:'(?:[^'\\]|\\.)*'" + r'|"(?:[^"\\]|\\.)*")(?!\w)', re.S)
+#: ``KEY=`` at the start of an argument, after ``--flag=`` or after a colon-syntax comma: the rest is a value.
+_ASSIGNMENT = re.compile(r"(?:^|,|--[\w-]+=)[^-=\s,'\"][^=\s,'\"]*=", re.S)
+
+
+def mask_arguments(text: str) -> str:
+    """``text`` with the value of every quoted ``KEY=VALUE`` argument (``--var=KEY=VALUE``,
+    ``task:env,KEY=VALUE``) replaced by ``…``: ``'SECRET=…'``."""
+
+    def mask(match: re.Match) -> str:
+        quote, inner = match.group(0)[0], match.group(0)[1:-1]
+        assignment = _ASSIGNMENT.search(inner)
+        if assignment is None:
+            return match.group(0)
+        return f"{quote}{inner[: assignment.end()]}…{quote}"
+
+    return _LITERAL.sub(mask, text)
+
+
+class ArgumentMask(logging.Filter):
+    """A logging filter masking ``KEY=VALUE`` arguments (:func:`mask_arguments`) in every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record that cannot be formatted is left for logging's own error report
+            return True
+        masked = mask_arguments(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def mask_invoke_logging() -> None:
+    """Give Invoke's logger (its parser and executor log every argument under ``--debug``) our mask, once."""
+    logger = logging.getLogger("invoke")
+    if not any(isinstance(existing, ArgumentMask) for existing in logger.filters):
+        logger.addFilter(ArgumentMask())

@@ -37,7 +37,9 @@ ADDON_PATTERNS = (
 def check_key(key: str) -> str:
     """``key`` if it is a usable config var name; :class:`ConfigError` otherwise."""
     if not isinstance(key, str) or not CONFIG_VAR_NAME.match(key):
-        raise ConfigError(f"{key!r} is not a usable config var name (no '=' or spaces, not starting with '-')")
+        raise ConfigError(
+            f"{key!r} is not a usable config var name (no '=', spaces or control characters, not starting with '-')"
+        )
     return key
 
 

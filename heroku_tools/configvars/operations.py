@@ -3,16 +3,21 @@
 Each takes the :class:`~heroku_tools.session.Session` first and a
 :class:`~heroku_tools.output.Console` last: ``console.report`` gets the table
 or plan (stdout), ``console.say`` the outcome, ``console.warn`` what should be
-looked at. Nothing is changed before the plan is shown; ``dry_run`` stops
-there.
+looked at. A change is planned and shown first; what Heroku cannot hold (a
+NUL byte, a value or a total over its 32 kB limit, a name it refuses) stops it
+there, ``dry_run`` included; then the confirmation code is asked for on every
+environment (:func:`~heroku_tools.confirm.confirm_change`), and everything goes
+in one Platform API request: one release, no value on a command line.
 """
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from ..confirm import confirm
+from ..confirm import confirm_change
 from ..errors import HerokuToolsError
 from ..git import Git
 from ..output import Console, stdout_paint
@@ -23,6 +28,7 @@ from .apply import Applied, apply
 from .declared import declared
 from .diff import ConfigDiff, diff, render_diff
 from .dotenv import render_dotenv, write_private
+from .limits import check_change, config_values
 from .errors import ConfigError
 from .mask import Masker
 from .names import check_key
@@ -49,30 +55,34 @@ def compare(session: Session, source: str, target: str, *, ignore: Iterable[str]
     return result
 
 
-def set_vars(session: Session, label: str, values: Mapping[str, str], *, confirm_app: str | None = None,
+def set_vars(session: Session, label: str, values: Mapping[str, Any], *, confirm_app: str | None = None,
              dry_run: bool = False, reveal: bool = False, console: Console = Console(),
              masker: Masker | None = None) -> Applied | None:
-    """``config.set``: show what changes, confirm on a protected environment, then ONE ``config:set``."""
+    """``config.set``: show what changes, ask for the code (or check ``confirm_app``), then set it in one release.
+
+    Values are sent as Heroku stores them (``True`` as ``"true"``, ``2`` as ``"2"``).
+    """
     env = session.settings.environment(label)
     for key in values:
         check_key(key)
+    values = config_values(values)
     snapshot = _target(session, env, f"set config vars on {env.label} ({env.app_name})", console, values)
     result = plan(snapshot, values, report_remote_only=False)
-    heading = f"Setting on {env.label} ({env.app_name})"
-    if not _ready(result, heading, masker, reveal, dry_run, console,
-                  nothing=f"nothing to change: {env.app_name} already has these values"):
-        return None
-    _confirm(env, f"set {', '.join(result.to_set)} on {env.label} ({env.app_name})", confirm_app, always=False)
-    applied = apply(session.heroku, env.app_name, result.to_set,
-                    recover="run the same config.set again (it changes only what is still different)")
-    console.say(f"{env.label} ({env.app_name}): set {', '.join(applied.set_keys)}{_versions(applied)}")
-    return applied
+    change = Change(
+        env, snapshot, result, heading=f"Setting on {env.label} ({env.app_name})",
+        nothing=f"nothing to change: {env.app_name} already has these values",
+        action=f"set {', '.join(result.to_set)} on {env.label} ({env.app_name})",
+        recover="run the same config.set again (it changes only what is still different)",
+        done=lambda applied: f"{env.label} ({env.app_name}): set {', '.join(applied.set_keys)}",
+    )
+    return _carry_out(session, change, confirm_app=confirm_app, dry_run=dry_run, reveal=reveal, console=console,
+                      masker=masker)
 
 
 def unset_vars(session: Session, label: str, keys: Sequence[str], *, confirm_app: str | None = None,
                dry_run: bool = False, reveal: bool = False, console: Console = Console(),
                masker: Masker | None = None) -> Applied | None:
-    """``config.unset``: show what goes, confirm on a protected environment, then ONE ``config:unset``."""
+    """``config.unset``: show what goes, ask for the code (or check ``confirm_app``), then remove it in one release."""
     env = session.settings.environment(label)
     if not keys:
         raise ConfigError("nothing to unset: give one or more KEY")
@@ -80,15 +90,15 @@ def unset_vars(session: Session, label: str, keys: Sequence[str], *, confirm_app
         check_key(key)
     snapshot = _target(session, env, f"remove config vars from {env.label} ({env.app_name})", console, keys)
     result = plan(snapshot, {}, list(dict.fromkeys(keys)), report_remote_only=False)
-    heading = f"Removing from {env.label} ({env.app_name})"
-    if not _ready(result, heading, masker, reveal, dry_run, console,
-                  nothing=f"nothing to change: {env.app_name} has none of {', '.join(keys)}"):
-        return None
-    _confirm(env, f"remove {', '.join(result.to_unset)} from {env.label} ({env.app_name})", confirm_app, always=False)
-    applied = apply(session.heroku, env.app_name, {}, result.to_unset,
-                    recover=f"heroku-tools config.unset {env.label} {' '.join(result.to_unset)}")
-    console.say(f"{env.label} ({env.app_name}): removed {', '.join(applied.unset_keys)}{_versions(applied)}")
-    return applied
+    change = Change(
+        env, snapshot, result, heading=f"Removing from {env.label} ({env.app_name})",
+        nothing=f"nothing to change: {env.app_name} has none of {', '.join(keys)}",
+        action=f"remove {', '.join(result.to_unset)} from {env.label} ({env.app_name})",
+        recover=f"heroku-tools config.unset {env.label} {' '.join(result.to_unset)}",
+        done=lambda applied: f"{env.label} ({env.app_name}): removed {', '.join(applied.unset_keys)}",
+    )
+    return _carry_out(session, change, confirm_app=confirm_app, dry_run=dry_run, reveal=reveal, console=console,
+                      masker=masker)
 
 
 def push(session: Session, label: str, *, confirm_app: str | None = None, dry_run: bool = False,
@@ -97,24 +107,24 @@ def push(session: Session, label: str, *, confirm_app: str | None = None, dry_ru
     """``config.push``: make the app match the settings declared for ``label``.
 
     Declared settings are read and interpolated first (a missing ``${NAME}``
-    stops it before Heroku is asked anything); the plan is shown; the code is
-    asked for (or ``confirm_app`` checked); then one ``config:set`` and at most one
-    ``config:unset``. Returns the plan and what was applied (``None``: nothing).
+    stops it before Heroku is asked anything); the plan is shown and checked
+    against what Heroku can hold; the code is asked for (or ``confirm_app``
+    checked); then every addition, change and removal in one release. Returns
+    the plan and what was applied (``None``: nothing).
     """
     env = session.settings.environment(label)
     wanted = declared(session.settings, env, environ=environ)
     snapshot = _target(session, env, f"push config vars to {env.label} ({env.app_name})", console)
     result = plan_push(snapshot, wanted, ignore=session.settings.config_ignore)
-    if not _ready(result, None, masker, reveal, dry_run, console,
-                  nothing=f"{env.label} ({env.app_name}) already matches {wanted.source}: nothing to push"):
-        return result, None
-    changes = plural(result.change_count, "config var change")
-    _confirm(env, f"push {changes} to {env.label} ({env.app_name})", confirm_app, always=True, console=console)
-    applied = apply(session.heroku, env.app_name, result.to_set, result.to_unset,
-                    recover=f"heroku-tools config.push {env.label}   # safe to repeat: it applies only what is left")
-    console.say(
-        f"{env.label} ({env.app_name}) now matches {wanted.source}: {result.describe(done=True)}{_versions(applied)}"
+    change = Change(
+        env, snapshot, result, heading=None,
+        nothing=f"{env.label} ({env.app_name}) already matches {wanted.source}: nothing to push",
+        action=f"push {plural(result.change_count, 'config var change')} to {env.label} ({env.app_name})",
+        recover=f"heroku-tools config.push {env.label}   # safe to repeat: it applies only what is left",
+        done=lambda applied: f"{env.label} ({env.app_name}) now matches {wanted.source}: {result.describe(done=True)}",
     )
+    applied = _carry_out(session, change, confirm_app=confirm_app, dry_run=dry_run, reveal=reveal, console=console,
+                         masker=masker)
     return result, applied
 
 
@@ -198,23 +208,43 @@ def _target(session: Session, env: Environment, action: str, console: Console,
     return snapshot
 
 
-def _ready(result: Plan, heading: str | None, masker: Masker | None, reveal: bool, dry_run: bool,
-           console: Console, *, nothing: str) -> bool:
-    """Report the plan; whether there is something to apply (not when ``dry_run``)."""
-    console.report(render_plan(result, masker or Masker(), reveal=reveal, paint=stdout_paint, heading=heading))
+@dataclass(frozen=True)
+class Change:
+    """One change to one app, as the person making it sees it: the plan and the words around it."""
+
+    env: Environment
+    #: The app as it is.
+    current: Snapshot
+    plan: Plan
+    #: The plan's heading (None: "Plan for ENV (APP) from SOURCE").
+    heading: str | None
+    #: Said when the plan changes nothing.
+    nothing: str
+    #: What the confirmation prompt names: ``set A on uat (my-app-uat)``.
+    action: str
+    #: What to run to finish the job after a failure.
+    recover: str
+    #: What is said when it is done, from what was applied.
+    done: Callable[[Applied], str]
+
+
+def _carry_out(session: Session, change: Change, *, confirm_app: str | None, dry_run: bool, reveal: bool,
+               console: Console, masker: Masker | None) -> Applied | None:
+    """The skeleton of every change: report the plan, refuse what Heroku cannot hold (``dry_run``
+    included), stop on ``dry_run``, ask for the code, apply it in one release, say what was done."""
+    result = change.plan
+    console.report(render_plan(result, masker or Masker(), reveal=reveal, paint=stdout_paint, heading=change.heading))
     if not result.changes:
-        console.say(nothing)
-        return False
+        console.say(change.nothing)
+        return None
+    check_change(change.current.values, result.to_set, result.to_unset)
     if dry_run:
         console.say("dry run: nothing was changed")
-        return False
-    return True
-
-
-def _confirm(env: Environment, action: str, confirm_app: str | None, always: bool,
-             console: Console | None = None) -> None:
-    if always or env.protected or confirm_app is not None:
-        confirm(env.app_name, action, confirm_app=confirm_app, stdout=console.prompt if console else None)
+        return None
+    confirm_change(change.env, change.action, confirm_app=confirm_app, console=console)
+    applied = apply(session.api, change.env.app_name, result.to_set, result.to_unset, recover=change.recover)
+    console.say(change.done(applied) + _versions(applied))
+    return applied
 
 
 def _versions(applied: Applied) -> str:

@@ -10,7 +10,7 @@ from .declared import Declared
 from .mask import Masker
 from .names import matches_any
 from .snapshot import Snapshot
-from .table import Paint, Row, no_paint, plural, table
+from .table import Paint, Row, no_paint, table
 
 
 class Action(Row):
@@ -55,13 +55,13 @@ class Plan:
 
     @property
     def to_set(self) -> dict[str, str]:
-        """Additions and changes, by name: what the ONE ``config:set`` sends."""
+        """Additions and changes, by name: the values the one request sends."""
         changes = {e.key: e.wanted for e in self.entries if e.action in (Action.ADD, Action.CHANGE)}
         return {key: changes[key] for key in sorted(changes)}  # type: ignore[misc]
 
     @property
     def to_unset(self) -> list[str]:
-        """Removals, by name: what the (at most one) ``config:unset`` sends."""
+        """Removals, by name: sent as ``null`` in the same request."""
         return sorted(e.key for e in self.entries if e.action is Action.REMOVE)
 
     @property
@@ -156,8 +156,7 @@ def render_plan(result: Plan, masker: Masker, *, reveal: bool = False, paint: Pa
         extra.append(f"{result.count(Action.REMOTE_ONLY)} on the app only (left alone)")
     if result.count(Action.ADDON):
         extra.append(f"{result.count(Action.ADDON)} set by add-ons (left alone)")
-    steps = [step for step, todo in (("config:set", result.to_set), ("config:unset", result.to_unset)) if todo]
-    how = f": {plural(len(steps), 'release')} ({', then '.join(steps)})" if steps else ""
+    how = ": 1 release" if result.changes else ""
     lines.append(f"{result.describe()}{how}" + (f"; {', '.join(extra)}" if extra else ""))
     return "\n".join(lines)
 

@@ -136,7 +136,7 @@ def resolve(settings: Settings, name: str, *, environ: Mapping[str, str] | None 
         return "settings", declared_snapshot(settings, env, environ=environ)
     for base in (Path(cwd or Path.cwd()), settings.root):
         candidate = base / name
-        if candidate.is_file():
+        if _is_file(candidate):
             found = load_settings_file(candidate, environ=environ, display=name)
             return "settings", Snapshot(
                 name=name, kind="settings", values=found.values, removed=found.removed, source=found.source
@@ -151,6 +151,13 @@ def resolve(settings: Settings, name: str, *, environ: Mapping[str, str] | None 
         f"(known: {', '.join(settings.labels)}; or give a settings file, "
         "or @ENV for an environment's declared settings)"
     )
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name no file system can hold (a NUL byte, too long)
+        return False
 
 
 # -- showing one --------------------------------------------------------------------------

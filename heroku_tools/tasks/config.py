@@ -28,6 +28,9 @@ from ..output import Console
 from ..session import Session
 from ._task import task
 
+# Invoke's parser and executor log every argument under --debug (config.set's values too): mask them as ours are.
+configvars.mask_invoke_logging()
+
 def _console(json: bool) -> Console:
     """With ``--json`` the table is not shown (the JSON is); progress and warnings still go to stderr."""
     return dataclasses.replace(Console.for_json(), report=lambda text: None) if json else Console()
@@ -76,7 +79,7 @@ def diff(c, source, target, show_values=False, json=False, ignore=None):
     "var": "KEY=VALUE (give as many as needed after ENV; repeatable as --var KEY=VALUE)",
 })
 def set_(c, env, var=None, confirm=None, dry_run=False, show_values=False):
-    """Set ENV's config vars: config.set ENV KEY=VALUE ... (one release; a protected ENV asks for the code)."""
+    """Set ENV's config vars: config.set ENV KEY=VALUE ... (one release, after the code or --confirm APP)."""
     session = Session.from_context(c)
     session.settings.environment(env)
     values = configvars.parse_assignments(var or [])
@@ -90,7 +93,7 @@ set_.rest = "var"
     "key": "a var to remove (give as many as needed after ENV; repeatable as --key KEY)",
 })
 def unset(c, env, key=None, confirm=None, dry_run=False, show_values=False):
-    """Remove config vars from ENV: config.unset ENV KEY ... (one release; a protected ENV asks for the code)."""
+    """Remove config vars from ENV: config.unset ENV KEY ... (one release, after the code or --confirm APP)."""
     configvars.unset_vars(Session.from_context(c), env, list(key or []), confirm_app=confirm, dry_run=dry_run,
                           reveal=show_values)
 
@@ -102,8 +105,8 @@ unset.rest = "key"
 def push(c, env, confirm=None, dry_run=False, show_values=False, json=False):
     """Make ENV's config vars match its declared settings: + add, ! change, - remove, ? left alone.
 
-    Shows the plan, asks for the code (or --confirm APP), then applies all
-    additions and changes in ONE config:set and removals in at most one config:unset.
+    Shows the plan, asks for the code (or --confirm APP), then applies every
+    addition, change and removal in ONE release, through the Platform API.
     """
     masker = configvars.Masker()
     result, applied = configvars.push(Session.from_context(c), env, confirm_app=confirm, dry_run=dry_run,
