@@ -14,6 +14,8 @@ setup(
         "sh>=2.0,<3",
         "PyYAML>=6",
         "colorama>=0.4.6",
+        # .env files are read with python-dotenv's own parser (heroku_tools.configvars.dotenv).
+        "python-dotenv>=1",
     ],
     extras_require={
         "fabric": ["fabric>=3.2,<4"],
@@ -29,7 +31,6 @@ setup(
             "Django>=4.2,<6",
             "dj-database-url>=2",
             "psycopg[binary]>=3.1",
-            "python-dotenv>=1",
         ],
     },
     entry_points={"console_scripts": ["heroku-tools = heroku_tools.cli:program.run"]},

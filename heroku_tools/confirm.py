@@ -4,6 +4,11 @@ A random six-digit code is shown and must be typed back; reading it forces the
 user to look at the report above it, which "y/N" never did. ``--confirm APP``
 replaces the prompt for CI, and must name the very app being changed, so a
 pasted command line cannot hit the wrong environment. Nothing else skips it.
+
+:func:`confirm_change` is the one rule every command that changes an app
+follows: on every environment, protected or not; without a terminal, only
+``--confirm APP`` will do; never under ``--dry-run`` (which changes nothing,
+so its callers stop before asking).
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from typing import TextIO
 from collections.abc import Callable
 
 from .errors import HerokuToolsError
+from .output import Console
+from .settings import Environment
 
 
 class ConfirmationRefused(HerokuToolsError):
@@ -22,6 +29,28 @@ class ConfirmationRefused(HerokuToolsError):
 def generate_code() -> str:
     """Six random digits, leading zeros allowed."""
     return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def confirm_change(
+    env: Environment,
+    action: str,
+    *,
+    confirm_app: str | None = None,
+    console: Console = Console(),
+    read: Callable[[str], str] | None = None,
+) -> None:
+    """Return when the change to ``env``'s app is confirmed; :class:`ConfirmationRefused` otherwise.
+
+    The rule for every command that changes an app (config, deploy, promote,
+    rollback, restore, maintenance): the code is asked for on every
+    environment — an unprotected one is still someone's app — or
+    ``confirm_app`` must name ``env``'s app; with no terminal and no
+    ``confirm_app`` the change is refused. ``action`` says what will happen,
+    naming the environment and its app: ``"push 3 config var changes to live
+    (my-app-live)"``. The prompt goes to ``console.prompt`` (stdout unless the
+    console says otherwise: a ``--json`` run asks on stderr).
+    """
+    confirm(env.app_name, action, confirm_app=confirm_app, stdout=console.prompt, read=read)
 
 
 def confirm(

@@ -43,7 +43,7 @@ from .runner import (
     configured_bin,
     first_error_line,
 )
-from .settings import CONFIG_VAR_NAME, Settings, as_config_value
+from .settings import Settings
 
 ENV_VAR = "HEROKU_TOOLS_HEROKU"
 
@@ -137,25 +137,9 @@ class Heroku(Runner):
         args = ["releases:rollback", *([f"v{version}"] if version is not None else []), "-a", app]
         return _new_version(self.execute(args).stderr)
 
-    # -- config vars -----------------------------------------------------------
+    # -- config vars (written through the Platform API: heroku_api.PlatformAPI.update_config_vars) --
     def config(self, app: str) -> dict[str, str]:
         return self._json("config", "--json", "-a", app)
-
-    def config_set(self, app: str, values: Mapping[str, Any]) -> int | None:
-        """Set all ``values`` in ONE release (one ``config:set``); the new release version.
-
-        Values are sent as strings (``True`` as ``true``); they never appear in messages.
-        """
-        if not values:
-            return None
-        pairs = [f"{_config_key(key)}={_config_value(value)}" for key, value in values.items()]
-        shown = ["config:set", *(f"{key}=…" for key in values), "-a", app]
-        return _new_version(self.execute(["config:set", *pairs, "-a", app], shown=shown).stderr)
-
-    def config_unset(self, app: str, keys: Sequence[str]) -> int | None:
-        if not keys:
-            return None
-        return _new_version(self.execute(["config:unset", *map(_config_key, keys), "-a", app]).stderr)
 
     # -- maintenance, features, dynos ------------------------------------------
     def maintenance(self, app: str) -> bool:
@@ -331,18 +315,6 @@ def _new_version(stderr: str) -> int | None:
     """``Setting A and restarting my-app... done, v13`` → 13."""
     match = _NEW_VERSION.search(stderr)
     return int(match.group(1)) if match else None
-
-
-def _config_key(key: str) -> str:
-    if not isinstance(key, str) or not CONFIG_VAR_NAME.match(key):
-        raise ValueError(f"not a usable config var name: {key!r}")
-    return key
-
-
-def _config_value(value: Any) -> str:
-    if value is None:
-        raise ValueError("a config var value cannot be None; unset the key instead")
-    return as_config_value(value)
 
 
 def _promotion_targets(stdout: str) -> list[PromotionTarget]:

@@ -8,33 +8,44 @@ switch itself, and the polls for the new release) cannot afford. The
 credentials and host are the CLI's: ``HEROKU_HOST`` resolved by the CLI's
 own rules, the token from ``HEROKU_API_KEY``, ``~/.netrc`` or ``heroku
 auth:token``, and the extra CA bundle the CLI trusts (``NODE_EXTRA_CA_CERTS``).
-Every other change still goes through the heroku CLI.
+And secrecy: config var values written through the API (``PATCH
+/apps/{app}/config-vars``, a JSON body) never appear on a command line,
+where every user of the machine can read them. Every other change still
+goes through the heroku CLI.
 """
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import netrc
 import os
 import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .errors import HerokuToolsError
 from .heroku import Heroku
 
-
-class PlatformAPIError(HerokuToolsError):
-    """A Platform API read failed; ``status`` is the HTTP status (0: unreachable)."""
-
-    def __init__(self, message: str, status: int = 0):
-        super().__init__(message)
-        self.status = status
-
+log = logging.getLogger("heroku_tools")
 
 ACCEPT = "application/vnd.heroku+json; version=3"
+
+
+class PlatformAPIError(HerokuToolsError):
+    """A Platform API call failed; ``status`` is the HTTP status (0: unreachable, or an answer that is not JSON).
+
+    ``reason`` is what Heroku said (its error ``message``), without the method and path.
+    """
+
+    def __init__(self, message: str, status: int = 0, *, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason or message
+
+
 ALLOWED_HOST_SUFFIXES = ("heroku.com", "herokai.com", "herokuspace.com", "herokudev.com")
 
 
@@ -70,8 +81,9 @@ def ssl_context(environ: dict | None = None) -> ssl.SSLContext:
 class PlatformAPI:
     """A minimal Platform API client sharing the CLI's host and token.
 
-    Reads, and the few writes that must not pay a heroku CLI start-up: the
-    maintenance switch, which sits inside the maintenance window itself.
+    Reads, and the writes that must not pay a heroku CLI start-up or must not
+    put a value on a command line: the maintenance switch, the formation and
+    preboot around a deploy's window, and config vars.
     """
 
     def __init__(self, token: str | Callable[[], str], environ: dict | None = None, timeout: float = 30):
@@ -95,36 +107,41 @@ class PlatformAPI:
     def get(self, path: str, *, accept: str = ACCEPT, headers: dict | None = None):
         return self.request("GET", path, accept=accept, headers=headers)
 
-    def patch(self, path: str, body: dict):
+    def patch(self, path: str, body: Mapping):
+        """``PATCH path`` with ``body`` as JSON; the answer, parsed."""
         return self.request("PATCH", path, body=body)
 
-    def request(self, method: str, path: str, *, body: dict | None = None, accept: str = ACCEPT,
+    def request(self, method: str, path: str, *, body: Mapping | None = None, accept: str = ACCEPT,
                 headers: dict | None = None):
-        """One API call; its JSON answer. A non-2xx answer or no answer is a :class:`PlatformAPIError`."""
+        """One call; the answer's JSON. Failures are :class:`PlatformAPIError`, never showing ``body``."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(
             self.base_url + path,
             method=method,
-            data=None if body is None else json.dumps(body).encode(),
+            data=data,
             headers={
                 "Authorization": f"Bearer {self.token}",
                 "Accept": accept,
                 "User-Agent": "heroku-tools",
-                **({"Content-Type": "application/json"} if body is not None else {}),
+                **({"Content-Type": "application/json"} if data is not None else {}),
                 **(headers or {}),
             },
         )
+        log.debug("Platform API: %s %s", method, path)
         try:
             with urllib.request.urlopen(request, context=self._context, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
+                answer = response.read()
         except urllib.error.HTTPError as error:
-            try:
-                message = json.loads(error.read()).get("message", error.reason)
-            except ValueError:
-                message = error.reason
-            raise PlatformAPIError(f"Heroku API {method} {path} failed ({error.code}): {message}",
-                                   status=error.code) from None
+            reason = _error_message(error)
+            raise PlatformAPIError(f"Heroku API {method} {path} failed ({error.code}): {reason}",
+                                   status=error.code, reason=reason) from None
         except (urllib.error.URLError, OSError) as error:
             raise PlatformAPIError(f"could not reach the Heroku API at {self.base_url}: {error}") from None
+        try:
+            return json.loads(answer or b"null")
+        except ValueError:
+            raise PlatformAPIError(f"Heroku API {method} {path}: the answer is not JSON",
+                                   reason="the answer is not JSON") from None
 
     def slug(self, app: str, slug_id: str) -> dict:
         return self.get(f"/apps/{urllib.parse.quote(app)}/slugs/{urllib.parse.quote(slug_id)}")
@@ -146,6 +163,13 @@ class PlatformAPI:
 
     def config_vars(self, app: str) -> dict[str, str]:
         return self.get(f"/apps/{urllib.parse.quote(app)}/config-vars") or {}
+
+    def update_config_vars(self, app: str, changes: Mapping[str, str | None]) -> dict[str, str]:
+        """Set and remove (``None``) config vars in ONE request, one release; the app's config vars after it.
+
+        The values travel in the request body over TLS, never on a command line.
+        """
+        return self.patch(f"/apps/{urllib.parse.quote(app)}/config-vars", dict(changes)) or {}
 
     def formation(self, app: str) -> list[dict]:
         return self.get(f"/apps/{urllib.parse.quote(app)}/formation") or []
@@ -204,6 +228,15 @@ class PlatformAPI:
 
     def get_range(self, path: str, range_header: str):
         return self.get(path, headers={"Range": range_header})
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    """Heroku's own ``message`` of an error answer, else the HTTP reason."""
+    try:
+        message = json.loads(error.read()).get("message")
+    except (ValueError, AttributeError, OSError):
+        message = None
+    return str(message or error.reason)
 
 
 def api_token(heroku: Heroku) -> str:

@@ -83,7 +83,8 @@ class Console:
     CI's ``--json`` run sends it to stderr so stdout holds only the JSON);
     ``say`` the progress lines (``==> pushing…``); ``warn`` what went wrong
     but did not stop the operation; ``stream`` the output of the commands it
-    runs (a push's build log, a dyno's output), line by line. A fabfile
+    runs (a push's build log, a dyno's output), line by line; ``prompt`` the
+    stream the confirmation code is asked on (``None``: stdout). A fabfile
     passes its own callbacks to collect or silence any of them.
     """
 
@@ -91,8 +92,9 @@ class Console:
     say: Say = info
     warn: Say = warn
     stream: Say = field(default_factory=lambda: line_printer("    "))
+    prompt: TextIO | None = None
 
     @classmethod
     def for_json(cls) -> Console:
-        """Everything on stderr: stdout is left to the JSON outcome."""
-        return cls(report=lambda text: print(text, file=sys.stderr, flush=True))
+        """Everything on stderr, the confirmation prompt too: stdout is left to the JSON outcome."""
+        return cls(report=lambda text: print(text, file=sys.stderr, flush=True), prompt=sys.stderr)

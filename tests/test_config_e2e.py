@@ -13,6 +13,8 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pexpect
@@ -20,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from heroku_tools import configvars as cv
-from heroku_tools.heroku import Heroku
+from heroku_tools.heroku_api import PlatformAPI
 
 pytestmark = pytest.mark.sandbox
 
@@ -245,14 +247,15 @@ def test_push_dry_run_then_one_release_for_adds_and_changes(project):
     signs = {line.split()[1]: line.split()[0] for line in dry.stdout.splitlines()[1:-1]}
     assert signs == {"SENTRY_DSN": "+", "WORKERS": "+", "DEBUG": "!", "OLD_FLAG": "-", "KEEP": "?"}
     assert dry.stdout.splitlines()[-1] == (
-        "2 to add, 1 to change, 1 to remove: 2 releases (config:set, then config:unset); 1 on the app only (left alone)"
+        "2 to add, 1 to change, 1 to remove: 1 release; 1 on the app only (left alone)"
     )
     no_secret(dry, dsn)
 
     pushed = project.run("config.push", "live", "--confirm", project.apps["live"], extra_env=dsn_env)
     assert pushed.returncode == 0, pushed.stderr
+    # additions, changes and removals: ONE release (one PATCH of the Platform API)
     assert project.releases("live")[len(before):] == [
-        "Set DEBUG, SENTRY_DSN, WORKERS config vars", "Remove OLD_FLAG config vars"]
+        "Set DEBUG, SENTRY_DSN, WORKERS config vars and remove OLD_FLAG config vars"]
     assert project.config("live") == {"DEBUG": "false", "KEEP": "kept", "SENTRY_DSN": dsn, "WORKERS": "2"}
     no_secret(pushed, dsn)
 
@@ -312,8 +315,8 @@ def test_set_and_unset_a_protected_environment(project):
     removed = project.run("config.unset", "live", "API_KEY", "FLAG", "NOT_THERE", "--confirm", live)
     assert removed.returncode == 0, removed.stderr
     assert project.releases("live")[len(before) + 1:] == ["Remove API_KEY, FLAG config vars"]
-    # an unprotected environment needs no code
-    uat = project.run("config.set", "uat", "A=1")
+    # an unprotected environment needs the code too (every change asks)
+    uat = project.run("config.set", "uat", "A=1", "--confirm", project.apps["uat"])
     assert uat.returncode == 0 and project.config("uat") == {"A": "1"}
 
 
@@ -323,7 +326,7 @@ def test_set_round_trips_awkward_values_through_the_console_script(project):
         "BACKSLASH": "C:\\path\\n\\", "NEWLINES": "line one\nline two\n", "UNICODE": "héllo wörld ✓ 日本",
         "DASH": "-a --flag", "EMPTY": "", "SEMICOLON": "a; rm -rf /; `x` $(y)", "TAB": "a\tb",
     }
-    result = project.run("config.set", "uat", *(f"{k}={v}" for k, v in values.items()))
+    result = project.run("config.set", "uat", *(f"{k}={v}" for k, v in values.items()), "--confirm", project.apps["uat"])
     assert result.returncode == 0, result.stderr
     assert json.loads(project.heroku("config", "--json", "-a", project.apps["uat"]).stdout) == values
     assert len(project.releases("uat")) == 2  # the initial release and ONE config:set
@@ -336,32 +339,158 @@ def test_failure_part_way_says_what_was_and_was_not_applied(project):
     project.set_config("live", {"DEBUG": "true", "OLD_FLAG": "1"})
     before = project.releases("live")
 
+    # the sandbox's `config` fault: the next PATCH of the config vars fails with a 503, changing nothing
     project.sandbox.arm_fault(live, "config")
     failed_set = project.run("config.push", "live", "--confirm", live, extra_env=env)
     assert failed_set.returncode == 1
     assert failed_set.stderr.startswith(
-        f"`heroku config:set` on {live} failed: Config vars could not be updated right now. Please try again later.")
+        f"changing the config vars of {live} failed: Config vars could not be updated right now. Please try again later.")
     assert f"nothing was applied on {live}" in failed_set.stderr
     assert "not applied: DEBUG, SENTRY_DSN, WORKERS, OLD_FLAG" in failed_set.stderr
-    assert project.releases("live") == before
+    assert "To recover:\n  $ heroku-tools config.push live   # safe to repeat" in failed_set.stderr
+    assert "Traceback" not in failed_set.stderr and project.releases("live") == before
 
+    # `config-unset` fails the next PATCH that only removes vars: config.unset's, the same kind of failure
     project.sandbox.arm_fault(live, "config-unset")
-    failed_unset = project.run("--debug", "config.push", "live", "--confirm", live, extra_env=env)
+    failed_unset = project.run("--debug", "config.unset", "live", "OLD_FLAG", "--confirm", live)
     assert failed_unset.returncode == 1
-    message = failed_unset.stderr[failed_unset.stderr.index("`heroku config:unset`"):]
-    assert message.startswith(f"`heroku config:unset` on {live} failed: Config vars could not be updated right now.")
-    assert f"State now:\n  - applied on {live}: DEBUG, SENTRY_DSN, WORKERS\n  - not applied: OLD_FLAG\n" in message
-    assert "To recover:\n  $ heroku-tools config.push live   # safe to repeat" in message
-    assert project.releases("live")[len(before):] == ["Set DEBUG, SENTRY_DSN, WORKERS config vars"]
+    message = failed_unset.stderr[failed_unset.stderr.index(f"changing the config vars of {live} failed"):]
+    assert message.startswith(f"changing the config vars of {live} failed: Config vars could not be updated right now.")
+    assert f"State now:\n  - nothing was applied on {live}\n  - not applied: OLD_FLAG\n" in message
+    assert "To recover:\n  $ heroku-tools config.unset live OLD_FLAG" in message
+    assert "Traceback" not in failed_unset.stderr and project.releases("live") == before
     for result in (failed_set, failed_unset):
         no_secret(result, dsn)
 
     recovered = project.run("config.push", "live", "--confirm", live, extra_env=env)
     assert recovered.returncode == 0, recovered.stderr
     signs = [line.split()[0] for line in recovered.stdout.splitlines()[1:-1]]
-    assert signs == ["-", "=", "=", "="]
+    assert signs == ["+", "+", "!", "-"]
     assert project.releases("live")[len(before):] == [
-        "Set DEBUG, SENTRY_DSN, WORKERS config vars", "Remove OLD_FLAG config vars"]
+        "Set DEBUG, SENTRY_DSN, WORKERS config vars and remove OLD_FLAG config vars"]
+
+
+# -- hardening: every change asks, values off command lines, bad input -------------------------------------------------
+
+
+def test_every_change_asks_on_every_environment(project):
+    """uat is not protected: config.set and config.unset still need the code, or --confirm APP; no terminal, no change."""
+    uat, live = project.apps["uat"], project.apps["live"]
+    project.set_config("uat", {"GONE": "x"})
+    before = project.releases("uat")
+    refused_set = project.run("config.set", "uat", "A=1")
+    assert refused_set.returncode == 1
+    assert f"refusing to set A on uat ({uat}) without confirmation: no terminal" in refused_set.stderr
+    refused_unset = project.run("config.unset", "uat", "GONE")
+    assert refused_unset.returncode == 1
+    assert f"refusing to remove GONE from uat ({uat}) without confirmation" in refused_unset.stderr
+    wrong = project.run("config.set", "uat", "A=1", "--confirm", live)
+    assert wrong.returncode == 1 and f"does not match the app being changed ({uat})" in wrong.stderr
+    assert project.releases("uat") == before and project.config("uat") == {"GONE": "x"}
+
+    child = pexpect.spawn(str(BIN / "heroku-tools"), ["config.set", "uat", "A=1"], cwd=str(project.root),
+                          env=project.env, encoding="utf-8", timeout=90)
+    child.expect(r"Type (\d{6}) to set A on uat \(" + uat + r"\): ")
+    child.sendline(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    removed = project.run("config.unset", "uat", "GONE", "--confirm", uat)
+    assert removed.returncode == 0, removed.stderr
+    assert project.releases("uat")[len(before):] == ["Set A config vars", "Remove GONE config vars"]
+
+
+class CommandLines:
+    """Watches every process's command line (``/proc/*/cmdline``, what ``ps`` shows) for ``needles``."""
+
+    def __init__(self, *needles: str):
+        self.needles = [needle.encode() for needle in needles]
+        self.seen: list[list[str]] = []
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> CommandLines:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.is_set():
+            self.samples += 1
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit() or pid == me:
+                    continue
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if any(needle in argv for needle in self.needles):
+                    self.seen.append([part.decode(errors="replace") for part in argv.split(b"\0")])
+            time.sleep(0.002)
+
+    def others(self, program: str) -> list[list[str]]:
+        """What was seen on command lines other than ``program``'s own (the one the user typed)."""
+        return [argv for argv in self.seen if not any(part.endswith(program) for part in argv[:2])]
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads command lines from /proc")
+def test_values_never_reach_a_command_line(project):
+    """The values go in the body of one Platform API request: no heroku process ever holds them in its argv.
+
+    Today's main passed them to ``heroku config:set`` as arguments — also the ones from ``${VAR}`` and
+    settings files, which were never on the user's own command line.
+    """
+    typed = "typed-" + secrets.token_hex(16)
+    from_env = "https://" + secrets.token_hex(16) + "@sentry.example.com/9"
+    uat, live = project.apps["uat"], project.apps["live"]
+    project.set_config("live", {"OLD_FLAG": "1"})
+    before = project.releases("live")
+    with CommandLines(typed, from_env) as watched:
+        set_ = project.run("--debug", "config.set", "uat", f"API_KEY={typed}", "--confirm", uat)
+        colon = project.run("--debug", f"config.set:uat,OTHER_KEY={typed},confirm={uat}")
+        pushed = project.run("--debug", "config.push", "live", "--confirm", live, extra_env={"SENTRY_DSN": from_env})
+    assert set_.returncode == colon.returncode == pushed.returncode == 0, set_.stderr + colon.stderr + pushed.stderr
+    assert watched.samples > 50 and watched.seen  # it did see heroku-tools' own command line, typed by the user
+    assert watched.others("heroku-tools") == []
+    # Invoke's own --debug logging of the command line is masked like ours
+    no_secret(set_, typed)
+    no_secret(colon, typed)
+    no_secret(pushed, from_env)
+    assert "API_KEY=…" in set_.stderr and "OTHER_KEY=…" in colon.stderr
+    assert project.config("uat") == {"API_KEY": typed, "OTHER_KEY": typed}
+    # and a push of additions, changes and removals is one release
+    assert project.releases("live")[len(before):] == [
+        "Set DEBUG, SENTRY_DSN, WORKERS config vars and remove OLD_FLAG config vars"]
+
+
+def test_bad_input_is_a_clear_error_and_changes_nothing(project):
+    """A NUL byte, a value or a total over Heroku's 32 kB, a name Heroku refuses: exit 1 naming the key and the
+    limit, never the value, no traceback, nothing sent — under --dry-run too."""
+    uat = project.apps["uat"]
+    project.set_config("uat", {"KEEP": "kept"})
+    before, config = project.releases("uat"), project.config("uat")
+    big = "b" * 250_000  # "Argument list too long" on today's main, through the CLI
+    hidden = "nul-" + secrets.token_hex(8)
+    cases = [
+        (f"NUL_VALUE={hidden}\0tail\n", "NUL_VALUE: the value contains a NUL byte", hidden),
+        (f"BIG={big}\n", "BIG: 250,003 bytes with its name, over Heroku's limit of 32 kB (32,768 bytes)", big[:100]),
+        ("".join(f"PART{i}={'p' * 9000}\n" for i in range(4)),
+         "after this change the app's config vars would take 36,", "p" * 100),
+    ]
+    for text, message, value in cases:
+        (project.root / "uat.env").write_text(text)
+        for extra in (["--dry-run"], ["--confirm", uat]):
+            result = project.run("config.push", "uat", *extra)
+            assert result.returncode == 1 and message in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr and value not in result.stdout + result.stderr
+    refused_name = project.run("config.set", "uat", "BAD\x01NAME=1", "--confirm", uat)
+    assert refused_name.returncode == 1 and "'BAD\\x01NAME' is not a usable config var name" in refused_name.stderr
+    assert project.releases("uat") == before and project.config("uat") == config
 
 
 # -- arbitrary values, through the real CLI --------------------------------------------------------------------------
@@ -370,16 +499,16 @@ values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_character
 
 
 @pytest.fixture
-def roundtrip_app(project) -> tuple[Heroku, str, Project]:
-    heroku = Heroku(project.env["HEROKU_TOOLS_HEROKU"], env=project.env, cwd=project.root)
-    return heroku, project.apps["uat"], project
+def roundtrip_app(project) -> tuple[PlatformAPI, str, Project]:
+    api = PlatformAPI(project.env["HEROKU_API_KEY"], environ=project.env)
+    return api, project.apps["uat"], project
 
 
 @hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(values, min_size=8, max_size=8))
 def test_arbitrary_values_round_trip_exactly(roundtrip_app, batch):
-    """Eight values per example, all in ONE config:set (the library's), read back by ``heroku config --json``."""
-    heroku, app, project = roundtrip_app
+    """Eight values per example, all in ONE request (the library's), read back by ``heroku config --json``."""
+    api, app, project = roundtrip_app
     wanted = {f"V{i}": value for i, value in enumerate(batch)}
-    cv.apply(heroku, app, wanted, verify=False)
+    cv.apply(api, app, wanted, verify=False)
     assert json.loads(project.heroku("config", "--json", "-a", app).stdout) == wanted

@@ -20,7 +20,10 @@ from heroku_tools import settings
 from heroku_tools.cli import HerokuToolsProgram
 from heroku_tools.colon import rewrite
 from heroku_tools.errors import CommandError, SettingsError, UnknownEnvironment
+from heroku_tools.git import Git
+from heroku_tools.heroku_api import PlatformAPIError
 from heroku_tools.models import Addon
+from heroku_tools.session import Session
 from heroku_tools.tasks import config as config_tasks
 
 KEY = b"unit-test-key"
@@ -31,15 +34,16 @@ SECRET = "s3cr3t-value-never-shown"
 
 
 class FakeHeroku:
-    """The few Heroku methods configvars uses, on in-memory apps; records every call."""
+    """The heroku CLI reads configvars uses (``config``, ``addons``) and the Platform API calls
+    (``config_vars``, ``update_config_vars``, ``releases``), on in-memory apps; records every call."""
 
     def __init__(self, apps: dict[str, dict[str, str]], addons: dict[str, list[Addon]] | None = None):
         self.apps = {name: dict(values) for name, values in apps.items()}
         self.addon_lists = addons or {}
         self.calls: list[tuple] = []
         self.version = 10
-        #: step -> (exception, whether the change is made before failing)
-        self.failures: dict[str, tuple[Exception, bool]] = {}
+        #: call -> (exception, how much of the change is made before failing: False, True or "sets")
+        self.failures: dict[str, tuple[Exception, bool | str]] = {}
         self.drop_silently: set[str] = set()
 
     def config(self, app):
@@ -52,36 +56,47 @@ class FakeHeroku:
         self.calls.append(("addons", app))
         return list(self.addon_lists.get(app, []))
 
-    def _change(self, step, app, change):
-        if step in self.failures:
-            exc, applied = self.failures.pop(step)
+    def config_vars(self, app):
+        """The Platform API's read (``session.api``): protection and the read-back after a failure use it."""
+        self.calls.append(("api:config-vars", app))
+        if "api:config-vars" in self.failures:
+            raise self.failures["api:config-vars"][0]
+        return dict(self.apps[app])
+
+    def update_config_vars(self, app, changes):
+        """``PATCH /apps/{app}/config-vars``: sets and removals (``None``) at once, one release."""
+        self.calls.append(("api:patch", app, dict(changes)))
+        if "api:patch" in self.failures:
+            exc, applied = self.failures.pop("api:patch")
             if applied:
-                change()
+                self._change(app, {k: v for k, v in changes.items() if v is not None or applied is True})
             raise exc
-        change()
+        self._change(app, changes)
         self.version += 1
-        return self.version
+        return dict(self.apps[app])
 
-    def config_set(self, app, values):
-        self.calls.append(("config:set", app, dict(values)))
+    def _change(self, app, changes):
+        for key, value in changes.items():
+            if value is None:
+                self.apps[app].pop(key, None)
+            elif key not in self.drop_silently:
+                self.apps[app][key] = value
 
-        def change():
-            for key, value in values.items():
-                if key not in self.drop_silently:
-                    self.apps[app][key] = value
-
-        return self._change("config:set", app, change)
-
-    def config_unset(self, app, keys):
-        self.calls.append(("config:unset", app, list(keys)))
-        return self._change("config:unset", app, lambda: [self.apps[app].pop(key, None) for key in keys])
+    def releases(self, app, limit=10):
+        self.calls.append(("api:releases", app))
+        return [{"version": self.version}]
 
 
-def failure(step: str, message: str = "Config vars could not be updated right now.", stdout: str = "") -> CommandError:
+def cli_failure(step: str, message: str) -> CommandError:
     return CommandError(
         f"`heroku {step} …` failed: {message}", argv=["heroku", step], exit_code=2,
-        stdout=stdout, stderr=f" ›   Error: {message}\n ›\n ›   Error ID: unavailable\n",
+        stderr=f" ›   Error: {message}\n ›\n ›   Error ID: unavailable\n",
     )
+
+
+def failure(message: str = "Config vars could not be updated right now.", status: int = 503) -> PlatformAPIError:
+    return PlatformAPIError(f"Heroku API PATCH /apps/app/config-vars failed ({status}): {message}", status=status,
+                            reason=message)
 
 
 def postgres(app: str) -> Addon:
@@ -429,7 +444,7 @@ def test_plan_push_signs_and_one_set_one_unset():
     assert result.describe(done=True) == "1 added, 1 changed, 1 removed"
     text = cv.render_plan(result, cv.Masker(KEY))
     assert "+ NEW" in text and "- GONE" in text and "? EXTRA" in text and "~ DATABASE_URL" in text
-    assert "2 releases (config:set, then config:unset)" in text
+    assert "1 to add, 1 to change, 1 to remove: 1 release;" in text  # sets and removals together
     assert "old" not in text.replace("(", " ").split() and "mine" not in text
 
 
@@ -441,33 +456,34 @@ def test_plan_with_nothing_to_do():
 # -- apply --------------------------------------------------------------------------------------------------
 
 
-def test_apply_is_one_set_then_one_unset_then_a_check():
+def test_apply_is_one_request_setting_and_removing_then_a_check():
+    """One PATCH (one release): sets and removals (null) together; Heroku's answer is checked."""
     heroku = FakeHeroku({"app": {"A": "1", "GONE": "x", "ALSO": "y"}})
     applied = cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["GONE", "ALSO"])
-    assert [call[0] for call in heroku.calls] == ["config:set", "config:unset", "config"]
-    assert heroku.calls[0] == ("config:set", "app", {"A": "2", "B": SECRET})
-    assert heroku.calls[1] == ("config:unset", "app", ["GONE", "ALSO"])
-    assert applied.versions == (11, 12) and heroku.apps["app"] == {"A": "2", "B": SECRET}
+    assert heroku.calls == [("api:patch", "app", {"A": "2", "B": SECRET, "GONE": None, "ALSO": None}),
+                            ("api:releases", "app")]
+    assert applied.versions == (11,) and heroku.apps["app"] == {"A": "2", "B": SECRET}
 
 
-def test_apply_set_failure_nothing_applied():
-    heroku = FakeHeroku({"app": {"A": "1"}})
-    heroku.failures["config:set"] = (failure("config:set", stdout=f"B: {SECRET}\n"), False)
+def test_apply_failure_nothing_applied():
+    heroku = FakeHeroku({"app": {"A": "1", "A0": "x"}})
+    heroku.failures["api:patch"] = (failure(), False)
     with pytest.raises(cv.ApplyFailed) as caught:
         cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["A0"], recover="heroku-tools config.push live")
     err = caught.value
     assert err.applied == [] and err.not_applied == ["A", "B", "A0"]
     text = err.render()
-    assert text.startswith("`heroku config:set` on app failed: Config vars could not be updated right now.")
+    assert text.startswith("changing the config vars of app failed: Config vars could not be updated right now.")
     assert "nothing was applied on app" in text and "not applied: A, B, A0" in text
     assert "$ heroku-tools config.push live" in text
     assert SECRET not in text and err.__cause__ is None
-    assert not any(call[0] == "config:unset" for call in heroku.calls)
+    assert [call[0] for call in heroku.calls] == ["api:patch", "api:config-vars"]  # one request, then the read-back
 
 
-def test_apply_unset_failure_after_set_reports_what_was_applied():
+def test_apply_failure_with_part_of_the_change_made_reports_what_was_applied():
+    """Whatever the app holds after a failed request (read back) is what the report says."""
     heroku = FakeHeroku({"app": {"A": "1", "GONE": "x"}})
-    heroku.failures["config:unset"] = (failure("config:unset"), False)
+    heroku.failures["api:patch"] = (failure(), "sets")
     with pytest.raises(cv.ApplyFailed) as caught:
         cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["GONE"])
     assert caught.value.applied == ["A", "B"] and caught.value.not_applied == ["GONE"]
@@ -475,9 +491,9 @@ def test_apply_unset_failure_after_set_reports_what_was_applied():
     assert "applied on app: A, B" in text and "not applied: GONE" in text and SECRET not in text
 
 
-def test_apply_cli_failure_after_the_change_went_through_is_read_back():
+def test_apply_failure_after_the_change_went_through_is_read_back():
     heroku = FakeHeroku({"app": {"A": "1"}})
-    heroku.failures["config:set"] = (failure("config:set", message=f"socket hang up near {SECRET}"), True)
+    heroku.failures["api:patch"] = (failure(message=f"socket hang up near {SECRET}"), True)
     with pytest.raises(cv.ApplyFailed) as caught:
         cv.apply(heroku, "app", {"A": "2", "B": SECRET})
     assert caught.value.applied == ["A", "B"] and caught.value.not_applied == []
@@ -486,8 +502,8 @@ def test_apply_cli_failure_after_the_change_went_through_is_read_back():
 
 def test_apply_failure_when_reading_back_fails_too():
     heroku = FakeHeroku({"app": {"A": "1"}})
-    heroku.failures["config:set"] = (failure("config:set"), False)
-    heroku.failures["config"] = (failure("config", message="network down"), False)
+    heroku.failures["api:patch"] = (failure(), False)
+    heroku.failures["api:config-vars"] = (failure(message="network down"), False)
     with pytest.raises(cv.ApplyFailed) as caught:
         cv.apply(heroku, "app", {"A": SECRET})
     text = caught.value.render()
@@ -524,6 +540,22 @@ def test_dotenv_parser_reads_what_python_dotenv_reads():
         "A": "1", "B": "spaced", "C": "single $x ' q", "D": 'double "q" \n nl \\ bs', "E": "multi\nline",
         "F": "a#not-a-comment",
     }
+
+
+@pytest.mark.parametrize("text, message", [
+    ("# comment\n\nA=1\n\n  B='unterminated\nC=3\n", "config/dev.env, line 5: B: unterminated 'quoted value"),
+    ("A=1\nB=\"closed\" junk\n", "config/dev.env, line 2: B: unexpected text after the closing quote"),
+    ("A=1\n\nLONELY\n", "config/dev.env, line 3: expected '=' after LONELY"),
+    ("A=1\n=nokey\n", "config/dev.env, line 2: expected KEY=value"),
+    ("'A B'=1\n", "config/dev.env: 'A B' is not a usable config var name"),
+])
+def test_dotenv_errors_name_the_file_line_and_key_never_the_value(project, text, message):
+    """python-dotenv reads the file; an unreadable line is still "file, line N" (blank lines counted)."""
+    (project / "config" / "dev.env").write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        cv.declared(settings.load(), "dev")
+    assert caught.value.message.startswith(message)
+    assert "unterminated\n" not in caught.value.message and "junk" not in caught.value.message
 
 
 printable = st.text(
@@ -601,7 +633,8 @@ def fake(project, monkeypatch):
          "my-app-dev": {"DEBUG": "true"}},
         addons={"my-app-live": [postgres("my-app-live")], "my-app-uat": [postgres("my-app-uat")]},
     )
-    monkeypatch.setattr(config_tasks.Heroku, "from_settings", classmethod(lambda cls, s, **kw: heroku))
+    monkeypatch.setattr(Session, "from_settings", classmethod(
+        lambda cls, s: cls(s, Git.from_settings(s, cwd=s.root), heroku, heroku)))
     monkeypatch.setenv(cv.FINGERPRINT_ENV, "unit")
     monkeypatch.setenv("NO_COLOR", "1")
     return heroku
@@ -632,7 +665,7 @@ def test_diff_exit_codes(fake, capsys):
 
 
 def test_diff_error_from_heroku_exits_2(fake, capsys):
-    fake.failures["config"] = (failure("config", "Couldn't find that app."), False)
+    fake.failures["config"] = (cli_failure("config", "Couldn't find that app."), False)
     code, out, err = run_task(["config.diff", "uat", "live"], capsys)
     assert code == 2 and "Couldn't find that app." in err
 
@@ -645,14 +678,19 @@ def test_diff_json_and_env_against_file(fake, capsys):
     assert {v["key"]: v["status"] for v in data["vars"]} == {"DEBUG": "equal", "GREETING": "only_b", "EMPTY": "only_b"}
 
 
-def test_set_on_an_unprotected_environment_needs_no_code(fake, capsys):
+def test_set_on_an_unprotected_environment_needs_the_code_too(fake, capsys):
+    """Every change asks: uat is not protected, and still needs the code or --confirm (hardening issue)."""
     code, out, err = run_task(["config.set", "uat", "NEW=1", f"SECRET_KEY={SECRET}x", "--dry-run"], capsys)
     assert code == 0 and "+ NEW" in out and "! SECRET_KEY" in out and "dry run" in err
-    assert not any(call[0] == "config:set" for call in fake.calls)
+    assert not any(call[0] == "api:patch" for call in fake.calls)
     code, out, err = run_task(["config.set", "uat", "NEW=1", f"SECRET_KEY={SECRET}x"], capsys)
+    assert code == 1 and "refusing to set NEW, SECRET_KEY on uat (my-app-uat) without confirmation" in err
+    assert "pass --confirm my-app-uat" in err and not any(call[0] == "api:patch" for call in fake.calls)
+    code, out, err = run_task(["config.set", "uat", "NEW=1", f"SECRET_KEY={SECRET}x", "--confirm", "my-app-uat"],
+                              capsys)
     assert code == 0, err
-    sets = [call for call in fake.calls if call[0] == "config:set"]
-    assert sets == [("config:set", "my-app-uat", {"NEW": "1", "SECRET_KEY": SECRET + "x"})]
+    sets = [call for call in fake.calls if call[0] == "api:patch"]
+    assert sets == [("api:patch", "my-app-uat", {"NEW": "1", "SECRET_KEY": SECRET + "x"})]
     assert SECRET not in out + err
 
 
@@ -661,7 +699,7 @@ def test_set_on_a_protected_environment_needs_the_code(fake, capsys):
     assert code == 1 and "without confirmation" in err
     code, out, err = run_task(["config.set", "live", "DEBUG=true", "--confirm", "my-app-uat"], capsys)
     assert code == 1 and "does not match the app being changed (my-app-live)" in err
-    assert not any(call[0] == "config:set" for call in fake.calls)
+    assert not any(call[0] == "api:patch" for call in fake.calls)
     code, out, err = run_task(["config.set:live,DEBUG=true,confirm=my-app-live"], capsys)
     assert code == 0 and fake.apps["my-app-live"]["DEBUG"] == "true"
 
@@ -675,8 +713,10 @@ def test_unset_and_nothing_to_do(fake, capsys):
     code, out, err = run_task(["config.unset", "dev", "NOPE"], capsys)
     assert code == 0 and "nothing to change" in err
     code, out, err = run_task(["config.unset", "dev", "DEBUG", "NOPE"], capsys)
+    assert code == 1 and "refusing to remove DEBUG from dev (my-app-dev) without confirmation" in err
+    code, out, err = run_task(["config.unset", "dev", "DEBUG", "NOPE", "--confirm", "my-app-dev"], capsys)
     assert code == 0
-    assert [c for c in fake.calls if c[0] == "config:unset"] == [("config:unset", "my-app-dev", ["DEBUG"])]
+    assert [c for c in fake.calls if c[0] == "api:patch"] == [("api:patch", "my-app-dev", {"DEBUG": None})]
 
 
 def test_push_plan_confirm_and_apply(fake, capsys, monkeypatch):
@@ -686,9 +726,10 @@ def test_push_plan_confirm_and_apply(fake, capsys, monkeypatch):
     assert "+ RATIO" in out and "- OLD_FLAG" in out and "? SECRET_KEY" in out and "= DEBUG" in out
     code, out, err = run_task(["config.push", "live", "--confirm", "my-app-live", "--json"], capsys)
     data = json.loads(out)
-    assert code == 0 and data["applied"] is True and data["releases"] == [11, 12]
+    assert code == 0 and data["applied"] is True and data["releases"] == [11]  # one release: sets and removals
     assert data["to_unset"] == ["OLD_FLAG"] and "+ RATIO" in err
-    assert [c[0] for c in fake.calls if c[0].startswith("config:")] == ["config:set", "config:unset"]
+    (patch,) = [c for c in fake.calls if c[0] == "api:patch"]
+    assert patch[2]["OLD_FLAG"] is None and patch[2]["RATIO"] == "0.5"
     code, out, err = run_task(["config.push", "live", "--confirm", "my-app-live"], capsys)
     assert code == 0 and "already matches" in err
 

@@ -33,8 +33,9 @@ DEFAULT_OPTIONS = {
 }
 
 DEFAULT_TAG_FORMAT = "{label}/v{version}"
-#: A config var name Heroku and the CLI take: no ``=`` or white space, not starting with ``-``.
-CONFIG_VAR_NAME = re.compile(r"^[^-=\s][^=\s]*\Z")
+#: A config var name Heroku and a dyno's environment take: no ``=``, white space, control character
+#: (NUL included) or lone surrogate, not starting with ``-``.
+CONFIG_VAR_NAME = re.compile(r"^[^-=\s\x00-\x1f\x7f\ud800-\udfff][^=\s\x00-\x1f\x7f\ud800-\udfff]*\Z")
 
 
 def as_config_value(value: Any) -> str | None:
