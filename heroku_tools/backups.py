@@ -33,12 +33,11 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
-from .cache import user_cache_dir
-from .confirm import confirm
+from .confirm import confirm_change
 from .errors import HerokuToolsError
-from .git import Git
 from .models import Transfer
 from .output import Console
+from .private import private_file, user_cache_dir, would_track
 from .protection import check_target, database_of
 from .session import Session
 from .settings import Environment, Settings, variables
@@ -368,16 +367,15 @@ def restore(
     code (or ``confirm_app``, the target app's name); see :func:`plan_restore`
     and :func:`execute_restore`. This is what ``backups.restore`` runs.
     """
-    target_app = session.settings.environment(target).app_name
     if confirm_app is not None:  # a wrong --confirm is refused before anything is captured
-        confirm(target_app, f"restore into {target}", confirm_app=confirm_app)
+        confirm_change(session.settings.environment(target), f"restore into {target}", confirm_app=confirm_app)
     plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)
     console.report(render_restore(plan))
     if dry_run:
         console.say("--dry-run: stopping here; the target was not changed.")
         return None
-    confirm(plan.target.app_name, f"replace {plan.target.label}'s database with anonymised {plan.backup}",
-            confirm_app=confirm_app)
+    confirm_change(plan.target, f"replace {plan.target.label}'s database with anonymised {plan.backup}",
+                   confirm_app=confirm_app, console=console)
     result = execute_restore(plan, session, console=console)
     console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
                 f"{result.rows_out:,} rows in {result.seconds:.1f}s")
@@ -410,7 +408,7 @@ def download(
     path = Path(output) if output else user_cache_dir("backups", env.app_name) / f"{name}.dump"
     if path.exists() and not force:
         raise HerokuToolsError(f"{path} exists: pass --force to replace it; nothing was downloaded")
-    if output and Git.from_settings(session.settings, cwd=path.resolve().parent).would_track(path.resolve().name):
+    if output and would_track(session.settings, path):
         console.warn(f"{path} is inside a git work tree and not ignored: it holds {env.label}'s raw data — "
                      "add it to .gitignore, or download to the default place outside the project")
     console.say(f"==> downloading {name} of {env.label} ({env.app_name})")
@@ -419,18 +417,12 @@ def download(
 
 
 def _write_private(api, url: str, path: Path) -> None:
-    """Stream ``url`` into ``path``, mode 0600 from creation (through a ``.part`` file renamed at the end)."""
-    part = path.with_name(path.name + ".part")
-    part.unlink(missing_ok=True)
-    try:
-        with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as sink:
-            received, expected = api.download(url, sink)
+    """Stream ``url`` into ``path``, mode 0600 from creation, whole or not at all."""
+    with private_file(path, force=True) as sink:
+        received, expected = api.download(url, sink)
         if expected is not None and received != expected:
             raise HerokuToolsError(f"the download was cut short at {received:,} of {expected:,} bytes; "
                                    "nothing was kept", recover="run the same command again")
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def live_schema(session: Session, label: str) -> Schema:

@@ -16,6 +16,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from invoke import Collection
 
 from heroku_tools import configvars as cv
+from heroku_tools.private import would_track
 from heroku_tools import settings
 from heroku_tools.cli import HerokuToolsProgram
 from heroku_tools.colon import rewrite
@@ -777,7 +778,7 @@ def test_rest_in_colon_syntax():
 def test_pull_warns_when_git_would_track_the_file(fake, capsys, project):
     import subprocess
 
-    assert not cv.git_would_track(settings.load(), project / ".env")  # not a git work tree
+    assert not would_track(settings.load(), project / ".env")  # not a git work tree
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     code, out, err = run_task(["config.pull", "dev"], capsys)
     assert code == 0 and ".env is not ignored by git: add it to .gitignore" in err

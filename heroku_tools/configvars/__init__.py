@@ -39,7 +39,7 @@ from .mask import (
     mask_invoke_logging, scrub, visible,
 )
 from .names import ADDON_PATTERNS, check_key, is_addon_name, matches_any, parse_assignments
-from .operations import compare, git_would_track, guard, pull, pull_text, push, set_vars, show, unset_vars
+from .operations import compare, guard, pull, pull_text, push, set_vars, show, unset_vars
 from .plan import PLAN_SIGNS, Action, Plan, PlanEntry, plan, plan_json, plan_push, render_plan
 from .snapshot import (
     Snapshot, addon_vars, declared_snapshot, environment_snapshot, fetch, render_show, resolve, show_json, snapshots,
@@ -60,5 +60,5 @@ __all__ = [
     "ArgumentMask", "mask_arguments", "mask_invoke_logging",
     "CONFIG_LIMIT", "check_values", "check_total", "check_change",
     "check_key", "parse_assignments", "is_addon_name", "matches_any", "ADDON_PATTERNS",
-    "dotenv_value", "render_dotenv", "parse_dotenv", "DotenvError", "write_private", "pull_text", "git_would_track",
+    "dotenv_value", "render_dotenv", "parse_dotenv", "DotenvError", "write_private", "pull_text",
 ]

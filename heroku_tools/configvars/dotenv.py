@@ -11,14 +11,13 @@ never the value), and a name without ``=`` is refused rather than read as
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv.parser import Binding, parse_stream
 
+from ..private import private_file
 from .errors import ConfigError
 
 _SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=\-]+\Z")
@@ -92,32 +91,13 @@ def write_private(path: Path | str, text: str, *, force: bool = False) -> Path:
     """Write ``text`` to ``path``, readable and writable by its owner only (0600) from the start.
 
     Without ``force`` an existing file is left alone (:class:`ConfigError`); with it the
-    file is replaced atomically (a temporary 0600 file renamed over it).
+    file is replaced atomically (see :func:`heroku_tools.private.private_file`).
     """
-    path = Path(path)
-    data = text.encode("utf-8")
-    if not force:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise ConfigError(f"{path} exists: pass --force to replace it, or -o to write elsewhere") from None
-        except OSError as exc:
-            raise ConfigError(f"{path} cannot be written: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return path
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)  # mode 0600
+        with private_file(path, force=force) as sink:
+            sink.write(text.encode("utf-8"))
+    except FileExistsError:
+        raise ConfigError(f"{path} exists: pass --force to replace it, or -o to write elsewhere") from None
     except OSError as exc:
         raise ConfigError(f"{path} cannot be written: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ..confirm import confirm_change
-from ..errors import HerokuToolsError
-from ..git import Git
 from ..output import Console, stdout_paint
+from ..private import would_track
 from ..protection import check_target
 from ..session import Session
-from ..settings import Environment, Settings
+from ..settings import Environment
 from .apply import Applied, apply
 from .declared import declared
 from .diff import ConfigDiff, diff, render_diff
@@ -148,7 +147,7 @@ def pull(session: Session, label: str, destination: str | Path = ".env", *, forc
         write_private(path, text, force=force)
         console.say(f"wrote {len(snapshot.values) - len(left_out)} vars of {snapshot.title} to {path} "
                     "(readable only by you)")
-        if git_would_track(session.settings, path):
+        if would_track(session.settings, path):
             console.warn(f"{path} is not ignored by git: add it to .gitignore, it holds secrets")
     if left_out:
         console.say(f"left out, set by add-ons: {', '.join(left_out)} (--include-addons to write them too)")
@@ -169,15 +168,6 @@ def pull_text(
     if left_out:
         header += f"\nLeft out, set by add-ons: {', '.join(left_out)}"
     return render_dotenv(values, header), left_out
-
-
-def git_would_track(settings: Settings, path: Path) -> bool:
-    """Whether ``path`` is in a git work tree and not ignored (a ``.env`` there is one ``git add .`` from leaking)."""
-    try:
-        git = Git.from_settings(settings, cwd=path.resolve().parent)
-        return git.execute(["check-ignore", "-q", "--", path.name], ok=(0, 1, 128)).exit_code == 1
-    except HerokuToolsError:
-        return False
 
 
 # -- the steps they share ------------------------------------------------------------------

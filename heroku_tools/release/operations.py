@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..confirm import confirm
+from ..confirm import confirm_change
 from ..errors import HerokuToolsError
 from ..output import Console, stdout_paint
 from ..session import Session
@@ -64,7 +64,7 @@ def _carry_out(
         console.say("--dry-run: stopping here; nothing was changed.")
         return None
     prepare()
-    confirm(change.env.app_name, change.action, confirm_app=confirm_app)
+    confirm_change(change.env, change.action, confirm_app=confirm_app, console=console)
     with notify.Announcement(targets, event(), warn=console.warn) as announcement:
         return work(announcement)
 
