@@ -137,6 +137,10 @@ class Heroku(Runner):
         args = ["releases:rollback", *([f"v{version}"] if version is not None else []), "-a", app]
         return _new_version(self.execute(args).stderr)
 
+    def releases_retry(self, app: str) -> int | None:
+        """Copy the latest release into a new one and run its release phase again; the new version."""
+        return _new_version(self.execute(["releases:retry", "-a", app]).stderr)
+
     # -- config vars (written through the Platform API: heroku_api.PlatformAPI.update_config_vars) --
     def config(self, app: str) -> dict[str, str]:
         return self._json("config", "--json", "-a", app)

@@ -525,7 +525,7 @@ def test_a_failed_release_phase_keeps_the_old_release_current(project, sandbox):
     assert f"release v{version} of {app} failed (its release phase failed)" in err
     assert f"{app} runs v{running['version']} ({running['description']})" in err
     assert f"maintenance is off again for {app}" in err
-    assert f"git commit --allow-empty -m 'Rebuild {sha[:7]}' && git push origin dev" in err
+    assert "heroku-tools deploy dev   # retries the release phase (heroku releases:retry)" in err
     after = releases(sandbox, app)
     assert [r["version"] for r in after] == [r["version"] for r in before] + [version]
     assert (after[-1]["status"], after[-1]["current"]) == ("failed", False)
@@ -536,18 +536,17 @@ def test_a_failed_release_phase_keeps_the_old_release_current(project, sandbox):
     assert maintenance(sandbox, app) is False
     assert project.tags() == tags
 
-    # The app's repository holds the commit now, so deploying it again cannot build: deploy says so at once...
-    again = deploy(project, "dev", timeout=180)
-    err = assert_failure(again, "dev", f"pushing {sha[:12]} to {app}")
-    assert f"{app}'s git repository already holds {sha[:12]}, so the push built nothing" in err
-    assert current(sandbox, app) == running
-    # ...and the rebuild it recommends works.
-    rebuild = re.search(r"\$ (git commit --allow-empty .*? && git push origin dev)   #", err)
-    assert rebuild, err
-    project._run(["bash", "-c", rebuild.group(1)])
-    result = deploy(project, "dev")
-    assert result.returncode == 0, output(result)
+    # Re-running the deploy finishes the job: the same slug, its release phase again (no new commit, no push).
+    log = Log(sandbox)
+    again = deploy(project, "dev")
+    assert again.returncode == 0, output(again)
+    assert f"v{version} of it failed in its release phase: retried" in again.stdout
+    retried = current(sandbox, app)
+    assert retried["version"] == version + 1 and retried["description"].startswith(f"Retry of v{version}")
+    assert slug_commit(sandbox, app, retried) == sha
+    assert log.pushes(app) == [] and len(log.dynos(app)) == 1
     assert table_exists(database_url(project, "dev"), f"customers_{model.lower()}")
+    assert project.tag_commit(f"dev/v{retried['version']}") == sha
 
 
 def test_a_rejected_push_changes_nothing(project, sandbox):

@@ -144,12 +144,16 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
     app, say = plan.env.app_name, console.say
     previous = plan.next_version - 1
     switch_failed = None
-    if plan.method == "promote" or plan.env.maintenance_from == "push":
+    if plan.method != "push" or plan.env.maintenance_from == "push":
         window.on()
     if plan.method == "promote":
         journal.begin(f"promoting {plan.source_app} to {app}", say)
         journal.shipping = True
         session.heroku.pipeline_promote(plan.source_app, to=list(plan.target_apps))
+    elif plan.method == "retry":
+        journal.begin(f"retrying v{plan.retried.version} of {app} (its release phase runs again)", say)
+        journal.shipping = True
+        session.heroku.releases_retry(app)
     else:
         journal.begin(f"pushing {plan.target_commit[:12]} to {app}", say)
         journal.shipping = True
@@ -166,7 +170,8 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
         journal.step = f"maintenance on for {app} (after the build)"
         raise DeployFailed(f"{switch_failed.message}; {app} released v{journal.new_release.version} without the "
                            "maintenance page, and its post-push commands have not run")
-    _show_release_phase(journal.new_release, session, console)
+    if plan.method != "push":  # a push streams the release phase's output itself
+        _show_release_phase(journal.new_release, session, console)
     if journal.new_release.status != "succeeded":
         journal.applied_before_failure = _applied_since(plan, session)
         raise DeployFailed(

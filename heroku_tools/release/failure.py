@@ -46,15 +46,18 @@ def failure(
     if interrupted and journal.shipping and journal.progress is None:
         _interrupted_shipping(journal, current, steps_only, state, recover)
     failed_release = journal.new_release is not None and journal.new_release.status != "succeeded"
-    if isinstance(cause, NothingBuilt) or (failed_release and plan.method == "push"):
-        # The app's repository holds the commit now: pushing it again builds nothing.
+    if isinstance(cause, NothingBuilt):
+        # The app's repository holds the commit (after a rollback, say): pushing it again builds nothing.
         recover += _rebuild_hints(journal, releases)
+    if failed_release:
+        recover.append(f"heroku releases:output -a {app}   # what the release phase said")
     if journal.new_release is not None and journal.new_release.status == "succeeded" and plan.deployed.release:
         recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}   # back to the code that ran before")
     released = journal.new_release is not None and journal.new_release.status == "succeeded"
     if plan.steps and (journal.progress is not None or released) and not journal.steps_finished:
         recover.append(f"{steps_only}   # re-run just the post-push commands")
-    recover.append(f"heroku-tools deploy {plan.env.label}   # try again once the cause is fixed")
+    again = "retries the release phase (heroku releases:retry)" if failed_release else "try again"
+    recover.append(f"heroku-tools deploy {plan.env.label}   # {again} once the cause is fixed")
     failed_step = _failed_step(journal)
     return DeployFailed(f"deploy to {plan.env.label} failed at {failed_step}: {reason}", state=state, recover=recover)
 

@@ -23,7 +23,7 @@ from ..models import Commit, Release
 from ..protection import check_target
 from ..session import Session
 from ..settings import Environment, Settings
-from .deployed import Deployed, is_ancestor_or_same, resolve_deployed
+from .deployed import Deployed, is_ancestor_or_same, resolve_deployed, slug_commit
 from .downtime import Decision, decide, without_migrate
 from .options import DeployOptions, Inference, apply_overrides, infer_options, matching_files
 from .schema import Applied, SchemaPlan, plan_schema, read_applied
@@ -38,7 +38,8 @@ class PreflightError(HerokuToolsError):
 @dataclass(frozen=True)
 class DeployPlan:
     env: Environment
-    #: ``push`` or ``promote`` (an environment with ``pipeline: true``).
+    #: ``push``, ``promote`` (an environment with ``pipeline: true``), or ``retry``: the latest
+    #: release, of this very commit, failed in its release phase, so deploying again re-runs it.
     method: str
     branch: str
     target_commit: str
@@ -57,6 +58,8 @@ class DeployPlan:
     next_version: int
     #: The app promoted from, for ``method == "promote"``.
     source_app: str | None = None
+    #: The failed release a ``retry`` re-runs.
+    retried: Release | None = None
     #: The apps a promotion reaches (the target and its stage siblings).
     target_apps: tuple[str, ...] = ()
     already_maintenance: bool = False
@@ -114,6 +117,9 @@ def plan_deploy(
         target_commit, method = _promoted_commit(git, session.api, env, upstream, reads, branch_head), "promote"
     else:
         target_commit, method = branch_head, "push"
+    failed = _failed_release_of(git, session.api, env, releases, target_commit)
+    if failed is not None and options is None:
+        method = "retry"
 
     changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
     revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
@@ -151,6 +157,7 @@ def plan_deploy(
         deployer=reads["account"].get("email") or "unknown",
         next_version=next_version,
         source_app=upstream.app_name if upstream else None,
+        retried=failed if method == "retry" else None,
         target_apps=(env.app_name,),
         already_maintenance=bool(app.get("maintenance")),
         notes=tuple(_notes(reads["target"][1], deployed, options, inference, chosen)),
@@ -260,6 +267,15 @@ def _target_reads(session: Session, env: Environment) -> tuple[Applied, list[str
                                  action=f"deploy to {env.label} ({env.app_name})")
         applied = pool.submit(read_applied, session.heroku, env.app_name, config)
         return applied.result(), protection.result()
+
+
+def _failed_release_of(git: Git, api: PlatformAPI, env: Environment, releases: list[Release],
+                       commit: str) -> Release | None:
+    """The app's latest release, if its release phase failed on ``commit``: deploying it again means retrying that."""
+    latest = max(releases, key=lambda release: release.version, default=None)
+    if latest is None or latest.status != "failed" or latest.slug_id is None:
+        return None
+    return latest if slug_commit(git, api, env.app_name, latest) == commit else None
 
 
 def _other_processes(formation: list[dict]) -> dict[str, int]:

@@ -47,7 +47,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         ("Git remote", plan.git_url or "?"),
         ("Force push", "yes" if plan.force else "no"),
         ("Preboot", "on" if plan.preboot else "off"),
-        ("Pipeline", f"promote from {plan.source_app}" if plan.method == "promote" else "no (git push)"),
+        ("Pipeline", _shipping(plan)),
         ("Maintenance", _maintenance_line(plan)),
         ("New release", f"v{plan.next_version} (tag {env.tag(plan.next_version)})"),
     ]
@@ -58,8 +58,8 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     for flag, enabled in plan.options.describe():
         mark = "[x]" if enabled else "[ ]"
         label = STEP_LABELS[flag]
-        if flag is DeployOptions.PUSH and plan.method == "promote":
-            label = "git push (by pipeline promotion)"
+        if flag is DeployOptions.PUSH and plan.method != "push":
+            label = f"git push (by {'pipeline promotion' if plan.method == 'promote' else 'releases:retry'})"
         reasons = plan.inference.reasons.get(flag)
         why = f"  <- {', '.join(reasons[:3])}{'…' if len(reasons) > 3 else ''}" if reasons and enabled else ""
         lines.append(f"    {mark} {int(flag):>2} {label}{why}")
@@ -76,7 +76,19 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
 
 
 def _origin(plan: DeployPlan) -> str:
-    return f"promotion of {plan.source_app}" if plan.method == "promote" else f"branch {plan.branch}"
+    if plan.method == "promote":
+        return f"promotion of {plan.source_app}"
+    if plan.method == "retry":
+        return f"branch {plan.branch}; v{plan.retried.version} of it failed in its release phase: retried"
+    return f"branch {plan.branch}"
+
+
+def _shipping(plan: DeployPlan) -> str:
+    if plan.method == "promote":
+        return f"promote from {plan.source_app}"
+    if plan.method == "retry":
+        return f"no (heroku releases:retry of v{plan.retried.version}: the same slug, its release phase again)"
+    return "no (git push)"
 
 
 def _deployed_line(deployed: Deployed) -> str:
@@ -93,6 +105,8 @@ def _maintenance_line(plan: DeployPlan) -> str:
         return "off (no downtime needed)"
     if plan.method == "promote":
         start = "just before the promotion"
+    elif plan.method == "retry":
+        start = "just before the retry"
     elif not plan.options & DeployOptions.PUSH:
         start = "the start"
     else:
