@@ -341,7 +341,8 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
             raise RestoreAborted(
                 f"the data was restored and anonymised, but a post-restore command failed: "
                 f"{getattr(error, 'message', 'interrupted')}",
-                state=[f"{app} holds the anonymised data of {plan.backup}", f"MAINTENANCE IS STILL ON for {app}"],
+                state=[f"{app} holds the anonymised data of {plan.backup}", f"MAINTENANCE IS STILL ON for {app}",
+                       *([error.note] if getattr(error, "note", None) else [])],
                 recover=[shlex.join(["heroku", "run", "-x", "-a", app, "--", progress.command(progress.current) or ""]),
                          f"heroku maintenance:off -a {app}"],
             ) from None

@@ -194,7 +194,11 @@ class Heroku(Runner):
         """
         line = command if isinstance(command, str) else shlex.join(command)
         args = ["run", *(["-x"] if exit_code else []), "--no-tty", *(["-s", size] if size else []), "-a", app]
-        result = self.execute([*args, "--", line], ok=range(256), stream=stream)
+        watched = _DynoWatch(stream)
+        try:
+            result = self.execute([*args, "--", line], ok=range(256), stream=watched)
+        except KeyboardInterrupt:
+            raise self._stop(app, watched) from None
         status = result.exit_code
         if status == 0:
             return result
@@ -218,6 +222,18 @@ class Heroku(Runner):
                 )
             return result
         raise self.error(result)
+
+    def _stop(self, app: str, watched: _DynoWatch) -> DynoInterrupted:
+        """After Ctrl-C: the dyno would go on without its CLI (a migration, say), so stop it; what happened."""
+        watched.interrupted = True  # the CLI's own stack trace as it dies is not for the user
+        if watched.dyno is None:
+            return DynoInterrupted("the one-off dyno had not started yet")
+        try:
+            self.execute(["ps:stop", watched.dyno, "-a", app])
+        except CommandError as error:
+            return DynoInterrupted(f"the one-off dyno {watched.dyno} may still be running: stopping it failed "
+                                   f"({error.message}); check `heroku ps -a {app}`")
+        return DynoInterrupted(f"the one-off dyno {watched.dyno} was stopped")
 
     def run_detached(self, app: str, command: Sequence[str] | str, *, size: str | None = None) -> str | None:
         """Start ``command`` in a detached dyno (its status is never known); the dyno's name."""
@@ -306,6 +322,31 @@ class Heroku(Runner):
 
 
 # -- parsing helpers -------------------------------------------------------------
+
+
+class DynoInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``heroku run``: the message says what became of the dyno."""
+
+    def __init__(self, note: str):
+        super().__init__(note)
+        self.note = note
+
+
+class _DynoWatch:
+    """Passes a one-off dyno's output on, noting the dyno's name from the CLI's progress line."""
+
+    _NAME = re.compile(r"\b(run\.\d+)\b")
+
+    def __init__(self, stream: LineCallback | None):
+        self.stream = stream
+        self.dyno: str | None = None
+        self.interrupted = False
+
+    def __call__(self, line: str) -> None:
+        if self.dyno is None and (found := self._NAME.search(line)) and line.lstrip().startswith("Running"):
+            self.dyno = found.group(1)
+        if self.stream is not None and not self.interrupted:
+            self.stream(line)
 
 
 def _flag(argv: Sequence[str], flag: str) -> str | None:

@@ -674,6 +674,48 @@ def test_ctrl_c_during_the_push_ends_in_a_defined_state_with_working_recovery(pr
         commit_on(project, "dev", "Builds at full speed again", {"sampleapp/settings.py": settings})
 
 
+def test_ctrl_c_during_the_dyno_stops_it_and_says_so(project, sandbox):
+    """The dyno would go on migrating without its CLI: Ctrl-C stops it, and the CLI's dying stack trace is not shown."""
+    app = project.apps["dev"]
+    ready(project, sandbox)
+    last = sorted((project.path / "customers" / "migrations").glob("0*.py"))[-1].stem
+    path = f"customers/migrations/{int(last[:4]) + 1:04d}_slow.py"
+    commit_on(project, "dev", "A slow migration", {path: f"""
+        import time
+
+        from django.db import migrations
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("customers", "{last}")]
+            operations = [migrations.RunPython(lambda apps, schema_editor: time.sleep(60), migrations.RunPython.noop)]
+        """})
+    log = Log(sandbox)
+    try:
+        shown = io.StringIO()
+        child = pexpect.spawn(str(HEROKU_TOOLS), ["deploy", "dev", "--confirm", app, "--no-note"], cwd=str(project.path),
+                              env=project.env, encoding="utf-8", timeout=180, dimensions=(50, 200))
+        child.logfile_read = shown
+        child.expect(r"heroku-tools step 1/1: migrate")
+        time.sleep(2)  # the migration is running in the dyno
+        child.sendintr()
+        child.expect(pexpect.EOF)
+        child.close()
+        text = shown.getvalue()
+        assert child.exitstatus not in (0, None), text
+        assert f"deploy to dev failed at running step 'migrate' on {app}: interrupted (Ctrl-C)" in text
+        stopped = re.search(r"the one-off dyno (run\.\d+) was stopped", text)
+        assert stopped, text
+        assert [e for e in log.entries() if e["method"] == "POST" and e["path"].endswith(f"/dynos/{stopped.group(1)}/actions/stop")]
+        assert "No exit code returned" not in text and "TypeError" not in text and "Traceback" not in text
+        assert f"MAINTENANCE IS STILL ON for {app}" in text  # the migration was cut off
+    finally:
+        project.git("rm", "-q", path)
+        project.git("commit", "-q", "-m", "Drop the slow migration")
+        project.git("push", "-q", "origin", "dev")
+        project.heroku("maintenance:off", "-a", app)
+
+
 # -- live: promotion through the pipeline ---------------------------------------------------
 
 

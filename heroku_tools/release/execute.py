@@ -96,8 +96,9 @@ def execute(plan: DeployPlan, session: Session, *, note: str | None = None, cons
                 _run_steps(plan, journal, session, window, console)
             window.off()
         tag = _tag(plan, journal, session.git, note, console.say) if journal.new_release is not None else None
-    except KeyboardInterrupt:
-        raise failure(journal, session, "interrupted (Ctrl-C)", interrupted=True) from None
+    except KeyboardInterrupt as interrupt:
+        raise failure(journal, session, "interrupted (Ctrl-C)", interrupted=True,
+                      dyno=getattr(interrupt, "note", None)) from None
     except HerokuToolsError as error:
         raise failure(journal, session, error.message, cause=error) from None
     late = late_by(journal)

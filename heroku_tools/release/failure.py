@@ -33,15 +33,16 @@ def failure(
     *,
     interrupted: bool = False,
     cause: HerokuToolsError | None = None,
+    dyno: str | None = None,
 ) -> DeployFailed:
-    """Apply the failure policy and build the one message that explains it."""
+    """Apply the failure policy and build the one message that explains it (``dyno``: what became of the one-off dyno)."""
     plan = journal.plan
     app = plan.env.app_name
     recover: list[str] = []
     maintenance_note = _maintenance(journal, session, recover)
     current, release_note, releases = _release_state(session.heroku, app)
-    state = [note for note in (release_note, *_applied(journal), maintenance_note, *_restored(journal, session, recover))
-             if note]
+    state = [note for note in (release_note, dyno, *_applied(journal), maintenance_note,
+                               *_restored(journal, session, recover)) if note]
     steps_only = f"heroku-tools deploy {plan.env.label} --options {int(plan.options & ~DeployOptions.PUSH)}"
     if interrupted and journal.shipping and journal.progress is None:
         _interrupted_shipping(journal, current, steps_only, state, recover)
