@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from . import database
 from .anonymise import (
     AnonymiseError, RestoreResult, Rules, Schema, VerificationFailed, check, find_problems, read_database_schema,
-    read_dump_schema,
+    read_dump_schema, read_literal_holders,
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
@@ -428,14 +428,24 @@ def _write_private(api, url: str, path: Path) -> None:
 
 def live_schema(session: Session, label: str) -> Schema:
     """``label``'s database schema as it is now (read-only catalog queries)."""
+    return read_database_schema(_database_url(session, label))
+
+
+def _database_url(session: Session, label: str) -> str:
     env = session.settings.environment(label)
     url = session.heroku.config(env.app_name).get("DATABASE_URL")
     if not url:
         raise HerokuToolsError(f"{env.app_name} has no DATABASE_URL: add a heroku-postgresql database first")
-    return read_database_schema(url)
+    return url
 
 
-def check_rules(session: Session, label: str) -> list[str]:
-    """The gaps between the rules and ``label``'s live schema, one line each (empty: covered)."""
+def check_rules(session: Session, label: str) -> tuple[list[str], list[str]]:
+    """The gaps between the rules and ``label``'s live schema (empty: covered), and what to review by eye.
+
+    To review: views and functions whose text holds string literals — copied
+    as written, which no column rule covers.
+    """
     data = data_settings(session.settings)
-    return [str(problem) for problem in find_problems(data.rules, live_schema(session, label))]
+    url = _database_url(session, label)
+    problems = [str(problem) for problem in find_problems(data.rules, read_database_schema(url))]
+    return problems, read_literal_holders(url)

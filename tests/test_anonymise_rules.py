@@ -396,6 +396,42 @@ def test_stream_begins_and_commits_last():
     assert out.index("DROP SCHEMA IF EXISTS public CASCADE") < out.index("CREATE TABLE public.auth_user")
 
 
+PRIVATE_DDL = """\
+COMMENT ON TABLE public.auth_user IS 'Radia Perlman rang about her account: call +44 20 7946 0000';
+
+CREATE SERVER legacy FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'old.example.com', password 'fdw-s3cret');
+
+CREATE USER MAPPING FOR app SERVER legacy OPTIONS (
+    user 'migrator',
+    password 'mapping-s3cret'
+);
+
+ALTER SERVER legacy OPTIONS (SET password 'fdw-s3cret-2');
+
+COMMENT ON COLUMN public.auth_user.email IS 'multi
+line, Radia again';
+
+"""
+
+
+def test_comments_and_foreign_server_options_are_never_forwarded():
+    """Schema text is data too: comments are dropped (unless a rule keeps them); credentials never travel."""
+    head = DDL.index("--\n-- Data for ")  # at the end of the pre-data, before the first table's data
+    script = DDL[:head] + PRIVATE_DDL + DDL[head:]
+    out = run_stream(script).decode()
+    for secret in ("Radia", "fdw-s3cret", "mapping-s3cret", "CREATE SERVER", "USER MAPPING", "ALTER SERVER"):
+        assert secret not in out, secret
+    assert "CREATE TABLE public.auth_user" in out  # the rest of the schema still goes
+    kept = run_stream(script, "comments: keep\n" + RULES_YAML).decode()
+    assert "COMMENT ON TABLE public.auth_user IS 'Radia Perlman" in kept and "line, Radia again" in kept
+    assert "fdw-s3cret" not in kept and "mapping-s3cret" not in kept
+
+
+def test_the_comments_rule_takes_keep_or_drop():
+    with pytest.raises(RulesError, match="comments: expected drop"):
+        rules("comments: sometimes\n" + RULES_YAML)
+
+
 def test_without_finish_there_is_no_commit():
     stream = AnonymisingStream(rules(), SECRET)
     out = b"".join(stream.feed(DDL.encode()))

@@ -788,3 +788,21 @@ def test_a_download_is_private_outside_the_project_and_whole_or_absent(project, 
     cut = project.tools("backups.download", "live", "--backup", "b001", "-o", str(home / "cut.dump"))
     assert_clean_failure(cut, says=[r"the download was cut short at [\d,]+ of [\d,]+ bytes; nothing was kept"])
     assert not (home / "cut.dump").exists() and not (home / "cut.dump.part").exists()
+
+
+def test_check_names_views_and_functions_that_hold_literals_for_review(project, sandbox):
+    live = project.urls["live"]
+    with psycopg.connect(live) as conn:
+        conn.execute(f"CREATE VIEW vip_customers AS SELECT id FROM customers_customer WHERE email = '{CANARY}'")
+        conn.execute("CREATE FUNCTION shout() RETURNS text LANGUAGE sql AS $$ SELECT 'hello'::text $$")
+        conn.execute("CREATE VIEW plain_view AS SELECT id FROM customers_customer")
+    try:
+        result = project.tools("backups.check", "live")
+        assert result.returncode == 0, output(result)
+        text = result.stdout + result.stderr
+        assert "review: the view public.vip_customers holds string literals" in text
+        assert "review: the function public.shout holds string literals" in text
+        assert "plain_view" not in text
+    finally:
+        with psycopg.connect(live) as conn:
+            conn.execute("DROP VIEW vip_customers; DROP VIEW plain_view; DROP FUNCTION shout()")

@@ -47,7 +47,7 @@ from .errors import (
 from .fakes import FAKES, FakeError, Fakes
 from .restore import RestoreResult, restore
 from .rules import ColumnRule, Rules, TableRule
-from .schema import Schema, read_database_schema, read_dump_schema
+from .schema import Schema, read_database_schema, read_dump_schema, read_literal_holders
 from ..database import libpq_env
 from .stream import AnonymisingStream
 
@@ -55,5 +55,5 @@ __all__ = [
     "AnonymiseError", "AnonymisingStream", "CanaryFound", "ColumnRule", "FAKES", "FakeError", "Fakes", "Problem",
     "RestoreFailed", "RestoreResult", "Rules", "RulesError", "Schema", "SchemaMismatch", "TableRule", "UnsafeDump",
     "VerificationFailed", "check", "find_problems", "libpq_env", "proposal_yaml", "propose_rules",
-    "read_database_schema", "read_dump_schema", "restore", "write_proposal",
+    "read_database_schema", "read_dump_schema", "read_literal_holders", "restore", "write_proposal",
 ]

@@ -103,6 +103,8 @@ class TableRule:
 class Rules:
     tables: dict[tuple[str, str], TableRule] = field(default_factory=dict)
     source: str = "rules"
+    #: ``COMMENT ON`` texts are free text (personal data can be written there): ``drop`` (the default) or ``keep``.
+    comments: str = "drop"
 
     def table(self, key: tuple[str, str]) -> TableRule | None:
         return self.tables.get(key)
@@ -131,15 +133,20 @@ class Rules:
             return data
         if not isinstance(data, dict) or "tables" not in data:
             raise RulesError(f"{source}: expected a mapping with a 'tables' key")
-        extra = set(data) - {"tables"}
+        extra = set(data) - {"tables", "comments"}
         if extra:
-            raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(map(str, extra)))} (expected 'tables')")
+            raise RulesError(f"{source}: unknown key(s) {', '.join(sorted(map(str, extra)))} "
+                             "(expected 'tables', and optionally 'comments')")
+        comments = data.get("comments", "drop")
+        if comments not in ("drop", "keep"):
+            raise RulesError(f"{source}: comments: expected drop (the default: COMMENT ON texts are not copied) "
+                             f"or keep, got {comments!r}")
         tables = data["tables"]
         if tables is None:
             tables = {}
         if not isinstance(tables, dict):
             raise RulesError(f"{source}: 'tables' must map table names to rules")
-        rules = cls(source=source)
+        rules = cls(source=source, comments=comments)
         for raw_name, spec in tables.items():
             key = parse_table_name(raw_name, source)
             if key in rules.tables:
@@ -154,7 +161,7 @@ class Rules:
                 out[display(key)] = "truncate"
             else:
                 out[display(key)] = {c: r.to_yaml() for c, r in table.columns.items()}
-        return {"tables": out}
+        return {"tables": out, **({"comments": "keep"} if self.comments == "keep" else {})}
 
 
 def parse_table_name(raw, source: str = "rules") -> tuple[str, str]:

@@ -298,6 +298,39 @@ def read_database_schema(url: str, *, psql: str = "psql", env: dict | None = Non
     return schema_from_catalog(json.loads(result.stdout.decode("utf-8")))
 
 
+#: Views, materialized views and functions (not an extension's) whose text holds a string literal.
+_LITERALS_QUERY = """
+SELECT kind || ' ' || name FROM (
+  SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
+         quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, pg_get_viewdef(c.oid) AS body
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT 'function', quote_ident(n.nspname) || '.' || quote_ident(p.proname), p.prosrc
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+) AS bodies WHERE body ~ '''[^'']+''' ORDER BY 1
+"""
+
+
+def read_literal_holders(url: str, *, psql: str = "psql", env: dict | None = None) -> list[str]:
+    """Views and functions whose text holds string literals: copied as written, which the rules cannot see.
+
+    A literal there is usually a constant (``'active'``), but it can be a
+    name or an address someone wrote into a view; ``backups.check`` names
+    each for review.
+    """
+    result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password",
+                             "-c", _LITERALS_QUERY], capture_output=True, env=libpq_env(url, env),
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RestoreFailed(f"psql could not read the views and functions (exit {result.returncode}): "
+                            f"{result.stderr.decode('utf-8', 'replace').strip()[-2000:]}")
+    return [line for line in result.stdout.decode("utf-8").splitlines() if line]
+
+
 def schema_from_catalog(rows: list[dict]) -> Schema:
     schema = Schema()
     for row in rows:

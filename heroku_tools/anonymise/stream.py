@@ -59,6 +59,9 @@ _ENCODINGS = {"UTF8": "utf-8", "UNICODE": "utf-8", "SQL_ASCII": "ascii", "LATIN1
               "WIN1252": "cp1252"}
 _ALLOWED_STATEMENTS = {"SET", "RESET", "SELECT", "CREATE", "ALTER", "COMMENT", "SECURITY", "GRANT", "REVOKE",
                        "REFRESH", "COPY"}
+#: Statements whose text can hold credentials (a foreign server's options, a user mapping's password):
+#: never forwarded, whatever the rules.
+_NEVER_FORWARDED = re.compile(r"(CREATE|ALTER)\s+(SERVER|USER\s+MAPPING)\b", re.I)
 _TOC_HEADER = re.compile(r"--\s+(?:Data for )?Name: .*; Type: ([A-Z ]+); Schema: ")
 _LARGE_OBJECTS = {"BLOB", "BLOBS", "BLOB METADATA", "LARGE OBJECT", "LARGE OBJECTS"}
 
@@ -125,6 +128,8 @@ class AnonymisingStream:
         #: finish() refuses a stream without pg_restore's "dump complete" trailer
         self.require_complete = True
         self._stmt_lines: list[bytes] = []
+        #: The statement being read is dropped (a comment's text, a foreign server's options).
+        self._dropping = False
 
     @staticmethod
     def check_canary(canary: str | None) -> None:
@@ -226,6 +231,8 @@ class AnonymisingStream:
         done = self.scanner.feed_line(text)
         if copy_plan is not None:
             self._enter_copy(copy_plan, text, raw, done, out)
+        elif self._dropping:
+            self._dropping = not self.scanner.idle  # the statement's last line ends the dropping
         else:
             self._forward(raw, done, out)
 
@@ -250,6 +257,9 @@ class AnonymisingStream:
             return None
         word = re.match(r"[A-Za-z_]*", stripped).group().upper()
         self._check_statement(word, stripped)
+        if (word == "COMMENT" and self.rules.comments == "drop") or _NEVER_FORWARDED.match(stripped):
+            self._dropping = True
+            return None
         if word != "COPY":
             return None
         plan = self._copy_header(text)
