@@ -13,7 +13,6 @@ the app is left in, and the exact commands to recover.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 
@@ -29,7 +28,7 @@ from .failure import failure
 from .options import DeployOptions
 from .plan import DeployPlan
 from .steps import SCHEMA_STEPS, StepProgress, script
-from .window import BuildWatcher, Window, late_by
+from .window import Beside, BuildWatcher, Window, late_by
 
 #: What git prints when the remote already has the commit (a push that builds nothing).
 _UP_TO_DATE = "Everything up-to-date"
@@ -269,25 +268,15 @@ class _EarlyMaintenanceOff:
         schema = [i for i, name in enumerate(names) if name in SCHEMA_STEPS]
         self.after_schema = names[schema[-1] + 1] if schema and schema[-1] + 1 < len(names) else None
         self.window = window
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
+        self.closing = Beside(self._off, "maintenance-off")
 
     def step_started(self, name: str) -> None:
-        if name != self.after_schema or self.window.journal.maintenance_since is None or self.thread:
-            return
-        self.thread = threading.Thread(target=self._off, daemon=True)
-        self.thread.start()
+        if name == self.after_schema and self.window.journal.maintenance_since is not None:
+            self.closing.start()
 
     def _off(self) -> None:
-        try:
-            self.window.off()
-            self.window.journal.maintenance_off_early = True
-        except BaseException as error:  # noqa: BLE001 - re-raised in join()
-            self.error = error
+        self.window.off()
+        self.window.journal.maintenance_off_early = True
 
     def join(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
+        self.closing.join()

@@ -78,33 +78,56 @@ def restore_scale(journal: Journal, session: Session, say: Callable[[str], None]
         journal.scaled_down = None
 
 
-class BuildWatcher:
-    """Passes a push's output on, and opens the window as soon as the build says compilation is done."""
+class Beside:
+    """One switch of the window, made on a thread beside the output that triggered it, at most once.
 
-    def __init__(self, window: Window, show: Callable[[str], None]):
-        self.window, self.show = window, show
+    The switch must not hold up the output it reacts to (a push's build log,
+    a dyno's step markers); :meth:`join` waits for it and raises what it raised.
+    """
+
+    def __init__(self, switch: Callable[[], None], name: str):
+        self.switch, self.name = switch, name
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
-    def __call__(self, line: str) -> None:
-        self.show(line)
-        if self.thread is None and _BUILD_DONE.match(line.strip()):
-            self.thread = threading.Thread(target=self._open, name="maintenance-on", daemon=True)
+    @property
+    def started(self) -> bool:
+        return self.thread is not None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self.thread.start()
 
-    def _open(self) -> None:
+    def _run(self) -> None:
         try:
-            self.window.on()
-        except BaseException as error:  # noqa: BLE001 - re-raised in finish()
+            self.switch()
+        except BaseException as error:  # noqa: BLE001 - re-raised in join()
             self.error = error
 
-    def finish(self) -> None:
-        """After the push: the window is open (late, if the build never said so), or the error that kept it shut."""
+    def join(self) -> None:
         if self.thread is not None:
             self.thread.join()
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+
+
+class BuildWatcher:
+    """Passes a push's output on, and opens the window as soon as the build says compilation is done."""
+
+    def __init__(self, window: Window, show: Callable[[str], None]):
+        self.window, self.show = window, show
+        self.opening = Beside(window.on, "maintenance-on")
+
+    def __call__(self, line: str) -> None:
+        self.show(line)
+        if not self.opening.started and _BUILD_DONE.match(line.strip()):
+            self.opening.start()
+
+    def finish(self) -> None:
+        """After the push: the window is open (late, if the build never said so), or the error that kept it shut."""
+        self.opening.join()
         if self.window.wanted and self.window.journal.maintenance_since is None:
             self.window.on()
 
