@@ -21,8 +21,9 @@ from heroku_tools.models import Commit, Release
 from heroku_tools.output import Console
 from heroku_tools.release import tags
 from heroku_tools.release.deployed import Deployed, resolve_deployed
-from heroku_tools.release.execute import execute, wait_for_release
-from heroku_tools.release.journal import DeployFailed, NothingBuilt
+from heroku_tools.release.deployed import wait_for_release
+from heroku_tools.release.execute import execute
+from heroku_tools.release.errors import DeployFailed, NothingBuilt
 from heroku_tools.release.options import DeployOptions, apply_overrides, infer_options, matching_files
 from heroku_tools.release.plan import DeployPlan
 from heroku_tools.release.report import render_report

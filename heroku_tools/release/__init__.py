@@ -16,9 +16,11 @@ The modules, in the order a deploy meets them:
 * :mod:`.history` — releases joined with their tags;
 * :mod:`.operations` — :func:`deploy`, :func:`promote` and :func:`rollback`, one skeleton.
 """
-from .execute import execute, wait_for_release
+from .deployed import wait_for_release
+from .execute import execute
 from .history import history
-from .journal import DeployFailed, NothingBuilt, Outcome
+from .errors import DeployFailed, NothingBuilt
+from .journal import Outcome
 from .operations import deploy, promote, rollback
 from .options import DeployOptions, infer_options
 from .plan import DeployPlan, PreflightError, plan_deploy

@@ -7,10 +7,12 @@ the fallback, resolved in the local repository (fetching once if it is not there
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import HerokuToolsError
+from .errors import DeployFailed, NothingBuilt
 from ..git import Git
 from ..heroku_api import PlatformAPI, PlatformAPIError
 from ..models import Release
@@ -78,3 +80,46 @@ def resolve_deployed(git: Git, api: PlatformAPI, app: str, releases: Sequence[Re
 def is_ancestor_or_same(git: Git, commit: str, head: str) -> bool:
     """Whether ``commit`` is ``head`` or one of its ancestors."""
     return git.execute(["merge-base", "--is-ancestor", commit, head], ok=(0, 1)).exit_code == 0
+
+
+class ApiReleases:
+    """``releases(app, n)`` read straight from the Platform API.
+
+    Polling for the new release happens inside the maintenance window, where a
+    heroku CLI start-up per poll (about a second) would be a second of downtime.
+    """
+
+    def __init__(self, api):
+        self.api = api
+
+    def releases(self, app: str, num: int = 15) -> list[Release]:
+        return [Release.from_json(data) for data in self.api.releases(app, num)]
+
+
+def wait_for_release(
+    heroku,
+    app: str,
+    after_version: int,
+    *,
+    timeout: float = 3600.0,
+    poll: float = 1.0,
+    appear_timeout: float = 60.0,
+) -> Release:
+    """The first release newer than ``after_version``, once it is no longer pending.
+
+    A push or promotion returns once Heroku has created the release, so if none
+    has appeared within ``appear_timeout`` none is coming (the push built
+    nothing): that fails at once rather than after ``timeout``.
+    """
+    started = time.monotonic()
+    while True:
+        newer = [r for r in heroku.releases(app, 5) if r.version > after_version]
+        newest = max(newer, key=lambda r: r.version, default=None)
+        if newest is not None and newest.status != "pending":
+            return newest
+        waited = time.monotonic() - started
+        if newest is None and waited > appear_timeout:
+            raise NothingBuilt(f"no new release of {app} appeared within {appear_timeout:.0f}s")
+        if waited > timeout:
+            raise DeployFailed(f"no finished release appeared on {app} within {timeout:.0f}s")
+        time.sleep(poll)

@@ -23,7 +23,9 @@ from ..models import Release
 from ..output import Console
 from ..session import Session
 from . import tags
-from .journal import DeployFailed, Journal, NothingBuilt, Outcome
+from .deployed import ApiReleases, wait_for_release
+from .errors import DeployFailed, NothingBuilt
+from .journal import Journal, Outcome
 from .failure import failure
 from .options import DeployOptions
 from .plan import DeployPlan
@@ -32,49 +34,6 @@ from .window import Beside, BuildWatcher, Window, late_by
 
 #: What git prints when the remote already has the commit (a push that builds nothing).
 _UP_TO_DATE = "Everything up-to-date"
-
-
-class ApiReleases:
-    """``releases(app, n)`` read straight from the Platform API.
-
-    Polling for the new release happens inside the maintenance window, where a
-    heroku CLI start-up per poll (about a second) would be a second of downtime.
-    """
-
-    def __init__(self, api):
-        self.api = api
-
-    def releases(self, app: str, num: int = 15) -> list[Release]:
-        return [Release.from_json(data) for data in self.api.releases(app, num)]
-
-
-def wait_for_release(
-    heroku,
-    app: str,
-    after_version: int,
-    *,
-    timeout: float = 3600.0,
-    poll: float = 1.0,
-    appear_timeout: float = 60.0,
-) -> Release:
-    """The first release newer than ``after_version``, once it is no longer pending.
-
-    A push or promotion returns once Heroku has created the release, so if none
-    has appeared within ``appear_timeout`` none is coming (the push built
-    nothing): that fails at once rather than after ``timeout``.
-    """
-    started = time.monotonic()
-    while True:
-        newer = [r for r in heroku.releases(app, 5) if r.version > after_version]
-        newest = max(newer, key=lambda r: r.version, default=None)
-        if newest is not None and newest.status != "pending":
-            return newest
-        waited = time.monotonic() - started
-        if newest is None and waited > appear_timeout:
-            raise NothingBuilt(f"no new release of {app} appeared within {appear_timeout:.0f}s of the push")
-        if waited > timeout:
-            raise DeployFailed(f"no finished release appeared on {app} within {timeout:.0f}s")
-        time.sleep(poll)
 
 
 def execute(plan: DeployPlan, session: Session, *, note: str | None = None, console: Console = Console()) -> Outcome:

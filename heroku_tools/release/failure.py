@@ -21,7 +21,8 @@ from ..migrations import Verdict
 from ..models import Release
 from ..session import Session
 from .deployed import current_release
-from .journal import DeployFailed, Journal, NothingBuilt
+from .errors import DeployFailed, NothingBuilt
+from .journal import Journal
 from .options import DeployOptions
 from .window import restore_scale
 

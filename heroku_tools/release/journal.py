@@ -4,18 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import HerokuToolsError
 from ..models import Release
 from .plan import DeployPlan
 from .steps import SCHEMA_STEPS, StepProgress
-
-
-class DeployFailed(HerokuToolsError):
-    """A deployment step failed; the message says where things stand and how to recover."""
-
-
-class NothingBuilt(DeployFailed):
-    """The push sent nothing: the app's repository already holds the commit, so no release came."""
 
 
 @dataclass

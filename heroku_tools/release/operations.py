@@ -194,7 +194,7 @@ def _undone(session: Session, plan: RollbackPlan) -> tuple:
 
 def _rollback(plan: RollbackPlan, session: Session, note: str | None, console: Console,
               announcement: notify.Announcement) -> tuple[int, str | None]:
-    new_version, tag = execute_rollback(plan, git=session.git, heroku=session.heroku, say=console.say, note=note)
+    new_version, tag = execute_rollback(plan, session, note=note, console=console)
     announcement.succeeded(release=new_version, tag=tag)
     console.say(f"{plan.env.label} ({plan.env.app_name}) now runs v{new_version}, the code of v{plan.target.version}"
                 + (f"; tagged {tag}" if tag else ""))

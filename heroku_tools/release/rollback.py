@@ -8,17 +8,16 @@ the code prompt guards it like any other change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..errors import HerokuToolsError
-from ..git import Git
-from ..heroku import Heroku
+from ..output import Console
 from ..models import Release
 from ..protection import check_target
 from ..session import Session
 from ..settings import Environment
 from . import tags
-from .deployed import current_release, is_ancestor_or_same, slug_commit
+from .deployed import ApiReleases, current_release, is_ancestor_or_same, slug_commit, wait_for_release
 from .options import matching_files
 
 
@@ -114,18 +113,41 @@ def render_rollback(plan: RollbackPlan) -> str:
     return "\n".join(lines)
 
 
-def execute_rollback(
-    plan: RollbackPlan, *, git: Git, heroku: Heroku, say: Callable[[str], None] = print, note: str | None = None
-) -> tuple[int, str | None]:
-    """Roll back; tag the new release on the target's commit (with ``note``). ``(new version, tag)``."""
+def execute_rollback(plan: RollbackPlan, session: Session, *, note: str | None = None,
+                     console: Console = Console()) -> tuple[int, str | None]:
+    """Roll back, wait for the release it makes, tag it on the target's commit (with ``note``). ``(new version, tag)``.
+
+    A rollback is a new release, so the target's release phase runs again: if
+    it fails, Heroku keeps the current release, and the rollback has failed.
+    """
     app = plan.env.app_name
-    say(f"==> rolling {app} back to v{plan.target.version}")
-    new_version = heroku.rollback(app, plan.target.version)
-    if new_version is None:
-        new_version = current_release(heroku.releases(app, 5)).version
+    console.say(f"==> rolling {app} back to v{plan.target.version}")
+    try:
+        session.heroku.rollback(app, plan.target.version)
+        console.say(f"==> waiting for the release of {app}")
+        release = wait_for_release(ApiReleases(session.api), app, plan.current.version)
+    except (HerokuToolsError, KeyboardInterrupt) as error:
+        raise _failed(plan, session, getattr(error, "message", "interrupted (Ctrl-C)")) from None
+    if release.status != "succeeded":
+        raise _failed(plan, session, f"release v{release.version} {release.status} (its release phase failed)")
     tag = None
     if plan.target_commit:
-        text = tags.rollback_message(plan.env, new_version, plan.deployer, plan.target.version, note)
-        remote = plan.env.remote if plan.env.push_tags and git.remote_url(plan.env.remote) else None
-        tag = tags.record(git, plan.env, new_version, plan.target_commit, text, push_remote=remote)
-    return new_version, tag
+        text = tags.rollback_message(plan.env, release.version, plan.deployer, plan.target.version, note)
+        remote = plan.env.remote if plan.env.push_tags and session.git.remote_url(plan.env.remote) else None
+        tag = tags.record(session.git, plan.env, release.version, plan.target_commit, text, push_remote=remote)
+    return release.version, tag
+
+
+def _failed(plan: RollbackPlan, session: Session, reason: str) -> RollbackError:
+    """The rollback's failure, with what the app runs now (read back) and how to go on."""
+    app = plan.env.app_name
+    try:
+        running = current_release(session.heroku.releases(app, 10))
+        state = [f"{app} runs v{running.version} ({running.description})" if running else f"{app} has no current release"]
+    except (HerokuToolsError, KeyboardInterrupt):
+        state = [f"the release state of {app} could not be read: check `heroku releases -a {app}`"]
+    return RollbackError(
+        f"rollback of {plan.env.label} to v{plan.target.version} failed: {reason}", state=state,
+        recover=[f"heroku releases:output -a {app}   # what the release phase said",
+                 f"heroku-tools rollback {plan.env.label} --to v{plan.target.version}   # once the cause is fixed"],
+    )
