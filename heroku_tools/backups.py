@@ -227,7 +227,13 @@ def _backup(session: Session, source: Environment, backup: str | None, console: 
     heroku = session.heroku
     if backup is None:
         console.say(f"==> capturing a fresh backup of {source.label} ({source.app_name})")
-        backup = heroku.pg_backups_capture(source.app_name, stream=console.stream)
+        try:
+            backup = heroku.pg_backups_capture(source.app_name, stream=console.stream)
+        except HerokuToolsError as error:
+            raise HerokuToolsError(f"the backup of {source.label} ({source.app_name}) failed: {error.message}",
+                                   state=["nothing was changed: no data was loaded anywhere"],
+                                   recover=[f"heroku pg:backups -a {source.app_name}   # is another capture running?",
+                                            "run the same command again"]) from None
         if not backup:
             raise HerokuToolsError(f"the backup of {source.app_name} finished but its name could not be read")
     transfers = {t.name: t for t in heroku.pg_backups(source.app_name) if t.kind == "backup"}
@@ -308,7 +314,12 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
     heroku, say = session.heroku, console.say
     app = plan.target.app_name
     say(f"==> maintenance on for {app}")
-    session.api.maintenance_on(app)
+    try:
+        session.api.maintenance_on(app)
+    except HerokuToolsError as error:
+        raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed at maintenance on: "
+                             f"{error.message}", state=[f"nothing was changed on {app}: no data was loaded"],
+                             recover=[_again(plan)]) from None
     try:
         say(f"==> streaming {plan.backup} into {app}, anonymised (one transaction)")
         result = anonymised_restore(
@@ -328,7 +339,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
         if isinstance(error, VerificationFailed):
             # the same rules would fail the same way: the rule named in the message needs fixing first
             recover.append(f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let personal data through")
-        recover.append(f"heroku-tools backups.restore {plan.source.label} {plan.target.label} --backup {plan.backup}")
+        recover.append(_again(plan))
         raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
                              state=state, recover=recover) from None
     if plan.data.post_restore:
@@ -424,6 +435,11 @@ def _write_private(api, url: str, path: Path) -> None:
         if expected is not None and received != expected:
             raise HerokuToolsError(f"the download was cut short at {received:,} of {expected:,} bytes; "
                                    "nothing was kept", recover="run the same command again")
+
+
+def _again(plan: RestorePlan) -> str:
+    """The same restore again, from the same backup."""
+    return f"heroku-tools backups.restore {plan.source.label} {plan.target.label} --backup {plan.backup}"
 
 
 def live_schema(session: Session, label: str) -> Schema:
