@@ -34,7 +34,7 @@ from .anonymise import (
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
 from .confirm import confirm_change
-from .errors import HerokuToolsError
+from .errors import HerokuToolsError, before_any_change
 from .models import Transfer
 from .output import Console
 from .private import private_file, user_cache_dir, would_track
@@ -381,7 +381,9 @@ def restore(
     """
     if confirm_app is not None:  # a wrong --confirm is refused before anything is captured
         confirm_change(session.settings.environment(target), f"restore into {target}", confirm_app=confirm_app)
-    plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)
+    with before_any_change("while planning the restore", f"heroku-tools backups.restore {source} {target}",
+                           state=f"nothing was changed on {target} (a backup of {source} may still be completing)"):
+        plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)
     console.report(render_restore(plan))
     if dry_run:
         console.say("--dry-run: stopping here; the target was not changed.")

@@ -7,9 +7,10 @@ and an exit status, never a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 
 class HerokuToolsError(Exception):
@@ -108,3 +109,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'uat'?"`` when ``word`` is close to one of ``choices``, else ``""``."""
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@contextlib.contextmanager
+def before_any_change(what: str, again: str, state: str = "nothing was changed") -> Iterator[None]:
+    """Ctrl-C while an operation only reads (its plan, its pre-flight) is one clear message, not a silent exit.
+
+    Invoke ends a run on Ctrl-C with status 1 and nothing said; the user
+    deserves to know that nothing changed, and the command to run again.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise HerokuToolsError(f"interrupted (Ctrl-C) {what}", state=state, recover=again) from None

@@ -24,7 +24,9 @@ import subprocess
 import time
 
 import pexpect
+import psycopg
 import pytest
+import yaml
 
 from project import HEROKU_TOOLS, Project
 from sandboxed import current
@@ -50,7 +52,9 @@ def project(sandbox, tmp_path_factory) -> Project:
     project = Project(root, env, PREFIX).create_repo().create_apps()
     settings = (project.path / "heroku-tools.yml").read_text()
     settings = settings.replace("      branch:   dev\n", "      branch:   dev\n      settings: {FEATURE: '0'}\n")
-    settings += ("data:\n    rules: anonymise.yml\n    secret: ${HEROKU_TOOLS_DATA_SECRET}\n"
+    # The rules live beside the project: each restore case adds a rule for the tables the migrations made.
+    (root / "rules.yml").write_text((project.path / "anonymise.yml").read_text())
+    settings += (f"data:\n    rules: {root / 'rules.yml'}\n    secret: ${{HEROKU_TOOLS_DATA_SECRET}}\n"
                  "    post_restore: [python manage.py customer_stats]\n")
     project.git("checkout", "-q", "master")
     project.commit("Settings for the fault matrix", {"heroku-tools.yml": settings})
@@ -116,7 +120,20 @@ def prepare(project: Project, operation: str, sandbox, point: str = "") -> list[
         return ["rollback", "dev"]
     if operation == "config":
         return prepare_config(project, sandbox, removal=point == "config-unset")
+    rules_cover(project, sandbox)
     return ["backups.restore", "live", "uat"]
+
+
+def rules_cover(project: Project, sandbox) -> None:
+    """A rule for every table the earlier cases' migrations made on live (deny by default refuses them otherwise)."""
+    url = sandbox.api("GET", f"/apps/{project.apps['live']}/config-vars")["DATABASE_URL"]
+    with psycopg.connect(url) as conn:
+        tables = [name for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'customers_fault%'")]
+    path = project.root / "rules.yml"
+    rules = yaml.safe_load((project.path / "anonymise.yml").read_text())
+    rules["tables"].update({name: "truncate" for name in tables})
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
 
 
 def prepare_config(project: Project, sandbox, *, removal: bool) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..confirm import confirm_change
-from ..errors import HerokuToolsError
+from ..errors import HerokuToolsError, before_any_change
 from ..output import Console, stdout_paint
 from ..session import Session
 from ..settings import Environment
@@ -90,7 +90,8 @@ def deploy(
     """
     # Before anything else: an unset ${VAR} is a settings mistake, found before any network call.
     targets = notify.resolve(session.settings.environment(label))
-    plan = plan_deploy(session, label, say=console.say, **choices)
+    with before_any_change("during the pre-flight", f"heroku-tools deploy {label}"):
+        plan = plan_deploy(session, label, say=console.say, **choices)
     if plan.up_to_date and choices.get("options") is None and not plan.steps:
         console.say(f"{plan.env.label} ({plan.env.app_name}) is up to date: "
                     f"v{plan.deployed.release.version} runs {plan.target_commit[:12]}.")
@@ -176,7 +177,8 @@ def rollback(
     takes away.
     """
     targets = notify.resolve(session.settings.environment(label))
-    plan = plan_rollback(session, label, version)
+    with before_any_change("while planning the rollback", f"heroku-tools rollback {label}"):
+        plan = plan_rollback(session, label, version)
     return _carry_out(
         Change(plan.env, render_rollback(plan), f"roll {plan.env.label} back to v{plan.target.version}"),
         targets, dry_run=dry_run, confirm_app=confirm_app, console=console,
