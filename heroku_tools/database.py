@@ -80,6 +80,11 @@ def query(url: str, sql: str, *, timeout: float = 30) -> list[list[str]]:
     return [line.split("\t") for line in result.stdout.splitlines() if line]
 
 
+def execute(url: str, sql: str, *, timeout: float = 60) -> None:
+    """Run one statement (outside a transaction block: ``DROP INDEX CONCURRENTLY`` needs that)."""
+    query(url, sql, timeout=timeout)
+
+
 def parse_applied(text: str) -> list[tuple[str, str]]:
     """``app<TAB>name`` lines (``psql -A -t -F '\\t'`` output) as ``(app, name)`` rows."""
     rows = []

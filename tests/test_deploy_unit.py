@@ -586,7 +586,7 @@ def test_success_runs_every_step_in_one_dyno_inside_the_maintenance_window_and_t
     assert error is None
     assert names(heroku) == ["maintenance_on", "run", "maintenance_off"]
     (run,) = [c for c in heroku.calls if c[0] == "run"]
-    assert run[2] == script(plan.steps)
+    assert run[2] == script(plan.steps, lock_timeout=plan.lock_timeout) and "-c lock_timeout=5s" in run[2]
     assert git.calls == [("push", plan.git_url, f"{SHA_B}:refs/heads/main", False), ("tag", "dev/v42", SHA_B)]
     assert (outcome.release.version, outcome.tag, outcome.steps_run) == (42, "dev/v42", ("migrate", "collectstatic"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import os
 import re
 import stat
@@ -309,3 +310,41 @@ def test_process_types_the_page_does_not_stop_are_named_and_scaled_down_for_the_
     worker = next(item for item in sandbox.api("GET", f"/apps/{app}/formation") if item["type"] == "worker")
     assert worker["quantity"] == 1
     project.heroku("ps:scale", "worker=0", "-a", app)
+
+
+def test_a_migration_never_waits_behind_another_sessions_lock(project, sandbox):
+    """lock_timeout × retries bounds the wait; the blocker is named; nothing is half-applied; re-running finishes."""
+    preboot(project, False)
+    app = project.apps["uat"]
+    text = (project.path / "heroku-tools.yml").read_text()
+    quick = text.replace("commands:\n", "migrations:\n    lock_timeout: 1s\n    lock_retries: 1\ncommands:\n")
+    name, files = migration(project, "widget_note",
+                            "        migrations.AddField(model_name=\"widget\", name=\"note\", "
+                            "field=models.TextField(null=True)),\n")
+    project.commit(f"Locked out: {name}", {**files, "heroku-tools.yml": quick, "Procfile": CHECKING})
+    project.git("push", "-q", "origin", "master")
+    url = database_url(project, "uat")
+    blocker = psycopg.connect(url, autocommit=False)
+    try:
+        blocker.execute("SET application_name = 'nightly-report'")
+        blocker.execute("SELECT count(*) FROM customers_widget").fetchone()  # ACCESS SHARE, held until rollback
+        pid = blocker.info.backend_pid
+        started = time.monotonic()
+        result = ship(project, "uat")
+        took = time.monotonic() - started
+        assert result.returncode != 0, output(result)
+        err = result.stderr
+        assert "could not get a lock within lock_timeout=1s, 2 time(s)" in err, err
+        assert f"pid {pid} (nightly-report, idle in transaction since " in err and "customers_widget" in err, err
+        assert "gave up waiting for a lock (lock_timeout=1s); trying again in 2s" in err
+        assert not re.search(r'File "[^"]*/(heroku_tools|invoke|sh)/', err), "the dyno's traceback, never ours"
+        assert "State now:" in err and "To recover:" in err
+        assert took < 120, "bounded by lock_timeout × attempts, plus the release and two dynos"
+        assert name not in applied(url) and "note" not in columns(url, "customers_widget"), "nothing half-applied"
+        assert sandbox.api("GET", f"/apps/{app}")["maintenance"] is False, "a clean stop: the page comes down"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    again = ship(project, "uat")
+    assert again.returncode == 0, output(again)
+    assert name in applied(url) and "note" in columns(url, "customers_widget")

@@ -13,6 +13,7 @@ the app is left in, and the exact commands to recover.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -22,7 +23,7 @@ from ..git import Git
 from ..models import Release
 from ..output import Console
 from ..session import Session
-from . import tags
+from . import locks, tags
 from .deployed import ApiReleases, wait_for_release
 from .errors import DeployFailed, NothingBuilt
 from .journal import Journal, Outcome
@@ -187,15 +188,46 @@ def _run_steps(plan: DeployPlan, journal: Journal, session: Session, window: Win
     early_off = _EarlyMaintenanceOff(plan, window)
     journal.progress.on_start = early_off.step_started
     journal.begin(f"running {', '.join(step.name for step in plan.steps)} on {app} (one dyno)", console.say)
+    remaining = list(plan.steps)
     try:
-        session.heroku.run(app, script(plan.steps), stream=journal.progress)
-    except RemoteCommandFailed as error:
-        step = journal.progress.current
-        what = f"`{journal.progress.command(step)}`" if step else "the dyno"
-        raise DeployFailed(f"{what} exited with status {error.exit_code}") from None
+        for attempt in itertools.count(1):
+            try:
+                session.heroku.run(app, script(remaining, lock_timeout=plan.lock_timeout), stream=journal.progress)
+                break
+            except RemoteCommandFailed as error:
+                remaining = _after_lock_timeout(plan, journal, session, console, error, attempt, remaining)
     finally:
         early_off.join()
     journal.steps_finished = True
+
+
+def _after_lock_timeout(plan: DeployPlan, journal: Journal, session: Session, console: Console,
+                        error: RemoteCommandFailed, attempt: int, remaining: list) -> list:
+    """The steps to run again after a schema step gave up waiting for a lock; :class:`DeployFailed` otherwise."""
+    step = journal.progress.current
+    what = f"`{journal.progress.command(step)}`" if step else "the dyno"
+    if step not in SCHEMA_STEPS or not locks.timed_out(error.stdout + error.stderr):
+        raise DeployFailed(f"{what} exited with status {error.exit_code}")
+    url = session.api.config_vars(plan.env.app_name).get("DATABASE_URL") or ""
+    if attempt > plan.lock_retries:
+        journal.lock_timed_out = True
+        journal.applied_before_failure = _applied_since(plan, session)
+        blockers = locks.holders(url) if url else []
+        named = "; ".join(map(str, blockers)) if blockers else "the session holding it could not be read"
+        raise DeployFailed(f"{what} could not get a lock within lock_timeout={plan.lock_timeout}, "
+                           f"{attempt} time(s): {named}")
+    try:
+        dropped = locks.clear_invalid_indexes(url, locks.concurrent_index_names(plan.schema and plan.schema.plan))
+    except HerokuToolsError as refused:
+        journal.lock_timed_out = True
+        raise DeployFailed(f"{what} could not get a lock within lock_timeout={plan.lock_timeout}, "
+                           f"and {refused.message}") from None
+    delay = 2 ** attempt
+    console.warn(f"{step} gave up waiting for a lock (lock_timeout={plan.lock_timeout}); trying again in {delay}s, "
+                 f"{plan.lock_retries - attempt + 1} attempt(s) left"
+                 + (f" (dropped the invalid index(es) {', '.join(dropped)} the timed-out build left)" if dropped else ""))
+    time.sleep(delay)
+    return remaining[[s.name for s in remaining].index(step):]
 
 
 def _tag(plan: DeployPlan, journal: Journal, git: Git, note: str | None, say) -> str:

@@ -95,7 +95,7 @@ def _maintenance(journal: Journal, session: Session, recover: list[str]) -> str 
 
 def _schema_at_risk(journal: Journal) -> str | None:
     """Why the old code must not serve now, if it must not: the sentence for the state line."""
-    if journal.schema_at_risk:
+    if journal.schema_at_risk and not journal.lock_timed_out:
         return (f"{journal.progress.current} failed or was interrupted, so the database schema may be "
                 "half-migrated")
     schema = journal.plan.schema

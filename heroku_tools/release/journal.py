@@ -45,8 +45,10 @@ class Journal:
     scaled_down: dict[str, int] | None = None
     #: Preboot was turned off for this deploy (it is turned on again on every path).
     preboot_off: bool = False
-    #: Migrations a failed release phase had applied before it stopped (read back from the database).
+    #: Migrations a failed release phase (or migrate step) had applied before it stopped (read from the database).
     applied_before_failure: tuple[str, ...] = ()
+    #: The migrate step gave up waiting for a lock: it stopped cleanly, nothing is half-applied.
+    lock_timed_out: bool = False
 
     def begin(self, step: str, say: Callable[[str], None]) -> None:
         self.step = step

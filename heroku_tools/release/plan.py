@@ -60,6 +60,9 @@ class DeployPlan:
     source_app: str | None = None
     #: The failed release a ``retry`` re-runs.
     retried: Release | None = None
+    #: The schema steps' ``lock_timeout`` and how often a timeout is retried (see ``release/locks.py``).
+    lock_timeout: str = "5s"
+    lock_retries: int = 3
     #: The apps a promotion reaches (the target and its stage siblings).
     target_apps: tuple[str, ...] = ()
     already_maintenance: bool = False
@@ -158,6 +161,8 @@ def plan_deploy(
         next_version=next_version,
         source_app=upstream.app_name if upstream else None,
         retried=failed if method == "retry" else None,
+        lock_timeout=settings.lock_timeout,
+        lock_retries=settings.lock_retries,
         target_apps=(env.app_name,),
         already_maintenance=bool(app.get("maintenance")),
         notes=tuple(_notes(reads["target"][1], deployed, options, inference, chosen)),

@@ -59,16 +59,21 @@ def select_steps(
     return steps
 
 
-def script(steps: Sequence[Step]) -> str:
+def script(steps: Sequence[Step], *, lock_timeout: str | None = None) -> str:
     """One shell line running every step in order, stopping at the first failure.
 
+    With ``lock_timeout``, the schema steps' database sessions give up
+    waiting for a lock after that long (see :mod:`~heroku_tools.release.locks`).
     It never ends with ``exit``: the CLI appends its exit-status echo, and a
     shell that exits first leaves ``heroku run -x`` without a status.
     """
     parts = []
     for index, step in enumerate(steps, 1):
+        command = step.command
+        if lock_timeout and step.name in SCHEMA_STEPS:
+            command = f'export PGOPTIONS="${{PGOPTIONS:+$PGOPTIONS }}-c lock_timeout={lock_timeout}"; {command}'
         parts.append(f"echo {shlex.quote(f'{MARKER} {index}/{len(steps)}: {step.name}')}")
-        parts.append(f"( {step.command} )")
+        parts.append(f"( {command} )")
     return " && ".join(parts)
 
 

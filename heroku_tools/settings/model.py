@@ -127,6 +127,10 @@ class Settings:
     data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: ``migrations:``: verdicts the project decides itself, ``{"compatible": ("app.0007_x",), ...}``.
     migrations: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``lock_timeout`` for the migrate step's connections (``migrations: {lock_timeout: 5s}``): a migration
+    #: never queues every query behind it for longer; a timeout is retried ``lock_retries`` times.
+    lock_timeout: str = "5s"
+    lock_retries: int = 3
 
     @property
     def labels(self) -> list[str]:

@@ -21,6 +21,9 @@ from .yamlmarks import KeyPath, Origin, kind, shown
 TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations")
 #: Keys of the ``migrations:`` block: migrations (``app.name``) whose verdict the project decides itself.
 MIGRATION_KEYS = ("compatible", "locking", "incompatible", "unknown")
+#: The ``migrations:`` block's other keys: how the migrate step runs.
+MIGRATE_KEYS = ("lock_timeout", "lock_retries")
+_DURATION = re.compile(r"^[1-9][0-9]*(ms|s|min)?$")
 #: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
 DATA_KEYS = ("rules", "secret", "canary", "post_restore")
 BIN_KEYS = ("bin",)
@@ -104,7 +107,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
         tools[tool] = _check((tool, "bin"), section.get("bin"), _optional(_string), where)
     config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
     data_block = _data_block(data.get("data"), where)
-    migration_overrides = _migration_overrides(data.get("migrations"), where)
+    migration_overrides, migrate = _migrations_block(data.get("migrations"), where)
     return Settings(
         environments=environments,
         commands=MappingProxyType(commands),
@@ -115,6 +118,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
         config_ignore=config_ignore or (),
         data=data_block,
         migrations=migration_overrides,
+        **migrate,
     )
 
 
@@ -139,20 +143,22 @@ def _data_block(raw, where: Where) -> Mapping[str, Any]:
     return MappingProxyType(checked)
 
 
-def _migration_overrides(raw, where: Where) -> Mapping[str, tuple[str, ...]]:
-    """``migrations: {compatible: [app.0007_x], incompatible: [...]}``: verdicts decided by the project."""
+def _migrations_block(raw, where: Where) -> tuple[Mapping[str, tuple[str, ...]], dict]:
+    """``migrations:``: verdicts decided by the project (``compatible: [app.0007_x]``), and how migrate runs."""
     if raw is None:
-        return MappingProxyType({})
+        return MappingProxyType({}), {}
     if not isinstance(raw, dict):
         raise where.error(("migrations",), f"expected a mapping such as {{compatible: [app.0007_name]}}, got {kind(raw)}")
-    overrides = {}
-    for verdict, names in raw.items():
-        if verdict not in MIGRATION_KEYS:
-            raise where.error(("migrations",), f"unknown key {verdict!r}{did_you_mean(verdict, MIGRATION_KEYS)}",
-                              at=("migrations", verdict))
-        checked = _check(("migrations", verdict), names, _migration_names, where)
-        overrides[verdict] = checked
-    return MappingProxyType(overrides)
+    overrides, migrate = {}, {}
+    for key, value in raw.items():
+        if key in MIGRATION_KEYS:
+            overrides[key] = _check(("migrations", key), value, _migration_names, where)
+        elif key in MIGRATE_KEYS:
+            migrate[key] = _check(("migrations", key), value, _MIGRATE_CHECKS[key], where)
+        else:
+            names = (*MIGRATION_KEYS, *MIGRATE_KEYS)
+            raise where.error(("migrations",), f"unknown key {key!r}{did_you_mean(key, names)}", at=("migrations", key))
+    return MappingProxyType(overrides), migrate
 
 
 def _commands(raw, where: Where) -> dict[str, str]:
@@ -344,6 +350,22 @@ def _migration_names(value):
         if name.count(".") != 1 or not all(name.split(".")):
             raise _Expected(f"migrations named app.name, such as customers.0007_phone (not {name!r})")
     return names
+
+
+def _lock_timeout(value):
+    text = str(value)
+    if isinstance(value, bool) or not _DURATION.match(text):
+        raise _Expected("a duration PostgreSQL takes, such as 5s, 500ms or 1min")
+    return text
+
+
+def _lock_retries(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise _Expected("a number of retries from 0 to 10")
+    return value
+
+
+_MIGRATE_CHECKS = {"lock_timeout": _lock_timeout, "lock_retries": _lock_retries}
 
 
 def _maintenance_from(value):
