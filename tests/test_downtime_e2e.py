@@ -165,6 +165,13 @@ def test_each_row_of_the_table_by_push_then_by_promotion(project, sandbox, row):
             assert "migrate" in dynos[0]["body"]["command"]
         else:
             assert "[ ]  4 run migrations" in text  # the release phase migrates; the tool does not run it again
+        captures = [e for e in log.entries() if e["method"] == "POST" and e["path"].endswith("/backups")]
+        if kind == "incompatible":
+            assert "Backup:             captured once the page is up, just before the migrations" in text
+            assert len(captures) == 1 and switches[0]["time"] < captures[0]["time"], "the backup holds the last state"
+            assert re.search(r"backup b\d+ holds .* data as it was before the migrations", result.stderr)
+        else:
+            assert captures == []
         if expect_preboot_off:
             assert preboot_switches(log, app) == [False, True]
             assert "preboot is off for this deploy" in text

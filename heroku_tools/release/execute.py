@@ -71,6 +71,7 @@ def execute(plan: DeployPlan, session: Session, *, note: str | None = None, cons
         maintenance_seconds=journal.maintenance_seconds,
         seconds=time.monotonic() - started,
         steps_run=tuple(journal.progress.started) if journal.progress else (),
+        backup=journal.backup,
     )
 
 
@@ -104,8 +105,12 @@ def _ship(plan: DeployPlan, journal: Journal, session: Session, window: Window, 
     app, say = plan.env.app_name, console.say
     previous = plan.next_version - 1
     switch_failed = None
-    if plan.method != "push" or plan.env.maintenance_from == "push":
-        window.on()
+    release_phase_migrates = plan.decision is not None and not plan.decision.migrate_here
+    backup_first = plan.backup and release_phase_migrates
+    if plan.method != "push" or plan.env.maintenance_from == "push" or backup_first:
+        window.on()  # a backup before a migrating release phase needs the page up before the push
+    if backup_first:
+        _backup(plan, journal, session, console)
     if plan.method == "promote":
         journal.begin(f"promoting {plan.source_app} to {app}", say)
         journal.shipping = True
@@ -187,6 +192,8 @@ def _run_steps(plan: DeployPlan, journal: Journal, session: Session, window: Win
     journal.progress = StepProgress(plan.steps, show=console.stream)
     early_off = _EarlyMaintenanceOff(plan, window)
     journal.progress.on_start = early_off.step_started
+    if plan.backup and plan.decision is not None and plan.decision.migrate_here:
+        _backup(plan, journal, session, console)
     journal.begin(f"running {', '.join(step.name for step in plan.steps)} on {app} (one dyno)", console.say)
     remaining = list(plan.steps)
     try:
@@ -199,6 +206,15 @@ def _run_steps(plan: DeployPlan, journal: Journal, session: Session, window: Win
     finally:
         early_off.join()
     journal.steps_finished = True
+
+
+def _backup(plan: DeployPlan, journal: Journal, session: Session, console: Console) -> None:
+    """The database as the old code left it, captured once the page is up and just before the migrations."""
+    app = plan.env.app_name
+    journal.begin(f"capturing a backup of {app} before the migrations", console.say)
+    journal.backup = session.heroku.pg_backups_capture(app, stream=console.stream)
+    if journal.backup:
+        console.say(f"backup {journal.backup} holds {app}'s data as it was before the migrations")
 
 
 def _after_lock_timeout(plan: DeployPlan, journal: Journal, session: Session, console: Console,

@@ -58,6 +58,9 @@ def failure(
     released = journal.new_release is not None and journal.new_release.status == "succeeded"
     if plan.steps and (journal.progress is not None or released) and not journal.steps_finished:
         recover.append(f"{steps_only}   # re-run just the post-push commands")
+    if journal.backup:
+        recover.append(shlex.join(["heroku", "pg:backups:restore", journal.backup, "DATABASE_URL", "-a", app,
+                                   "--confirm", app]) + "   # the data as it was just before the migrations")
     again = "retries the release phase (heroku releases:retry)" if failed_release else "try again"
     recover.append(f"heroku-tools deploy {plan.env.label}   # {again} once the cause is fixed")
     failed_step = _failed_step(journal)

@@ -20,6 +20,8 @@ class Outcome:
     maintenance_seconds: float = 0.0
     seconds: float = 0.0
     steps_run: tuple[str, ...] = ()
+    #: The backup captured just before the migrations (``b012``), if one was.
+    backup: str | None = None
 
 
 @dataclass
@@ -49,6 +51,8 @@ class Journal:
     applied_before_failure: tuple[str, ...] = ()
     #: The migrate step gave up waiting for a lock: it stopped cleanly, nothing is half-applied.
     lock_timed_out: bool = False
+    #: The backup captured just before the migrations: the way back if they must be undone.
+    backup: str | None = None
 
     def begin(self, step: str, say: Callable[[str], None]) -> None:
         self.step = step

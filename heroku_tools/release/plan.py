@@ -63,6 +63,8 @@ class DeployPlan:
     #: The schema steps' ``lock_timeout`` and how often a timeout is retried (see ``release/locks.py``).
     lock_timeout: str = "5s"
     lock_retries: int = 3
+    #: A backup is captured once the page is up, just before the migrations (none in a dry run).
+    backup: bool = False
     #: The apps a promotion reaches (the target and its stage siblings).
     target_apps: tuple[str, ...] = ()
     already_maintenance: bool = False
@@ -163,6 +165,7 @@ def plan_deploy(
         retried=failed if method == "retry" else None,
         lock_timeout=settings.lock_timeout,
         lock_retries=settings.lock_retries,
+        backup=_backup_wanted(settings.backup_before, schema, chosen, reads["target"][0]),
         target_apps=(env.app_name,),
         already_maintenance=bool(app.get("maintenance")),
         notes=tuple(_notes(reads["target"][1], deployed, options, inference, chosen)),
@@ -281,6 +284,14 @@ def _failed_release_of(git: Git, api: PlatformAPI, env: Environment, releases: l
     if latest is None or latest.status != "failed" or latest.slug_id is None:
         return None
     return latest if slug_commit(git, api, env.app_name, latest) == commit else None
+
+
+def _backup_wanted(when: str, schema: SchemaPlan, chosen: DeployOptions, applied: Applied) -> bool:
+    """Whether the deploy captures a backup just before its migrations (apps without a database skip it)."""
+    if when == "never" or not schema.needs_migrate or applied.read_from.endswith("has no DATABASE_URL"):
+        return False
+    migrating = chosen & DeployOptions.MIGRATE or schema.procfile.release_migrates
+    return bool(migrating) and (when == "always" or bool(schema.verdict and schema.verdict.needs_downtime))
 
 
 def _other_processes(formation: list[dict]) -> dict[str, int]:

@@ -49,6 +49,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         ("Preboot", "on" if plan.preboot else "off"),
         ("Pipeline", _shipping(plan)),
         ("Maintenance", _maintenance_line(plan)),
+        *([("Backup", "captured once the page is up, just before the migrations")] if plan.backup else []),
         ("New release", f"v{plan.next_version} (tag {env.tag(plan.next_version)})"),
     ]
     width = max(len(name) for name, _ in rows) + 1

@@ -131,6 +131,9 @@ class Settings:
     #: never queues every query behind it for longer; a timeout is retried ``lock_retries`` times.
     lock_timeout: str = "5s"
     lock_retries: int = 3
+    #: When a deploy captures a backup of the database just before its migrations run:
+    #: ``incompatible`` (before incompatible or unknown ones), ``always`` or ``never``.
+    backup_before: str = "incompatible"
 
     @property
     def labels(self) -> list[str]:

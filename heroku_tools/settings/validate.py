@@ -22,7 +22,7 @@ TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_igno
 #: Keys of the ``migrations:`` block: migrations (``app.name``) whose verdict the project decides itself.
 MIGRATION_KEYS = ("compatible", "locking", "incompatible", "unknown")
 #: The ``migrations:`` block's other keys: how the migrate step runs.
-MIGRATE_KEYS = ("lock_timeout", "lock_retries")
+MIGRATE_KEYS = ("lock_timeout", "lock_retries", "backup_before")
 _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|min)?$")
 #: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
 DATA_KEYS = ("rules", "secret", "canary", "post_restore")
@@ -365,7 +365,13 @@ def _lock_retries(value):
     return value
 
 
-_MIGRATE_CHECKS = {"lock_timeout": _lock_timeout, "lock_retries": _lock_retries}
+def _backup_before(value):
+    if value not in ("incompatible", "always", "never"):
+        raise _Expected("incompatible (before incompatible or unknown migrations), always or never")
+    return value
+
+
+_MIGRATE_CHECKS = {"lock_timeout": _lock_timeout, "lock_retries": _lock_retries, "backup_before": _backup_before}
 
 
 def _maintenance_from(value):

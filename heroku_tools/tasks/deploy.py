@@ -79,6 +79,7 @@ def outcome_json(outcome: Outcome | None) -> str:
         "steps": list(outcome.steps_run),
         "maintenance_seconds": round(outcome.maintenance_seconds, 3),
         "seconds": round(outcome.seconds, 3),
+        "backup": outcome.backup,
         "migrations": plan.schema.as_json() if plan.schema else None,
         "downtime": plan.decision.as_json() if plan.decision else None,
     })
