@@ -817,7 +817,7 @@ def test_rollback_warns_and_lists_migrations_then_deploying_again_does_not_hang(
     result = project.tools("rollback", "dev", "--confirm", app)
     assert result.returncode == 0, output(result)
     assert "WARNING: a rollback restores code and config vars, NOT the database." in result.stdout
-    assert f"    {path}\n" in result.stdout
+    assert path in result.stdout and f"compatible    customers.{Path(path).stem}" in result.stdout
     rolled = current(sandbox, app)
     assert rolled["version"] == deployed["version"] + 1
     assert slug_commit(sandbox, app, rolled) == settled

@@ -355,3 +355,24 @@ def test_a_migration_never_waits_behind_another_sessions_lock(project, sandbox):
     again = ship(project, "uat")
     assert again.returncode == 0, output(again)
     assert name in applied(url) and "note" in columns(url, "customers_widget")
+
+
+def test_rollback_refuses_to_cross_a_migration_the_old_code_cannot_run_on(project, sandbox):
+    preboot(project, False)
+    app = project.apps["uat"]
+    name, files = remove_field(project, "e")
+    project.commit(f"Drop widget.e: {name}", {**files, "Procfile": CHECKING})
+    project.git("push", "-q", "origin", "master")
+    deployed = ship(project, "uat")
+    assert deployed.returncode == 0, output(deployed)
+    before = current(sandbox, app)
+    log = Log(sandbox)
+    refused = project.tools("rollback", "uat", "--confirm", app)
+    assert refused.returncode == 1, output(refused)
+    assert f"incompatible  customers.{name}" in refused.stdout  # the report says what the old code will meet
+    assert "refusing to roll uat back to v" in refused.stderr and f"customers.{name} (incompatible)" in refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert log.changes() == [] and current(sandbox, app) == before
+    forced = project.tools("rollback", "uat", "--confirm", app, "--force")
+    assert forced.returncode == 0, output(forced)
+    assert current(sandbox, app)["version"] == before["version"] + 1

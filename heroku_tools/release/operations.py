@@ -29,7 +29,7 @@ from .journal import Outcome
 from .options import DeployOptions
 from .plan import DeployPlan, plan_deploy
 from .report import render_report
-from .rollback import RollbackPlan, execute_rollback, plan_rollback, render_rollback
+from .rollback import RollbackError, RollbackPlan, execute_rollback, plan_rollback, render_rollback
 
 T = TypeVar("T")
 
@@ -169,12 +169,15 @@ def rollback(
     confirm_app: str | None = None,
     dry_run: bool = False,
     note: str | None = None,
+    force: bool = False,
     console: Console = Console(),
 ) -> tuple[int, str | None] | None:
     """Plan, report, confirm, execute and announce a rollback of ``label``; ``(new version, tag)``.
 
     None after ``dry_run``. The announcement carries the commits the rollback
-    takes away.
+    takes away. A rollback across a migration the older code cannot run on
+    (incompatible or unknown) is refused, after the report says which, unless
+    ``force``.
     """
     targets = notify.resolve(session.settings.environment(label))
     with before_any_change("while planning the rollback", f"heroku-tools rollback {label}"):
@@ -182,9 +185,24 @@ def rollback(
     return _carry_out(
         Change(plan.env, render_rollback(plan), f"roll {plan.env.label} back to v{plan.target.version}"),
         targets, dry_run=dry_run, confirm_app=confirm_app, console=console,
+        prepare=lambda: _safe_to_roll_back(plan, force),
         event=lambda: notify.rollback_event(plan, _undone(session, plan), note),
         work=lambda announcement: _rollback(plan, session, note, console, announcement),
     )
+
+
+def _safe_to_roll_back(plan: RollbackPlan, force: bool) -> None:
+    """Refuse to put code back onto a schema it cannot run on, unless told to."""
+    breaking = plan.breaks_old_code
+    if breaking and not force:
+        names = ", ".join(f"{item.key} ({item.verdict})" for item in breaking)
+        raise RollbackError(
+            f"refusing to roll {plan.env.label} back to v{plan.target.version}: the database keeps {names}, which "
+            f"v{plan.target.version}'s code cannot run on (see above); nothing was changed",
+            recover=[f"heroku-tools deploy {plan.env.label}   # roll forward with a fix",
+                     f"heroku-tools rollback {plan.env.label} --to v{plan.target.version} --force   # knowing what "
+                     "the old code will meet"],
+        )
 
 
 def _undone(session: Session, plan: RollbackPlan) -> tuple:

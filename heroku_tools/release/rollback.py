@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from collections.abc import Sequence
 
+from .. import migrations
 from ..errors import HerokuToolsError
+from ..git import Git
+from ..migrations import Classified, Plan, describe
 from ..output import Console
 from ..models import Release
 from ..protection import check_target
@@ -38,6 +41,14 @@ class RollbackPlan:
     #: The target's code is newer than the current one's (after an earlier rollback):
     #: its migrations may never have run, rather than having run after it.
     forward: bool = False
+    #: The migrations the rollback crosses (the current code's, not the target's), judged as the
+    #: target's code will meet them: an incompatible one breaks it. None when the commits are unknown.
+    crossed: Plan | None = None
+
+    @property
+    def breaks_old_code(self) -> list[Classified]:
+        """The crossed migrations the older code cannot run on (incompatible or unknown)."""
+        return [item for item in self.crossed.pending if item.verdict.needs_downtime] if self.crossed else []
 
 
 def choose_target(releases: Sequence[Release], version: int | None) -> tuple[Release, Release]:
@@ -79,13 +90,22 @@ def plan_rollback(session: Session, label: str, version: int | str | None = None
     current, target = choose_target(releases, version)
     current_commit = slug_commit(git, api, env.app_name, current)
     target_commit = slug_commit(git, api, env.app_name, target)
-    migrations, forward = None, False
+    migrations, forward, crossed = None, False, None
     if current_commit and target_commit:
         changed = git.changed_files(target_commit, current_commit)
         migrations = tuple(matching_files(changed, settings.options.get("migrate", ())))
         forward = is_ancestor_or_same(git, current_commit, target_commit)
+        if not forward:
+            crossed = _crossed(git, current_commit, target_commit, settings.migrations)
     deployer = api.account().get("email", "unknown")
-    return RollbackPlan(env, current, target, current_commit, target_commit, migrations, deployer, forward)
+    return RollbackPlan(env, current, target, current_commit, target_commit, migrations, deployer, forward, crossed)
+
+
+def _crossed(git: Git, current: str, target: str, overrides) -> Plan:
+    """The current code's migrations the target's code does not have, judged as if shipped onto its schema."""
+    known = migrations.read_commit(git, current)
+    older = migrations.read_commit(git, target, known=known)
+    return migrations.plan(known.migrations, [tuple(item.key) for item in older.migrations], overrides=overrides)
 
 
 def render_rollback(plan: RollbackPlan) -> str:
@@ -104,6 +124,14 @@ def render_rollback(plan: RollbackPlan) -> str:
                      "migration(s) the database may not have:")
         lines += [f"    {path}" for path in plan.migrations]
         lines.append(f"Run them after the rollback: heroku run -x -a {plan.env.app_name} -- 'python manage.py migrate'")
+    elif plan.crossed is not None and plan.crossed.pending:
+        lines.append(f"These {len(plan.crossed.pending)} migration(s) ran after v{plan.target.version}; the database "
+                     f"keeps them, and v{plan.target.version}'s code will run on what they made:")
+        for item in plan.crossed.pending:
+            lines += ["  " + line for line in describe(item)]
+        if plan.breaks_old_code:
+            lines.append(f"v{plan.target.version}'s code cannot run on that schema: roll forward with a fix instead, or "
+                         "restore the backup taken before the migrations, then roll back.")
     elif plan.migrations:
         lines.append(f"These {len(plan.migrations)} migration(s) ran after v{plan.target.version}; the database keeps them:")
         lines += [f"    {path}" for path in plan.migrations]

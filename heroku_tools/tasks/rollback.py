@@ -21,11 +21,12 @@ from ._task import task
 @task(default=True, help={
     "to": "the release to go back to, e.g. v41 (default: the previous release with other code)",
     "note": "why: recorded in the release tag and sent with the notifications",
+    "force": "roll back even across a migration the older code cannot run on (the report says which)",
 })
-def rollback(c, env, to=None, dry_run=False, confirm=None, note=None, note_file=None):
-    """Roll ENV back to an earlier release; warns that the database is not rolled back."""
+def rollback(c, env, to=None, dry_run=False, confirm=None, note=None, note_file=None, force=False):
+    """Roll ENV back to an earlier release; refuses to cross a migration the older code cannot run on."""
     run_rollback(Session.from_context(c), env, to, confirm_app=confirm, dry_run=dry_run,
-                 note=note_from_options(note, note_file) or None)
+                 note=note_from_options(note, note_file) or None, force=force)
 
 
 ns = Collection("rollback", rollback)
