@@ -138,6 +138,10 @@ def schema_lines(schema: SchemaPlan, decision: Decision, paint: Callable[..., st
         lines.append("    (none pending)")
     lines.append(f"Downtime: {decision.why}.")
     lines += [paint(f"Warning: {warning}.", Fore.YELLOW) for warning in decision.warnings]
+    if schema.procfile.release_migrates and "lock_timeout" not in (schema.procfile.release or ""):
+        lines.append(paint("Warning: the release phase migrates with no lock_timeout, so a migration can queue every "
+                           "query behind a lock it waits for; `release: PGOPTIONS='-c lock_timeout=5s' "
+                           f"{schema.procfile.release}` bounds the wait.", Fore.YELLOW))
     return lines
 
 
