@@ -1,7 +1,9 @@
 """A local Heroku that the real heroku CLI and git talk to.
 
 :class:`Sandbox` starts the server in the background (state under
-``.heroku-tools/sandbox/`` by default, surviving restarts), says which
+``.heroku-tools/sandbox/`` by default, surviving restarts, ignored by git: the
+directory holds a ``.gitignore`` of ``*``, so a sandbox started in a project
+never dirties its working tree), says which
 environment variables point the CLI and git at it, and gives tests a handle on
 its state, its request log and its fault switches::
 
@@ -61,6 +63,13 @@ def find_pinned_heroku() -> Path | None:
     return Path(found) if found else None
 
 
+def ignore_in_git(directory: Path) -> None:
+    """Make ``directory`` ignore itself, as pytest's cache does: a deploy refuses a dirty working tree."""
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Written by heroku-tools: the sandbox's state is never committed.\n*\n")
+
+
 class Sandbox:
     """Start, stop and inspect one sandbox living in ``directory``."""
 
@@ -88,9 +97,10 @@ class Sandbox:
 
     def start(self, timeout: float = 60.0) -> Sandbox:
         """Start the server unless it is already running; wait until it answers."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ignore_in_git(self.directory)  # a sandbox started by an older heroku-tools gets it too
         if self.is_running():
             return self
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
         log = open(self.directory / "server.log", "ab")
         process = subprocess.Popen(
