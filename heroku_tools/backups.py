@@ -106,15 +106,22 @@ def data_settings(settings: Settings, target: Environment | None = None) -> Data
 
 
 def check_direction(settings: Settings, source: Environment, target: Environment) -> None:
-    """Data flows down the configured order only, and never into a protected environment."""
+    """Data flows down the configured order only, never into a protected environment, never out of a personal one.
+
+    A personal environment (``dev-alice``) stands where its template is in the
+    order: below the shared environments, so it can take their data.
+    """
     order = settings.labels
+    if source.template is not None:
+        raise DataFlowRefused(f"{source.label} is a personal environment: it is never the source of a restore; "
+                              "nothing was changed")
     if target.protected:
         raise DataFlowRefused(
             f"{target.label} is protected: data is never restored into it; nothing was changed"
         )
     if source.label == target.label or source.app_name == target.app_name:
         raise DataFlowRefused(f"{source.label} cannot be restored onto itself; nothing was changed")
-    if order.index(source.label) > order.index(target.label):
+    if order.index(source.label) > order.index(target.template or target.label):
         raise DataFlowRefused(
             f"data flows down only ({' → '.join(order)}): {source.label} → {target.label} would move it up; "
             "nothing was changed"

@@ -22,6 +22,7 @@ from pathlib import Path
 from .git import Git
 from .heroku import Heroku
 from .heroku_api import PlatformAPI
+from .personal import with_person
 from .settings import Settings, from_context, load
 
 
@@ -36,8 +37,10 @@ class Session:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Session:
+        """A session over ``settings``, which learn whose ``personal`` environment is (see :mod:`~heroku_tools.personal`)."""
         heroku = Heroku.from_settings(settings, cwd=settings.root)
-        return cls(settings, Git.from_settings(settings, cwd=settings.root), heroku, PlatformAPI.for_cli(heroku))
+        git = Git.from_settings(settings, cwd=settings.root)
+        return cls(with_person(settings, git), git, heroku, PlatformAPI.for_cli(heroku))
 
     @classmethod
     def from_context(cls, c) -> Session:

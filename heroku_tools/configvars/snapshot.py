@@ -129,7 +129,7 @@ def resolve(settings: Settings, name: str, *, environ: Mapping[str, str] | None 
             cwd: Path | None = None) -> tuple[str, Any]:
     """``("environment", Environment)`` or ``("settings", Snapshot)`` for a name on the command line."""
     name = str(name)
-    if name in settings.labels:
+    if settings.knows(name):
         return "environment", settings.environment(name)
     if name.startswith("@"):
         env = settings.environment(name[1:])

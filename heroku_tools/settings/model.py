@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -33,6 +34,10 @@ DEFAULT_OPTIONS = {
 }
 
 DEFAULT_TAG_FORMAT = "{label}/v{version}"
+#: The label that names the personal environment of whoever runs heroku-tools (see :mod:`heroku_tools.personal`).
+PERSONAL = "personal"
+#: A Heroku app name: 3-30 lowercase letters, digits and dashes, starting with a letter.
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}\Z")
 #: A config var name Heroku and a dyno's environment take: no ``=``, white space, control character
 #: (NUL included) or lone surrogate, not starting with ``-``.
 CONFIG_VAR_NAME = re.compile(r"^[^-=\s\x00-\x1f\x7f\ud800-\udfff][^=\s\x00-\x1f\x7f\ud800-\udfff]*\Z")
@@ -102,10 +107,40 @@ class Environment:
     maintenance_scale_down: tuple[str, ...] = ()
     #: Where deployments, promotions and rollbacks are announced (see :mod:`heroku_tools.release.notify`).
     notify: tuple[NotifyTarget, ...] = ()
+    #: The template (``dev-*``) a personal environment was made from; None for every other environment.
+    template: str | None = None
 
     def tag(self, version: int) -> str:
         """The git tag recording release ``version`` of this environment."""
         return self.tag_format.format(label=self.label, version=version, app_name=self.app_name)
+
+    @property
+    def is_template(self) -> bool:
+        """A template of personal environments (``label: dev-*``): never deployed itself, only made personal."""
+        return "*" in self.label
+
+    def personal(self, name: str, app_name: str | None = None) -> Environment:
+        """This template made one person's: ``*`` in the label (and the app name) replaced by ``name``.
+
+        A personal environment takes any branch, is never protected and
+        never promotes: it is somebody's scratch app, deployed like any other.
+        """
+        return replace(self, label=self.label.replace("*", name), app_name=app_name or self.app_name.replace("*", name),
+                       template=self.label, protected=False, pipeline=False, upstream=None)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ``routes:`` entry: the branches ``branch`` matches (a name, or a pattern such as ``feature/*``)
+    deploy to ``environment`` (a label, or ``personal``) when ``heroku-tools ci`` runs on them."""
+
+    branch: str
+    environment: str
+    #: A route reaches a protected environment only when it says so (and CI names the app with ``--confirm``).
+    allow_protected: bool = False
+
+    def matches(self, branch: str) -> bool:
+        return fnmatchcase(branch, self.branch)
 
 
 @dataclass(frozen=True)
@@ -134,10 +169,25 @@ class Settings:
     #: When a deploy captures a backup of the database just before its migrations run:
     #: ``incompatible`` (before incompatible or unknown ones), ``always`` or ``never``.
     backup_before: str = "incompatible"
+    #: ``routes:``, in the order written: which branches ``heroku-tools ci`` deploys where.
+    routes: tuple[Route, ...] = ()
+    #: The app of the personal environment of whoever runs heroku-tools, when the settings have a
+    #: template (filled in by :func:`heroku_tools.personal.with_person`); what ``personal`` names.
+    personal_app: str | None = None
 
     @property
     def labels(self) -> list[str]:
         return [env.label for env in self.environments]
+
+    @property
+    def template(self) -> Environment | None:
+        """The template of personal environments (``label: dev-*``), if the project has one."""
+        return next((env for env in self.environments if env.is_template), None)
+
+    def route(self, branch: str) -> Route | None:
+        """The route ``branch`` takes: the one naming it exactly, else the first pattern (in the order written) it matches."""
+        exact = next((route for route in self.routes if route.branch == branch), None)
+        return exact or next((route for route in self.routes if route.matches(branch)), None)
 
     @property
     def root(self) -> Path:
@@ -151,14 +201,53 @@ class Settings:
         can hand a flag such as ``--help`` over as a positional value (invoke#982).
         """
         for env in self.environments:
-            if env.label == label:
+            if env.label == label and not env.is_template:
                 return env
+        personal = self._personal(str(label))
+        if personal is not None:
+            return personal
         known = ", ".join(self.labels)
         if str(label).startswith("-"):
             raise UnknownEnvironment(
                 f"expected an environment ({known}), got the flag {label!r}: give the environment first"
             )
         raise UnknownEnvironment(f"unknown environment {label!r}{did_you_mean(label, self.labels)} (known: {known})")
+
+    def knows(self, label: str) -> bool:
+        """Whether ``label`` names an environment: one of the file's, or a personal one (``dev-alice``, ``personal``)."""
+        template = self.template
+        if template is not None and label != template.label and (label == PERSONAL or _wildcard(template.label, label)):
+            return True
+        return label in self.labels and "*" not in label
+
+    def _personal(self, label: str) -> Environment | None:
+        """The personal environment ``label`` names (``dev-alice``, or ``personal`` for yours), or None."""
+        template = self.template
+        if template is None:
+            return None
+        if label == PERSONAL:
+            if not self.personal_app:
+                raise UnknownEnvironment(
+                    f"no personal environment for you: set HEROKU_TOOLS_PERSONAL_APP to your app, or git's user.email "
+                    f"(its name before the @ takes the * of {template.app_name})")
+            name = _wildcard(template.app_name, self.personal_app) or self.personal_app
+            return self._own_app(template.personal(name, self.personal_app), "HEROKU_TOOLS_PERSONAL_APP or your git user")
+        if label == template.label:
+            raise UnknownEnvironment(f"{label} is the template of personal environments: name one "
+                                     f"({template.label.replace('*', 'alice')}), or `{PERSONAL}` for yours")
+        name = _wildcard(template.label, label)
+        return None if name is None else self._own_app(template.personal(name), f"the label {label}")
+
+    def _own_app(self, env: Environment, origin: str) -> Environment:
+        """A personal environment with a real app of its own: never another environment's (it would bypass its rules)."""
+        if not APP_NAME.match(env.app_name):
+            raise UnknownEnvironment(f"{env.label}: {env.app_name!r} (from {origin}) is not a Heroku app name "
+                                     "(3-30 lowercase letters, digits and dashes, starting with a letter)")
+        for other in self.environments:
+            if other.app_name == env.app_name:
+                raise SettingsError(f"{env.label}: {env.app_name} (from {origin}) is the app of environment {other.label}: "
+                                    "a personal environment needs an app of its own; nothing was changed")
+        return env
 
     def upstream_of(self, env: Environment | str) -> Environment | None:
         """The environment ``env`` takes its code from, if any."""
@@ -170,3 +259,12 @@ class Settings:
         label = env if isinstance(env, str) else env.label
         self.environment(label)
         return [other for other in self.environments if other.upstream == label]
+
+
+def _wildcard(pattern: str, value: str) -> str | None:
+    """What the one ``*`` of ``pattern`` stands for in ``value`` (``dev-*``, ``dev-alice`` → ``alice``), or None."""
+    head, _, tail = pattern.partition("*")
+    middle = value[len(head): len(value) - len(tail)] if len(value) > len(head) + len(tail) else ""
+    if not (value.startswith(head) and value.endswith(tail) and re.fullmatch(r"[a-z0-9][a-z0-9-]*", middle)):
+        return None
+    return middle

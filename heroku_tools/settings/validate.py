@@ -15,10 +15,10 @@ from typing import Any
 
 from ..errors import SettingsError, did_you_mean
 from . import variables
-from .model import DEFAULT_OPTIONS, CONFIG_VAR_NAME, Environment, NotifyTarget, Settings
+from .model import APP_NAME, DEFAULT_OPTIONS, CONFIG_VAR_NAME, PERSONAL, Environment, NotifyTarget, Route, Settings
 from .yamlmarks import KeyPath, Origin, kind, shown
 
-TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations")
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations", "routes")
 #: Keys of the ``migrations:`` block: migrations (``app.name``) whose verdict the project decides itself.
 MIGRATION_KEYS = ("compatible", "locking", "incompatible", "unknown")
 #: The ``migrations:`` block's other keys: how the migrate step runs.
@@ -27,9 +27,12 @@ _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|min)?$")
 #: Keys of the ``data:`` block (restores down the chain; see :mod:`heroku_tools.backups`).
 DATA_KEYS = ("rules", "secret", "canary", "post_restore")
 BIN_KEYS = ("bin",)
+#: Keys of a route written as a mapping (``release/*: {env: live, allow_protected: true}``).
+ROUTE_KEYS = ("env", "allow_protected")
 TAG_FIELDS = {"label": "live", "version": 1, "app_name": "my-app"}
-_APP_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: A template of personal environments: one ``*`` where each person's name goes (``dev-*``).
+_TEMPLATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\*[A-Za-z0-9_-]*$")
 
 
 class Where:
@@ -82,8 +85,8 @@ def _environments_by_label(raw, origin: Origin) -> dict:
         if "label" not in env:
             raise origin.error(path, "missing key 'label'")
         label = env["label"]
-        if not isinstance(label, str) or not _LABEL.match(label):
-            raise origin.error(path + ("label",), f"expected a name such as 'uat', got {label!r}")
+        if not isinstance(label, str) or not (_LABEL.match(label) or _TEMPLATE.match(label)):
+            raise origin.error(path + ("label",), f"expected a name such as 'uat' (or 'dev-*', a template), got {label!r}")
         if label in result:
             first = origin.line(("environments", label))
             raise origin.error(path + ("label",), f"duplicate environment {label!r}" + (f" (first at line {first})" if first else ""))
@@ -108,6 +111,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
     config_ignore = _check(("config_ignore",), data.get("config_ignore"), _optional(_patterns), where)
     data_block = _data_block(data.get("data"), where)
     migration_overrides, migrate = _migrations_block(data.get("migrations"), where)
+    routes = _routes(data.get("routes"), environments, where)
     return Settings(
         environments=environments,
         commands=MappingProxyType(commands),
@@ -119,6 +123,7 @@ def build(data: dict, where: Where, source: Path | None) -> Settings:
         data=data_block,
         migrations=migration_overrides,
         **migrate,
+        routes=routes,
     )
 
 
@@ -195,29 +200,61 @@ def _options(raw, commands: dict, where: Where) -> Mapping[str, tuple[str, ...]]
 def _build_environments(raw: dict, where: Where) -> tuple[Environment, ...]:
     if not raw:
         raise where.error(("environments",), "expected at least one environment")
-    labels = list(raw)
+    templates = [label for label in raw if "*" in label]
+    if len(templates) > 1:
+        raise where.error(("environments", templates[1], "label"),
+                          f"one template of personal environments at most; {templates[0]!r} is one already")
+    labels = [label for label in raw if "*" not in label]
     envs = []
     apps: dict[str, str] = {}
-    for position, (label, env) in enumerate(raw.items()):
-        values = _environment_values(("environments", label), env, where)
-        _check_own_app(("environments", label), values["app_name"], label, apps, where)
+    for label, env in raw.items():
+        base = ("environments", label)
+        if label in templates:
+            envs.append(Environment(**_template_values(base, env, where)))
+            continue
+        values = _environment_values(base, env, where)
+        _check_own_app(base, values["app_name"], label, apps, where)
+        position = labels.index(label)
         values.setdefault("upstream", labels[position + 1] if position + 1 < len(labels) else None)
-        _check_chain(("environments", label), values, labels, where)
+        _check_chain(base, values, labels, where)
         if values.get("protected") is None:
             values["protected"] = label == "live"
         envs.append(Environment(**values))
     return tuple(envs)
 
 
-def _environment_values(base: KeyPath, env: dict, where: Where) -> dict:
+def _template_values(base: KeyPath, env: dict, where: Where) -> dict:
+    """A template's keys (``label: dev-*``, ``app_name: my-app-dev-*``): an environment's, minus what a person's
+    scratch app never has — protection, promotion, a place in the chain."""
+    for key in ("protected", "pipeline", "upstream"):
+        if env.get(key):
+            raise where.error(base + (key,), f"a personal environment ({base[-1]}) {TEMPLATE_NEVER[key]}")
+    values = _environment_values(base, {key: value for key, value in env.items() if key != "app_name"},
+                                 where, required=("label",))
+    if env.get("app_name") is None:
+        raise where.error(base, "missing key 'app_name' (with a * where each person's name goes: my-app-dev-*)")
+    values["app_name"] = _check(base + ("app_name",), env["app_name"], _template_app, where)
+    return {**values, "protected": False, "pipeline": False, "upstream": None}
+
+
+#: Why a template refuses a key: what a personal environment never is.
+TEMPLATE_NEVER = {
+    "protected": "is never protected: it is one person's scratch app",
+    "pipeline": "is deployed by push, never by promotion",
+    "upstream": "takes no upstream: it deploys any branch, and is never promoted to",
+}
+
+
+def _environment_values(base: KeyPath, env: dict, where: Where, required=("label", "app_name")) -> dict:
     """Every key of one environment checked, as :class:`Environment`'s keyword arguments."""
     for key in env:
         if key not in ENVIRONMENT_KEY_NAMES:
             raise where.error(base, f"unknown key {key!r}{did_you_mean(key, ENVIRONMENT_KEY_NAMES)}", at=base + (key,))
-    for key in ("label", "app_name"):
+    for key in required:
         if env.get(key) is None:
             raise where.error(base, f"missing key {key!r}")
-    values = {key: _check(base + (key,), env[key], ENVIRONMENT_KEYS[key], where) for key in env if key != "notify"}
+    checks = {**ENVIRONMENT_KEYS, "label": _template_label} if "*" in str(env.get("label")) else ENVIRONMENT_KEYS
+    values = {key: _check(base + (key,), env[key], checks[key], where) for key in env if key != "notify"}
     if env.get("notify") is not None:
         values["notify"] = _notify_targets(base + ("notify",), env["notify"], where)
     declared = values.pop("settings", None)
@@ -244,7 +281,8 @@ def _check_chain(base: KeyPath, values: dict, labels: list[str], where: Where) -
     upstream = values["upstream"]
     if upstream is not None:
         if upstream not in labels:
-            raise where.error(base + ("upstream",), f"unknown environment {upstream!r}{did_you_mean(upstream, labels)}")
+            raise where.error(base + ("upstream",), f"unknown environment {upstream!r}{did_you_mean(upstream, labels)}"
+                              + (" (a template of personal environments is never an upstream)" if "*" in upstream else ""))
         if upstream == base[-1]:
             raise where.error(base + ("upstream",), "an environment cannot be its own upstream")
     if values.get("pipeline") and upstream is None:
@@ -285,8 +323,21 @@ def _optional(check: Callable) -> Callable:
 
 
 def _app_name(value):
-    if not isinstance(value, str) or not _APP_NAME.match(value):
+    if not isinstance(value, str) or not APP_NAME.match(value):
         raise _Expected("a Heroku app name (3-30 lowercase letters, digits and dashes, starting with a letter)")
+    return value
+
+
+def _template_app(value):
+    """``my-app-dev-*``: an app name with one ``*`` where each person's name goes."""
+    if not isinstance(value, str) or value.count("*") != 1 or not APP_NAME.match(value.replace("*", "name")):
+        raise _Expected("an app name with one * where each person's name goes, such as my-app-dev-*")
+    return value
+
+
+def _template_label(value):
+    if not isinstance(value, str) or not _TEMPLATE.match(value):
+        raise _Expected("a template label with one *, such as 'dev-*'")
     return value
 
 
@@ -384,6 +435,41 @@ def _data(value):
     if not isinstance(value, dict):
         raise _Expected("a mapping of data rules")
     return MappingProxyType(dict(value))
+
+
+def _routes(raw, environments: tuple[Environment, ...], where: Where) -> tuple[Route, ...]:
+    """``routes: {master: uat, dev: dev, "feature/*": personal}``: each branch (or pattern) to a known environment."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise where.error(("routes",), "expected a mapping of branch: environment, such as "
+                          f"{{master: uat, 'feature/*': {PERSONAL}}}, got {kind(raw)}")
+    return tuple(_route(("routes", branch), branch, target, environments, where) for branch, target in raw.items())
+
+
+def _route(path: KeyPath, branch, target, environments: tuple[Environment, ...], where: Where) -> Route:
+    if not isinstance(branch, str) or not branch.strip():
+        raise where.error(path, f"expected a branch name or pattern (such as 'feature/*'), got {shown(branch)}")
+    allow = False
+    if isinstance(target, dict):
+        for key in target:
+            if key not in ROUTE_KEYS:
+                raise where.error(path, f"unknown key {key!r}{did_you_mean(key, ROUTE_KEYS)}", at=path + (key,))
+        allow = _check(path + ("allow_protected",), target.get("allow_protected", False), _bool, where)
+        target = target.get("env")
+    if not isinstance(target, str):
+        raise where.error(path, f"expected an environment label, or {{env: LABEL, allow_protected: true}}, got {shown(target)}")
+    template = next((env for env in environments if env.is_template), None)
+    if target == PERSONAL or "*" in target:
+        if template is None or target not in (PERSONAL, template.label):
+            raise where.error(path, f"{target!r} names a personal environment, but no environment is its template "
+                              "(label: dev-*, app_name: my-app-dev-*)")
+        return Route(branch, PERSONAL, allow)
+    labels = [env.label for env in environments if not env.is_template]
+    if target not in labels:
+        known = ", ".join(labels + [PERSONAL] * (template is not None))
+        raise where.error(path, f"unknown environment {target!r}{did_you_mean(target, labels)} (known: {known})")
+    return Route(branch, target, allow)
 
 
 NOTIFY_KINDS = ("slack", "webhook")
