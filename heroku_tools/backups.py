@@ -35,6 +35,7 @@ from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
 from .confirm import confirm_change
 from .errors import HerokuToolsError, before_any_change
+from .lock import hold
 from .models import Transfer
 from .output import Console
 from .private import private_file, user_cache_dir, would_track
@@ -395,9 +396,10 @@ def restore(
     if dry_run:
         console.say("--dry-run: stopping here; the target was not changed.")
         return None
-    confirm_change(plan.target, f"replace {plan.target.label}'s database with anonymised {plan.backup}",
-                   confirm_app=confirm_app, console=console)
-    result = execute_restore(plan, session, console=console)
+    action = f"replace {plan.target.label}'s database with anonymised {plan.backup}"
+    confirm_change(plan.target, action, confirm_app=confirm_app, console=console)
+    with hold(session, plan.target, f"{action} of {plan.source.label}", console=console):
+        result = execute_restore(plan, session, console=console)
     console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
                 f"{result.rows_out:,} rows in {result.seconds:.1f}s")
     return result

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..confirm import confirm_change
+from ..lock import hold
 from ..output import Console, stdout_paint
 from ..private import would_track
 from ..protection import check_target
@@ -232,7 +233,8 @@ def _carry_out(session: Session, change: Change, *, confirm_app: str | None, dry
         console.say("dry run: nothing was changed")
         return None
     confirm_change(change.env, change.action, confirm_app=confirm_app, console=console)
-    applied = apply(session.api, change.env.app_name, result.to_set, result.to_unset, recover=change.recover)
+    with hold(session, change.env, change.action, console=console):
+        applied = apply(session.api, change.env.app_name, result.to_set, result.to_unset, recover=change.recover)
     console.say(change.done(applied) + _versions(applied))
     return applied
 

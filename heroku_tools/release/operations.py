@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from ..confirm import confirm_change
 from ..errors import HerokuToolsError, before_any_change
+from ..lock import hold
 from ..output import Console, stdout_paint
 from ..session import Session
 from ..settings import Environment
@@ -27,7 +28,7 @@ from . import notes, notify
 from .execute import execute
 from .journal import Outcome
 from .options import DeployOptions
-from .plan import DeployPlan, plan_deploy
+from .plan import DeployPlan, PreflightError, plan_deploy
 from .report import render_report
 from .rollback import RollbackError, RollbackPlan, execute_rollback, plan_rollback, render_rollback
 
@@ -43,9 +44,15 @@ class Change:
     report: str
     #: What the confirmation prompt names: ``deploy to live (my-app-live)``.
     action: str
+    #: The commit it ships, named by the environment's lock (see :mod:`heroku_tools.lock`).
+    commit: str | None = None
+    #: The newest release the plan was made against, checked once the lock is held: a plan made
+    #: while another change was under way is stale when that change is done.
+    planned_on: int | None = None
 
 
 def _carry_out(
+    session: Session,
     change: Change,
     targets: tuple[notify.Target, ...],
     *,
@@ -56,7 +63,7 @@ def _carry_out(
     work: Callable[[notify.Announcement], T],
     prepare: Callable[[], None] = lambda: None,
 ) -> T | None:
-    """Report, stop on dry run, ``prepare``, confirm, then ``work`` inside the announcement of ``event``."""
+    """Report, stop on dry run, ``prepare``, confirm, then ``work`` inside the environment's lock and the announcement of ``event``."""
     console.report(change.report)
     if targets:
         console.report(f"Notifications: {', '.join(map(str, targets))}")
@@ -65,8 +72,23 @@ def _carry_out(
         return None
     prepare()
     confirm_change(change.env, change.action, confirm_app=confirm_app, console=console)
-    with notify.Announcement(targets, event(), warn=console.warn) as announcement:
-        return work(announcement)
+    with hold(session, change.env, change.action, commit=change.commit, console=console):
+        _still_as_planned(session, change)
+        with notify.Announcement(targets, event(), warn=console.warn) as announcement:
+            return work(announcement)
+
+
+def _still_as_planned(session: Session, change: Change) -> None:
+    """The app's newest release is still the one the plan was made against: another change did not finish meanwhile."""
+    if change.planned_on is None:
+        return
+    newest = max((int(release["version"]) for release in session.api.releases(change.env.app_name, 1)), default=0)
+    if newest != change.planned_on:
+        raise PreflightError(
+            f"{change.env.label} ({change.env.app_name}) changed while this was being planned: it is at v{newest}, "
+            f"the plan was made at v{change.planned_on}; nothing was changed",
+            recover="run the same command again: it plans from what the app runs now",
+        )
 
 
 def deploy(
@@ -100,7 +122,9 @@ def deploy(
     verb = "promote to" if plan.method == "promote" else "deploy to"
     try:
         return _carry_out(
-            Change(plan.env, render_report(plan, paint=stdout_paint), f"{verb} {plan.env.label} ({plan.env.app_name})"),
+            session,
+            Change(plan.env, render_report(plan, paint=stdout_paint), f"{verb} {plan.env.label} ({plan.env.app_name})",
+                   commit=plan.target_commit, planned_on=plan.next_version - 1),
             targets, dry_run=dry_run, confirm_app=confirm_app, console=console, prepare=release_note.ask,
             event=lambda: notify.deploy_event(plan, release_note.text),
             work=lambda announcement: _deploy(plan, session, release_note.text, console, announcement),
@@ -183,7 +207,9 @@ def rollback(
     with before_any_change("while planning the rollback", f"heroku-tools rollback {label}"):
         plan = plan_rollback(session, label, version)
     return _carry_out(
-        Change(plan.env, render_rollback(plan), f"roll {plan.env.label} back to v{plan.target.version}"),
+        session,
+        Change(plan.env, render_rollback(plan), f"roll {plan.env.label} back to v{plan.target.version}",
+               commit=plan.target_commit),
         targets, dry_run=dry_run, confirm_app=confirm_app, console=console,
         prepare=lambda: _safe_to_roll_back(plan, force),
         event=lambda: notify.rollback_event(plan, _undone(session, plan), note),
