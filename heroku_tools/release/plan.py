@@ -97,6 +97,7 @@ def plan_deploy(
     loaddata: bool | None = None,
     maintenance: bool | None = None,
     promote_from: str | None = None,
+    commit: str | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> DeployPlan:
     """Check that ``label`` can be deployed and work out what deploying it means.
@@ -104,6 +105,8 @@ def plan_deploy(
     An environment with ``pipeline: true`` is deployed by promoting its
     upstream's slug; ``promote_from`` names the environment to promote from
     explicitly (what ``promote uat`` does for each environment downstream of uat).
+    ``commit`` is deployed as ``branch`` instead of the branch's head: what a
+    CI job checked out, often as a detached HEAD with no local branch.
     """
     settings, git = session.settings, session.git
     env = settings.environment(label)
@@ -112,7 +115,7 @@ def plan_deploy(
     say("pre-flight: checking the repository, Heroku and the database…")
     with ThreadPoolExecutor(2) as pool:
         remote_reads = pool.submit(_heroku_reads, session, env, upstream)
-        local = pool.submit(_git_checks, git, env, branch)
+        local = pool.submit(_git_checks, git, env, branch, commit)
         branch_head = local.result()
         reads = remote_reads.result()
 
@@ -314,9 +317,9 @@ def _api_error(error: PlatformAPIError, app: str) -> HerokuToolsError:
     return error
 
 
-def _git_checks(git: Git, env: Environment, branch: str) -> str:
-    """The branch exists, the tree is clean, the branch is not behind its remote; its head commit."""
-    if not git.branch_exists(branch):
+def _git_checks(git: Git, env: Environment, branch: str, commit: str | None = None) -> str:
+    """The branch exists (or ``commit`` stands for it), the tree is clean, it is not behind its remote; the commit."""
+    if commit is None and not git.branch_exists(branch):
         raise PreflightError(f"branch {branch!r} does not exist in this repository; nothing was changed")
     tree = git.status_porcelain()
     if not tree.clean:
@@ -330,14 +333,14 @@ def _git_checks(git: Git, env: Environment, branch: str) -> str:
         git.fetch(env.remote, tags=True)
         upstream_ref = f"refs/remotes/{env.remote}/{branch}"
         if git.commit_exists(upstream_ref):
-            _, behind = git.ahead_behind(branch, upstream_ref)
+            _, behind = git.ahead_behind(commit or branch, upstream_ref)
             if behind:
                 raise PreflightError(
                     f"{branch} is {behind} commit(s) behind {env.remote}/{branch}; nothing was changed",
                     recover=f"{shlex.join(['git', 'checkout', branch])} && "
                             f"{shlex.join(['git', 'pull', '--ff-only', env.remote, branch])}",
                 )
-    return git.rev_parse(branch)
+    return git.rev_parse(commit or branch)
 
 
 def _promoted_commit(git: Git, api: PlatformAPI, env: Environment, upstream: Environment, reads: dict,

@@ -64,10 +64,15 @@ def console(json: bool) -> Console:
 
 
 def outcome_json(outcome: Outcome | None) -> str:
+    return jsonlib.dumps(outcome_fields(outcome))
+
+
+def outcome_fields(outcome: Outcome | None) -> dict:
+    """What ``--json`` prints of a deploy: ``{"deployed": false}`` when nothing was done."""
     if outcome is None:
-        return jsonlib.dumps({"deployed": False})
+        return {"deployed": False}
     plan = outcome.plan
-    return jsonlib.dumps({
+    return {
         "deployed": True,
         "environment": plan.env.label,
         "app": plan.env.app_name,
@@ -82,7 +87,7 @@ def outcome_json(outcome: Outcome | None) -> str:
         "backup": outcome.backup,
         "migrations": plan.schema.as_json() if plan.schema else None,
         "downtime": plan.decision.as_json() if plan.decision else None,
-    })
+    }
 
 
 @task(default=True, help={
