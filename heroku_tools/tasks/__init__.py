@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from . import backups, ci, config, deploy, history, migrations, promote, rollback, sandbox, unlock
+from . import backups, ci, config, deploy, history, init, migrations, promote, rollback, sandbox, unlock
 from ._task import HELP, SHORT_FLAGS, exits_cleanly, task
 
 __all__ = ["HELP", "SHORT_FLAGS", "exits_cleanly", "ns", "task",
-           "backups", "ci", "config", "deploy", "history", "migrations", "promote", "rollback", "sandbox", "unlock"]
+           "backups", "ci", "config", "deploy", "history", "init", "migrations", "promote", "rollback", "sandbox",
+           "unlock"]
 
-ns = Collection(backups, ci, config, deploy, history, migrations, promote, rollback, sandbox, unlock)
+ns = Collection(backups, ci, config, deploy, history, init, migrations, promote, rollback, sandbox, unlock)
