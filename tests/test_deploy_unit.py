@@ -261,7 +261,9 @@ def test_the_report_for_a_first_push_without_downtime():
         force=True, next_version=2, source_app=None, notes=("--options 1 overrides the inferred 21",),
     )
     text = render_report(plan)
-    assert text.startswith("First deployment: every file is new.\n")
+    # v1 (an add-on release, no code) is never named as what runs now.
+    assert text.startswith("First deployment of acme-dev: 1 commit (every file is new)\n    bbbbbbb Add widgets\n\n")
+    assert "since v1" not in text
     for line in ["Target environment: dev\n", "Deployed:           no code yet\n",
                  "Deploying:          bbbbbbbbbbbb (branch dev)\n", "Force push:         yes\n", "Preboot:            on\n",
                  "Pipeline:           no (git push)\n", "Maintenance:        off (no downtime needed)\n",
@@ -760,3 +762,14 @@ def test_steps_only_runs_no_push():
     assert names(heroku) == ["maintenance_on", "run", "maintenance_off"]
     assert outcome.release is None and outcome.tag is None
 
+
+
+def test_the_first_deployment_counts_every_commit_it_ships_and_lists_the_newest():
+    env = Environment(label="dev", app_name="acme-dev", branch="dev")
+    commits = tuple(Commit(f"{n:040x}", f"Change {n}") for n in range(20, 0, -1))
+    plan = make_plan(env=env, method="push", deployed=Deployed(release(4, slug=None, current=True), None),
+                     changed_files=None, inference=infer_options(None), commits=commits, commit_count=153)
+    lines = render_report(plan).splitlines()
+    assert lines[0] == "First deployment of acme-dev: 153 commits (every file is new)"
+    assert lines[1:22] == [f"    {c.short} {c.subject}" for c in commits] + ["    … and 133 earlier"]
+    assert not any("v4" in line for line in lines if not line.startswith("New release"))

@@ -53,7 +53,7 @@ def failure(
         recover += _rebuild_hints(journal, releases)
     if failed_release:
         recover.append(f"heroku releases:output -a {app}   # what the release phase said")
-    if journal.new_release is not None and journal.new_release.status == "succeeded" and plan.deployed.release:
+    if journal.new_release is not None and journal.new_release.status == "succeeded" and plan.deployed.has_code:
         recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}   # back to the code that ran before")
     released = journal.new_release is not None and journal.new_release.status == "succeeded"
     if plan.steps and (journal.progress is not None or released) and not journal.steps_finished:
@@ -148,7 +148,7 @@ def _interrupted_shipping(journal: Journal, current: Release | None, steps_only:
     what = "promotion" if plan.method == "promote" else "push"
     if current is not None and current.version >= plan.next_version:
         state.append(f"{app} already runs the new code (v{current.version}), but its post-push commands did not run")
-        if plan.deployed.release is not None:
+        if plan.deployed.has_code:
             recover.append(f"heroku releases:rollback v{plan.deployed.release.version} -a {app}"
                            "   # or: back to the code that ran before")
     else:

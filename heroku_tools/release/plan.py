@@ -75,6 +75,8 @@ class DeployPlan:
     #: Process types running besides ``web`` (maintenance does not stop them), and those scaled to 0 for it.
     other_processes: tuple[str, ...] = ()
     scale_down: dict[str, int] | None = None
+    #: How many commits ship: on a first deployment more than ``commits`` lists (it stops at 20).
+    commit_count: int | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -131,7 +133,8 @@ def plan_deploy(
 
     changed = tuple(git.changed_files(deployed.commit, target_commit)) if deployed.commit else None
     revisions = f"{deployed.commit}..{target_commit}" if deployed.commit else target_commit
-    commits = tuple(git.log(revisions))[: None if deployed.commit else 20]
+    shipped = tuple(git.log(revisions))
+    commits = shipped[: None if deployed.commit else 20]
     # Up to date with migrations pending (a failed migration, a restore from an older backup): no release,
     # just the migrations.
     releasing = deployed.commit != target_commit or options is not None
@@ -176,6 +179,7 @@ def plan_deploy(
         decision=decision,
         other_processes=tuple(others),
         scale_down={kind: others[kind] for kind in env.maintenance_scale_down if kind in others} or None,
+        commit_count=len(shipped),
     )
 
 

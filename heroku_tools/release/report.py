@@ -25,18 +25,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     paint = paint or (lambda text, *styles: text)
     env = plan.env
     deployed = plan.deployed
-    since = f"v{deployed.release.version}" if deployed.release else "the first release"
-    lines = []
-    if plan.changed_files is None and (deployed.release is None or deployed.release.slug_id is None):
-        lines.append(paint("First deployment: every file is new.", Fore.YELLOW))
-    elif plan.changed_files is None:
-        lines.append(paint("Deployed commit unknown: treating every file as changed.", Fore.YELLOW))
-    else:
-        lines.append(paint(f"Files changed since {since} ({len(plan.changed_files)}):", Style.BRIGHT))
-        lines += [f"    {path}" for path in plan.changed_files] or ["    (none)"]
-    lines.append("")
-    lines.append(paint(f"Commits since {since} ({len(plan.commits)}):", Style.BRIGHT))
-    lines += [f"    {c.short} {c.subject}" for c in plan.commits] or ["    (none)"]
+    lines = _shipping_lines(plan, paint) if deployed.has_code else _first_deployment_lines(plan, paint)
     lines.append("")
     rows = [
         ("Target environment", f"{env.label}" + (" (protected)" if env.protected else "")),
@@ -74,6 +63,29 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
+
+
+def _shipping_lines(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:
+    """The files and commits since the release the app runs."""
+    since = f"v{plan.deployed.release.version}"
+    if plan.changed_files is None:
+        lines = [paint("Deployed commit unknown: treating every file as changed.", Fore.YELLOW)]
+    else:
+        lines = [paint(f"Files changed since {since} ({len(plan.changed_files)}):", Style.BRIGHT)]
+        lines += [f"    {path}" for path in plan.changed_files] or ["    (none)"]
+    lines += ["", paint(f"Commits since {since} ({len(plan.commits)}):", Style.BRIGHT)]
+    return lines + ([f"    {c.short} {c.subject}" for c in plan.commits] or ["    (none)"])
+
+
+def _first_deployment_lines(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:
+    """An app without code yet: everything is new, and its releases so far (add-ons, config) are no reference."""
+    count = plan.commit_count if plan.commit_count is not None else len(plan.commits)
+    lines = [paint(f"First deployment of {plan.env.app_name}: {count} commit{'s' if count != 1 else ''}"
+                   " (every file is new)", Style.BRIGHT)]
+    lines += [f"    {c.short} {c.subject}" for c in plan.commits]
+    if count > len(plan.commits):
+        lines.append(f"    … and {count - len(plan.commits)} earlier")
+    return lines
 
 
 def _origin(plan: DeployPlan) -> str:
