@@ -24,7 +24,11 @@ account is needed and nothing leaves this machine:
     through the deny-by-default anonymiser into uat in one transaction — the
     first customer is shown on live, then on uat;
 11. a config change made with the heroku CLI directly, then
-    ``heroku-tools history uat`` and ``history live``.
+    ``heroku-tools history uat`` and ``history live``;
+12. ``heroku-tools ci`` as a CI job runs it: a commit on dev, checked out as a
+    detached HEAD, deployed along its route (``routes:`` in the sample's
+    ``heroku-tools.yml``) with no code, no note and no prompt, under the
+    environment's lock; a branch without a route deploys nothing.
 
 Every step prints the command it runs. The heroku CLI and git run with a
 demo HOME (``.heroku-tools/demo-home``), so your own ``~/.gitconfig`` and
@@ -335,6 +339,21 @@ class Demo:
         self.say("the same customer on uat, after the restore:")
         self.run("heroku", "run", "-x", "-a", "sampleapp-uat", "--", first)
 
+    def ci(self) -> None:
+        """CI's turn: the route is the confirmation on dev; an unrouted branch is not an error."""
+        self.run("git", "switch", "--quiet", "dev", cwd=DEMO_REPO)
+        (DEMO_REPO / "docs").mkdir(exist_ok=True)
+        (DEMO_REPO / "docs" / "ci.md").write_text("Deployed by `heroku-tools ci`, as a CI job runs it.\n")
+        dated = {**GIT_IDENTITY, "GIT_AUTHOR_DATE": "2025-01-08T09:00Z", "GIT_COMMITTER_DATE": "2025-01-08T09:00Z"}
+        self.run("git", "add", "--all", cwd=DEMO_REPO, quiet=True)
+        self.run("git", "commit", "--quiet", "-m", "Note how CI deploys", cwd=DEMO_REPO, env=dated)
+        self.run("git", "push", "--quiet", "origin", "dev", cwd=DEMO_REPO)
+        self.say("CI checks the commit out as a detached HEAD and names the branch it was built from:")
+        self.run("git", "checkout", "--quiet", "--detach", cwd=DEMO_REPO)
+        self.tools("ci", "--branch", "dev")
+        self.tools("ci", "--branch", "docs/typo")
+        self.run("git", "switch", "--quiet", "dev", cwd=DEMO_REPO)
+
     def history(self) -> None:
         self.run("heroku", "config:set", "WELCOME_BANNER=Try the customers list", "-a", "sampleapp-uat")
         self.tools("history", "uat")
@@ -355,6 +374,7 @@ class Demo:
             ("heroku-tools config.diff uat live: what differs, values masked", self.config_diff),
             ("heroku-tools backups.restore live uat: live's data, anonymised on the way down", self.restore_live_to_uat),
             ("A config change by hand, then heroku-tools history uat and live", self.history),
+            ("heroku-tools ci: a detached CI checkout of dev, deployed along its route without a prompt", self.ci),
         ]
         try:
             for number, (title, func) in enumerate(steps, 1):
