@@ -7,7 +7,7 @@
         master: uat
         dev: dev
         "feature/*": personal
-        "release/*": {env: live, allow_protected: true}
+        production: {env: live, allow_protected: true}     # live's own branch only
 
 :func:`ci` deploys the commit CI checked out along its branch's route, and
 never waits for anyone: no release note, no editor, no prompt. On an
@@ -21,7 +21,10 @@ not an error: there is nothing to deploy.
 
 CI providers check a commit out as a detached HEAD, often in a shallow clone:
 the commit deployed is HEAD, under the name of the branch given with
-``--branch`` or known from the provider's variables.
+``--branch`` or known from the provider's variables; a shallow clone's
+history is fetched first (``git fetch --unshallow``), as a push to Heroku
+needs it: without it the app's commit is not an ancestor of HEAD, and the
+push is rejected as non-fast-forward.
 """
 from __future__ import annotations
 
@@ -101,6 +104,7 @@ def ci(
     env = session.settings.environment(route.environment)
     confirmed = _confirmation(route, env, confirm_app)
     console.say(f"branch {branch} ({commit[:12]}) → {env.label} ({env.app_name}), by the route {route.branch!r}")
+    _unshallow(git, env, console)
     outcome = deploy(session, env.label, branch=branch, commit=commit, confirm_app=confirmed, dry_run=dry_run,
                      note=False, console=console)
     return CiOutcome(branch, commit, route, env, outcome)
@@ -118,6 +122,14 @@ def current_branch(git: Git, branch: str | None = None, environ: Mapping[str, st
             "HEAD is detached and no branch was given: pass --branch NAME, the branch this commit was built from "
             f"(or set one of {', '.join(CI_BRANCH_VARS)}, or GITHUB_REF); nothing was changed")
     return found
+
+
+def _unshallow(git: Git, env: Environment, console: Console) -> None:
+    """A shallow clone's whole history, from the environment's remote: pushing to Heroku needs it."""
+    shallow = git.execute(["rev-parse", "--is-shallow-repository"]).stdout.strip() == "true"
+    if shallow and git.remote_url(env.remote):
+        console.say(f"a shallow clone: fetching its history from {env.remote} (git fetch --unshallow), which a push needs")
+        git.execute(["fetch", "--quiet", "--unshallow", "--tags", env.remote])
 
 
 def _ci_branch(environ: Mapping[str, str]) -> str | None:

@@ -23,7 +23,7 @@ from heroku_tools.settings import parse
 
 SETTINGS = """\
 environments:
-    - {label: live, app_name: acme-live, branch: master, pipeline: true}
+    - {label: live, app_name: acme-live, branch: production, pipeline: true}
     - {label: uat, app_name: acme-uat, branch: master}
     - {label: dev, app_name: acme-dev, branch: dev}
     - {label: dev-*, app_name: acme-dev-*}
@@ -32,7 +32,7 @@ routes:
     dev: dev
     "feature/*": personal
     "hotfix/*": live
-    "release/*": {env: live, allow_protected: true}
+    production: {env: live, allow_protected: true}
 """
 
 
@@ -48,7 +48,7 @@ def error(text: str) -> str:
 def test_routes_load_in_order_and_a_branch_takes_its_exact_route_first():
     settings = parse(SETTINGS + '    "feat*": dev\n    feature/special: uat\n')
     assert [(r.branch, r.environment, r.allow_protected) for r in settings.routes][-3:] == [
-        ("release/*", "live", True), ("feat*", "dev", False), ("feature/special", "uat", False)]
+        ("production", "live", True), ("feat*", "dev", False), ("feature/special", "uat", False)]
     assert settings.route("feature/x").environment == "personal"  # the first pattern written wins
     assert settings.route("feature/special").environment == "uat"  # a name beats any pattern
     assert settings.route("master").environment == "uat"
@@ -68,6 +68,12 @@ def test_routes_load_in_order_and_a_branch_takes_its_exact_route_first():
 def test_route_mistakes_name_the_line_and_key(routes, message):
     text = SETTINGS.split("routes:")[0] + routes
     assert message in error(text)
+
+
+def test_a_route_allowed_to_a_protected_environment_must_be_for_its_branch():
+    text = SETTINGS.replace("production: {env: live", '"release/*": {env: live')
+    assert "routes.release/*: allows live, but live is protected and deploys only from production: a route to it " \
+           "must be for production" in error(text)
 
 
 def test_a_personal_route_needs_a_template():
@@ -226,12 +232,12 @@ def test_a_protected_route_needs_allow_protected_and_the_app_named(project):
     with pytest.raises(RouteRefused, match="the route 'hotfix/\\*' leads to live, which is protected: a route reaches a "
                                            "protected environment only with allow_protected: true"):
         ci(session, branch="hotfix/1", confirm_app="acme-live", console=quiet())
-    with pytest.raises(RouteRefused, match="the route 'release/\\*' allows live, which is protected, but this job did "
+    with pytest.raises(RouteRefused, match="the route 'production' allows live, which is protected, but this job did "
                                            "not name its app") as refused:
-        ci(session, branch="release/1", console=quiet())
+        ci(session, branch="production", console=quiet())
     assert "heroku-tools ci --confirm acme-live" in refused.value.render()
     assert recorder.calls == []
-    ci(session, branch="release/1", confirm_app="acme-live", console=quiet())
+    ci(session, branch="production", confirm_app="acme-live", console=quiet())
     assert [(label, kwargs["confirm_app"]) for label, kwargs in recorder.calls] == [("live", "acme-live")]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -469,6 +470,11 @@ def _route(path: KeyPath, branch, target, environments: tuple[Environment, ...],
     if target not in labels:
         known = ", ".join(labels + [PERSONAL] * (template is not None))
         raise where.error(path, f"unknown environment {target!r}{did_you_mean(target, labels)} (known: {known})")
+    env = environments[[other.label for other in environments].index(target)]
+    if allow and env.protected and env.branch and not fnmatchcase(env.branch, branch):
+        # A protected environment deploys from its own branch only: this route could never be taken.
+        raise where.error(path, f"allows {target}, but {target} is protected and deploys only from {env.branch}: "
+                          f"a route to it must be for {env.branch}")
     return Route(branch, target, allow)
 
 
