@@ -7,13 +7,14 @@ library's own view of it.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from heroku_tools.git import Git
-from heroku_tools.lock import LockHeld, acquire, hold, locks, release, unlock
+from heroku_tools.lock import Holder, LockHeld, acquire, hold, locks, release, unlock
 from heroku_tools.output import Console
 from heroku_tools.session import Session
 from heroku_tools.settings import Environment, parse
@@ -218,3 +219,13 @@ def test_locks_reads_both_places(repo):
     assert [(lock.remote, lock.holder.action) for lock in found] == [("origin", "remote one"), (None, "left over")]
     assert notes == []
     release(git, remote)
+
+
+def test_from_where_names_the_ci_job_when_the_provider_gives_one(repo):
+    git = Git(cwd=repo)
+    gitlab = Holder.now(git, UAT, "deploy", None, environ={"CI_JOB_URL": "https://gitlab.example.com/shop/-/jobs/881"})
+    assert gitlab.where.endswith(f" (pid {os.getpid()}), https://gitlab.example.com/shop/-/jobs/881")
+    github = Holder.now(git, UAT, "deploy", None, environ={
+        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "42"})
+    assert github.where.endswith(", https://github.com/acme/shop/actions/runs/42")
+    assert Holder.parse(github.text()) == github
