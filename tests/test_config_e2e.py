@@ -343,7 +343,10 @@ def test_failure_part_way_says_what_was_and_was_not_applied(project):
     project.sandbox.arm_fault(live, "config")
     failed_set = project.run("config.push", "live", "--confirm", live, extra_env=env)
     assert failed_set.returncode == 1
-    assert failed_set.stderr.startswith(
+    # The change held live's lock first: a file, as this project is no git repository (see docs/lock.rst).
+    locked, _, failure = failed_set.stderr.partition("\n")
+    assert locked.startswith("==> locked live on this machine only (the project is not a git repository)")
+    assert failure.startswith(
         f"changing the config vars of {live} failed: Config vars could not be updated right now. Please try again later.")
     assert f"nothing was applied on {live}" in failed_set.stderr
     assert "not applied: DEBUG, SENTRY_DSN, WORKERS, OLD_FLAG" in failed_set.stderr
