@@ -4,7 +4,7 @@
 
 Everything runs against a sandbox (a local Heroku) with the real heroku CLI,
 in a throwaway directory. Two identical projects are built
-(``tests/project.py``: the sample Django app, a bare origin, dev/uat/live apps
+(``tests/_support/project.py``: the sample Django app, a bare origin, dev/uat/live apps
 with Postgres, live deployed by pipeline promotion from uat) and brought to
 the same state: every app runs the first commit, migrated. Then the same
 change lands in both (a new migration and an edited static file) and is
@@ -405,7 +405,7 @@ def prepare(project):
 
 def change(project, number, model):
     """The change to ship: a migration and a static file, on dev, pushed to origin."""
-    from project import new_model_migration
+    from _support.project import new_model_migration
 
     project.git("checkout", "-q", "dev")
     css = (project.path / "static" / "css" / "site.css").read_text()
@@ -499,7 +499,7 @@ def steps_of(result):
 
 
 def run(base: Path, runs: int) -> dict:
-    from project import Project
+    from _support.project import Project
 
     bench = Bench(base, runs)
     try:

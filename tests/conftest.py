@@ -1,13 +1,17 @@
-"""Shared fixtures: a sandbox driven by the real heroku CLI, with an isolated HOME."""
+"""Shared fixtures: a sandbox driven by the real heroku CLI, with an isolated HOME.
+
+Helpers (no fixtures) live in ``tests/_support/``.
+"""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from _support.cli import HerokuCLI
+from _support.home import GITCONFIG, make_home
+from _support.schema import RequestLog
 from heroku_tools.sandbox import Sandbox, find_pinned_heroku
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,42 +43,12 @@ def _reset_faults(request):
 @pytest.fixture
 def home(tmp_path) -> Path:
     """An isolated HOME: the heroku CLI writes into ~/.gitconfig and ~/.cache."""
-    path = tmp_path / "home"
-    path.mkdir()
-    (path / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
-    return path
+    return make_home(tmp_path / "home", GITCONFIG + "[init]\n\tdefaultBranch = main\n")
 
 
 @pytest.fixture
 def cli_env(sandbox, home) -> dict:
     return sandbox.cli_env(home)
-
-
-class HerokuCLI:
-    """Runs the real heroku CLI against the sandbox."""
-
-    def __init__(self, env: dict, cwd: Path):
-        self.env, self.cwd = env, cwd
-
-    def __call__(self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120):
-        result = subprocess.run(
-            ["heroku", *args],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            timeout=timeout,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"heroku {' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-            )
-        return result
-
-    def json(self, *args: str):
-        return json.loads(self(*args).stdout)
 
 
 @pytest.fixture
@@ -90,3 +64,14 @@ def app_name(request) -> str:
     """A unique, Heroku-valid app name per test."""
     base = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:20].strip("-")
     return f"t{next(_counter)}-{os.getpid() % 1000}-{base}".strip("-")[:30]
+
+
+@pytest.fixture
+def schema_conformance(sandbox) -> RequestLog:
+    """Fails the test if any answer the sandbox gave during it breaks the Platform API schema.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("schema_conformance")``.
+    """
+    log = RequestLog(sandbox)
+    yield log
+    log.assert_conform()

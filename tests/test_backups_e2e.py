@@ -31,7 +31,8 @@ import yaml
 from psycopg import sql
 
 from heroku_tools.anonymise import Fakes
-from project import HEROKU_TOOLS, Project
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project
 
 pytestmark = pytest.mark.sandbox
 
@@ -116,12 +117,9 @@ def plant_canary(url: str) -> None:
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory) -> Project:
     root = tmp_path_factory.mktemp("backups-e2e")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
     # TMPDIR of its own: a restore must leave no file behind (the dump is streamed, never written)
     (root / "tmp").mkdir()
-    env = sandbox.cli_env(home, HEROKU_TOOLS_DATA_SECRET=SECRET, TMPDIR=str(root / "tmp"))
+    env = project_env(sandbox, root, HEROKU_TOOLS_DATA_SECRET=SECRET, TMPDIR=str(root / "tmp"))
     project = Project(root, env, PREFIX).create_repo().create_apps(pipeline=False)
     project.tmp = root / "tmp"
     apps = project.apps

@@ -23,58 +23,13 @@ from heroku_tools.errors import CommandError, SettingsError, UnknownEnvironment
 from heroku_tools.models import Addon
 from heroku_tools.tasks import config as config_tasks
 
+from _support.fakes import FakeHeroku
+
 KEY = b"unit-test-key"
 SECRET = "s3cr3t-value-never-shown"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-class FakeHeroku:
-    """The few Heroku methods configvars uses, on in-memory apps; records every call."""
-
-    def __init__(self, apps: dict[str, dict[str, str]], addons: dict[str, list[Addon]] | None = None):
-        self.apps = {name: dict(values) for name, values in apps.items()}
-        self.addon_lists = addons or {}
-        self.calls: list[tuple] = []
-        self.version = 10
-        #: step -> (exception, whether the change is made before failing)
-        self.failures: dict[str, tuple[Exception, bool]] = {}
-        self.drop_silently: set[str] = set()
-
-    def config(self, app):
-        self.calls.append(("config", app))
-        if "config" in self.failures:
-            raise self.failures["config"][0]
-        return dict(self.apps[app])
-
-    def addons(self, app):
-        self.calls.append(("addons", app))
-        return list(self.addon_lists.get(app, []))
-
-    def _change(self, step, app, change):
-        if step in self.failures:
-            exc, applied = self.failures.pop(step)
-            if applied:
-                change()
-            raise exc
-        change()
-        self.version += 1
-        return self.version
-
-    def config_set(self, app, values):
-        self.calls.append(("config:set", app, dict(values)))
-
-        def change():
-            for key, value in values.items():
-                if key not in self.drop_silently:
-                    self.apps[app][key] = value
-
-        return self._change("config:set", app, change)
-
-    def config_unset(self, app, keys):
-        self.calls.append(("config:unset", app, list(keys)))
-        return self._change("config:unset", app, lambda: [self.apps[app].pop(key, None) for key in keys])
 
 
 def failure(step: str, message: str = "Config vars could not be updated right now.", stdout: str = "") -> CommandError:
