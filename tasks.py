@@ -87,8 +87,8 @@ def demo(c, args=""):
 
 @task(help={"pattern": "only benchmark files whose name contains this"})
 def bench(c, pattern=""):
-    """Run every benchmark script under bench/."""
-    scripts = sorted(path for path in (ROOT / "bench").glob("*.py") if pattern in path.name)
+    """Run every benchmark script under bench/ (bench_*.py; the other modules there are their helpers)."""
+    scripts = sorted(path for path in (ROOT / "bench").glob("bench_*.py") if pattern in path.name)
     if not scripts:
         print("No benchmarks found under bench/ (see bench/README.md).")
         return
