@@ -197,6 +197,7 @@ class RequestLog:
     """The sandbox's log from the moment this object is made: one test's requests."""
 
     def __init__(self, sandbox):
+        self.sandbox = sandbox
         self.path = Path(sandbox.directory) / "requests.jsonl"
         self.offset = self.path.stat().st_size if self.path.exists() else 0
 
@@ -206,6 +207,11 @@ class RequestLog:
         with self.path.open("rb") as fh:
             fh.seek(self.offset)
             return [json.loads(line) for line in fh.read().decode().splitlines() if line.strip()]
+
+    def app_path(self, app: str) -> str:
+        """A regex for ``/apps/<app>`` as clients write it: by name or by id."""
+        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
+        return rf"/apps/({re.escape(app)}|{ident})"
 
     def assert_conform(self) -> SchemaReport:
         report = check_responses(self.entries())
