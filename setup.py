@@ -25,6 +25,7 @@ setup(
         "sandbox-postgres": ["pgserver>=0.1.4"],
         "test": [
             "pytest>=8",
+            "pytest-xdist>=3.5",
             "jsonschema>=4.18",
             "hypothesis>=6",
             "pexpect>=4.8",

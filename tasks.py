@@ -34,18 +34,28 @@ def _short_flags(**flags: str) -> type[Task]:
     return ShortFlagTask
 
 
+#: Parallel test workers (pytest-xdist). The suite mostly waits on subprocesses
+#: (the heroku CLI, git, PostgreSQL), so more workers than cores pay: measured on
+#: 2 cores in docs/development.rst.
+TEST_WORKERS = 4
+
+
 @task(
-    klass=_short_flags(exitfirst="x", keyword="k"),
+    klass=_short_flags(exitfirst="x", keyword="k", workers="n"),
     help={
         "args": "extra arguments passed to pytest verbatim (quote them: -a '-vv tests/test_x.py')",
         "exitfirst": "stop at the first failure (pytest -x)",
         "keyword": "only tests matching this expression (pytest -k)",
         "verbose": "one line per test (pytest -v)",
+        "workers": f"parallel workers, each with its own sandbox and HOME (default {TEST_WORKERS}); "
+        "0: one process, tests in order (for debugging, pdb)",
     },
 )
-def test(c, args="", exitfirst=False, keyword=None, verbose=False):
-    """Run the test suite with pytest (sandbox, real heroku CLI, PostgreSQL)."""
-    options = []
+def test(c, args="", exitfirst=False, keyword=None, verbose=False, workers=TEST_WORKERS):
+    """Run the test suite with pytest (sandbox, real heroku CLI, PostgreSQL), in parallel."""
+    # --dist loadfile: a module's tests share one worker, so a module-scoped project is built once;
+    # modules are handed out in the order tests/conftest.py sorts them (slowest first).
+    options = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"] if workers else ["-n", "0"]
     if exitfirst:
         options.append("-x")
     if keyword:
@@ -87,8 +97,8 @@ def demo(c, args=""):
 
 @task(help={"pattern": "only benchmark files whose name contains this"})
 def bench(c, pattern=""):
-    """Run every benchmark script under bench/."""
-    scripts = sorted(path for path in (ROOT / "bench").glob("*.py") if pattern in path.name)
+    """Run every benchmark script under bench/ (bench_*.py; the other modules there are their helpers)."""
+    scripts = sorted(path for path in (ROOT / "bench").glob("bench_*.py") if pattern in path.name)
     if not scripts:
         print("No benchmarks found under bench/ (see bench/README.md).")
         return

@@ -4,7 +4,7 @@
 
 Everything runs against a sandbox (a local Heroku) with the real heroku CLI,
 in a throwaway directory. Two identical projects are built
-(``tests/project.py``: the sample Django app, a bare origin, dev/uat/live apps
+(``tests/_support/project.py``: the sample Django app, a bare origin, dev/uat/live apps
 with Postgres, live deployed by pipeline promotion from uat) and brought to
 the same state: every app runs the first commit, migrated. Then the same
 change lands in both (a new migration and an edited static file) and is
@@ -87,114 +87,145 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # same change, so both flows do the same work.
 
 
-def original_flow(label: str, steps: list[str]) -> int:
-    import random
+def _echo(text: str = "") -> None:
+    print(text, flush=True)
 
-    import requests
-    import yaml
 
-    def echo(text: str = "") -> None:
-        print(text, flush=True)
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
 
-    settings = yaml.safe_load(Path("heroku-tools.yml").read_text())
-    envs = settings["environments"]
-    env = next(e for e in envs if e["label"] == label)
-    app, branch, pipeline = env["app_name"], env.get("branch") or "master", bool(env.get("pipeline"))
-    upstream = envs[envs.index(env) + 1]["app_name"] if pipeline else None
-    commands = {**{"migrate": "python manage.py migrate", "collectstatic": "python manage.py collectstatic --noinput"},
-                **settings.get("commands", {})}
-    api = os.environ["HEROKU_HOST"].rstrip("/")
-    auth = requests.auth.HTTPBasicAuth("", os.environ["HEROKU_API_KEY"])
-    verify = os.environ.get("NODE_EXTRA_CA_CERTS") or True
+def _prompt(question: str, default: bool) -> bool:
+    answer = input(question + (" [Y/n]: " if default else " [y/N]: "))
+    return answer == "" or answer.lower().startswith("y") if default else answer.lower().startswith("y")
 
-    def call_api(path: str, range_header: str | None = None):
+
+def _heroku(*args: str) -> None:
+    # sarge.run(..., async=True), output echoed line by line, status checked
+    # only for the command itself (``heroku run`` without -x exits 0 anyway)
+    process = subprocess.Popen(["heroku", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        _echo(line.rstrip())
+    if process.wait():
+        raise SystemExit(f"Error running Heroku command 'heroku {' '.join(args)}'")
+
+
+def _commit_of(release: dict) -> str:
+    words = release["description"].split(" ")
+    return words[3] if words[0] == "Promote" else words[1]
+
+
+class OriginalFlow:
+    """One run of the original's ``deploy_application`` for the environment ``label``, step by step."""
+
+    def __init__(self, label: str, steps: list[str]):
+        import requests  # the bench's own dependency, as the original's; only this mode needs it
+        import yaml
+
+        settings = yaml.safe_load(Path("heroku-tools.yml").read_text())
+        envs = settings["environments"]
+        env = next(e for e in envs if e["label"] == label)
+        self.label, self.steps = label, steps
+        self.app, self.branch, self.pipeline = env["app_name"], env.get("branch") or "master", bool(env.get("pipeline"))
+        self.upstream = envs[envs.index(env) + 1]["app_name"] if self.pipeline else None
+        self.commands = {"migrate": "python manage.py migrate", "collectstatic": "python manage.py collectstatic --noinput",
+                         **settings.get("commands", {})}
+        self.api = os.environ["HEROKU_HOST"].rstrip("/")
+        self.requests = requests
+        self.auth = requests.auth.HTTPBasicAuth("", os.environ["HEROKU_API_KEY"])
+        self.verify = os.environ.get("NODE_EXTRA_CA_CERTS") or True
+
+    def call_api(self, path: str, range_header: str | None = None):
         headers = {"Accept": "application/vnd.heroku+json; version=3"}
         if range_header:
             headers["Range"] = range_header
-        response = requests.get(api + path, auth=auth, headers=headers, verify=verify)
+        response = self.requests.get(self.api + path, auth=self.auth, headers=headers, verify=self.verify)
         response.raise_for_status()
         return response.json()
 
-    def latest_deployment(name: str) -> dict:
-        for release in call_api(f"/apps/{name}/releases", "version;max=10,order=desc"):
+    def latest_deployment(self, name: str) -> dict:
+        for release in self.call_api(f"/apps/{name}/releases", "version;max=10,order=desc"):
             if release["description"].split(" ")[0] in ("Promote", "Deploy"):
                 return release
-            echo(f"Ignoring release: {release['description']}")
+            _echo(f"Ignoring release: {release['description']}")
         raise SystemExit("No deployments found in API response.")
 
-    def commit_of(release: dict) -> str:
-        words = release["description"].split(" ")
-        return words[3] if words[0] == "Promote" else words[1]
+    # -- before the prompts ----------------------------------------------------------------
+    def report_changes(self, remote_hash: str, local_hash: str) -> list[str]:
+        """The files and commits about to ship, printed; returns the files."""
+        files = sorted(f for f in _git("diff", "--name-only", f"{remote_hash}..{local_hash}").split("\n") if f)
+        log = _git("log", "--oneline", "--no-merges", f"{remote_hash}..{local_hash}")
+        commits = [c for c in log.strip().split("\n") if c]
+        _echo(f"\nComparing {remote_hash}..{local_hash}\n")
+        _echo("The following files have changed since the last deployment:\n")
+        _echo("".join(f"  * {f}\n" for f in files) or "  (no change)")
+        _echo("The following commits will be included in this deployment:\n")
+        _echo("".join(f"  [{c[:7]}] {c[8:]}\n" for c in commits) or "  (no change)")
+        return files
 
-    def heroku(*args: str) -> None:
-        # sarge.run(..., async=True), output echoed line by line, status checked
-        # only for the command itself (``heroku run`` without -x exits 0 anyway)
-        process = subprocess.Popen(["heroku", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in process.stdout:
-            echo(line.rstrip())
-        if process.wait():
-            raise SystemExit(f"Error running Heroku command 'heroku {' '.join(args)}'")
+    def report_options(self, collectstatic_enabled: bool) -> None:
+        _echo("\nSummary of deployment options:\n")
+        _echo(f"  Git branch:    {self.branch}\n  Target env:    {self.label} ({self.app})")
+        _echo(f"  Pipeline:      True\n  Promote:       {self.upstream}" if self.pipeline else
+              f"  Run buildpack: True\n  Collectstatic: {collectstatic_enabled}")
+        _echo("\n  ----- Post-deployment commands ------\n")
+        for step in self.steps:
+            _echo(f"  {step}: {self.commands[step]}")
 
-    def prompt(question: str, default: bool) -> bool:
-        answer = input(question + (" [Y/n]: " if default else " [y/N]: "))
-        return answer == "" or answer.lower().startswith("y") if default else answer.lower().startswith("y")
+    # -- after the PIN ---------------------------------------------------------------------
+    def ship(self) -> None:
+        if self.pipeline:
+            _echo(f"Promoting upstream app: {self.upstream}")
+            _heroku("pipelines:promote", "--app", self.upstream)
+        else:
+            _echo("Pushing to git remote")
+            git_url = f"{self.api}/{self.app}.git"  # the original: git@heroku.com:APP.git, built locally too
+            subprocess.run(["git", "push", git_url, f"{self.branch}:master"], check=True)
 
-    release = latest_deployment(app)
-    collectstatic_enabled = "DISABLE_COLLECTSTATIC" not in call_api(f"/apps/{app}/config-vars")
-    remote_hash = commit_of(release)
-    local_hash = commit_of(latest_deployment(upstream)) if pipeline else git("rev-parse", branch)[:7]
-    if local_hash == remote_hash:
-        echo("Heroku application is up-to-date, aborting deployment.")
+    def carry_out(self, maintenance: bool, local_hash: str) -> None:
+        if maintenance:
+            _echo("Putting up maintenance page")
+            _heroku("maintenance:on", "--app", self.app)
+        self.ship()
+        for step in self.steps:
+            _echo(f"Running {step} command")
+            _heroku("run", "-a", self.app, "--", self.commands[step])
+        if maintenance:
+            _echo("Pulling down maintenance page")
+            _heroku("maintenance:off", "--app", self.app)
+        release = self.latest_deployment(self.app)
+        _echo("Applying git tag")
+        tagged = subprocess.run(["git", "tag", "-a", str(release["version"]), "-m",
+                                 f"Deployed to {self.app} by {release['user']['email']}", local_hash],
+                                capture_output=True, text=True)
+        if tagged.returncode:
+            _echo(f"(tag {release['version']} not applied: {tagged.stderr.strip()})")
+        _echo(f"Release {release['version']} [{_commit_of(release)}] of {self.app}")
+
+    def run(self) -> int:
+        import random  # the original's PIN
+
+        release = self.latest_deployment(self.app)
+        collectstatic_enabled = "DISABLE_COLLECTSTATIC" not in self.call_api(f"/apps/{self.app}/config-vars")
+        remote_hash = _commit_of(release)
+        local_hash = _commit_of(self.latest_deployment(self.upstream)) if self.pipeline else _git("rev-parse", self.branch)[:7]
+        if local_hash == remote_hash:
+            _echo("Heroku application is up-to-date, aborting deployment.")
+            return 0
+        files = self.report_changes(remote_hash, local_hash)
+        run_migrate = _prompt("Do you want to run migrations?", "/migrations/" in "".join(files))
+        self.report_options(collectstatic_enabled)
+        maintenance = _prompt("Do you want to put up the maintenance page?", run_migrate)
+        pin = f"{random.randint(0, 999999):06d}"
+        if input(f"Type in the code shown to continue [{pin}]: ") != pin:
+            _echo("PIN incorrect.")
+            return 0
+        self.carry_out(maintenance, local_hash)
         return 0
-    files = sorted(f for f in git("diff", "--name-only", f"{remote_hash}..{local_hash}").split("\n") if f)
-    log = git("log", "--oneline", "--no-merges", f"{remote_hash}..{local_hash}")
-    commits = [c for c in log.strip().split("\n") if c]
-    echo(f"\nComparing {remote_hash}..{local_hash}\n")
-    echo("The following files have changed since the last deployment:\n")
-    echo("".join(f"  * {f}\n" for f in files) or "  (no change)")
-    echo("The following commits will be included in this deployment:\n")
-    echo("".join(f"  [{c[:7]}] {c[8:]}\n" for c in commits) or "  (no change)")
-    run_migrate = prompt("Do you want to run migrations?", "/migrations/" in "".join(files))
-    echo("\nSummary of deployment options:\n")
-    echo(f"  Git branch:    {branch}\n  Target env:    {label} ({app})")
-    echo(f"  Pipeline:      True\n  Promote:       {upstream}" if pipeline else
-         f"  Run buildpack: True\n  Collectstatic: {collectstatic_enabled}")
-    echo("\n  ----- Post-deployment commands ------\n")
-    for step in steps:
-        echo(f"  {step}: {commands[step]}")
-    maintenance = prompt("Do you want to put up the maintenance page?", run_migrate)
-    pin = f"{random.randint(0, 999999):06d}"
-    if input(f"Type in the code shown to continue [{pin}]: ") != pin:
-        echo("PIN incorrect.")
-        return 0
-    if maintenance:
-        echo("Putting up maintenance page")
-        heroku("maintenance:on", "--app", app)
-    if pipeline:
-        echo(f"Promoting upstream app: {upstream}")
-        heroku("pipelines:promote", "--app", upstream)
-    else:
-        echo("Pushing to git remote")
-        git_url = f"{api}/{app}.git"  # the original: git@heroku.com:APP.git, built locally too
-        subprocess.run(["git", "push", git_url, f"{branch}:master"], check=True)
-    for step in steps:
-        echo(f"Running {step} command")
-        heroku("run", "-a", app, "--", commands[step])
-    if maintenance:
-        echo("Pulling down maintenance page")
-        heroku("maintenance:off", "--app", app)
-    release = latest_deployment(app)
-    echo("Applying git tag")
-    tagged = subprocess.run(["git", "tag", "-a", str(release["version"]), "-m",
-                             f"Deployed to {app} by {release['user']['email']}", local_hash],
-                            capture_output=True, text=True)
-    if tagged.returncode:
-        echo(f"(tag {release['version']} not applied: {tagged.stderr.strip()})")
-    echo(f"Release {release['version']} [{commit_of(release)}] of {app}")
-    return 0
+
+
+def original_flow(label: str, steps: list[str]) -> int:
+    return OriginalFlow(label, steps).run()
 
 
 # =============================================================================
@@ -405,7 +436,7 @@ def prepare(project):
 
 def change(project, number, model):
     """The change to ship: a migration and a static file, on dev, pushed to origin."""
-    from project import new_model_migration
+    from _support.project import new_model_migration
 
     project.git("checkout", "-q", "dev")
     css = (project.path / "static" / "css" / "site.css").read_text()
@@ -499,7 +530,7 @@ def steps_of(result):
 
 
 def run(base: Path, runs: int) -> dict:
-    from project import Project
+    from _support.project import Project
 
     bench = Bench(base, runs)
     try:

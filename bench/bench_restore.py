@@ -50,11 +50,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from pgcluster import PgCluster  # noqa: E402
+from probes import client_cpu, server_cpu  # noqa: E402  (bench/, beside this script)
 
 from heroku_tools.anonymise import Fakes, Rules, restore  # noqa: E402
+from heroku_tools.sandbox.postgres import PostgresCluster  # noqa: E402
 
 SECRET = "bench-secret"
 CANARY = "canary-7f3a9@example.org"
@@ -206,15 +206,9 @@ def timed(fn):
     return time.monotonic() - start, value
 
 
-def client_cpu() -> float:
-    import resource
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def measured(cluster: PgCluster, fn):
+def measured(cluster: PostgresCluster, fn):
     """(wall seconds, server CPU seconds, client CPU seconds, value)."""
-    s0, c0 = cluster.server_cpu(), client_cpu()
+    s0, c0 = server_cpu(cluster.pid), client_cpu()
     wall, value = timed(fn)
     c1 = client_cpu()
     # a backend's CPU reaches the postmaster's account when it has exited and been reaped
@@ -225,17 +219,17 @@ def measured(cluster: PgCluster, fn):
             break
         time.sleep(0.1)
     time.sleep(0.3)
-    return wall, cluster.server_cpu() - s0, c1 - c0, value
+    return wall, server_cpu(cluster.pid) - s0, c1 - c0, value
 
 
-def fresh_db(cluster: PgCluster, name: str) -> str:
+def fresh_db(cluster: PostgresCluster, name: str) -> str:
     cluster.dropdb(name)
     cluster.createdb(name, owner="app")
     cluster.psql("CHECKPOINT")
     return cluster.url(name, user="app")
 
 
-def plain_restore(cluster: PgCluster, dump: Path, dbname: str) -> None:
+def plain_restore(cluster: PostgresCluster, dump: Path, dbname: str) -> None:
     sh(["pg_restore", "--no-owner", "--no-privileges", "-d", dbname, str(dump)],
        env=cluster.env("app", dbname), stdout=subprocess.DEVNULL)
 
@@ -243,7 +237,7 @@ def plain_restore(cluster: PgCluster, dump: Path, dbname: str) -> None:
 _MODELS: dict = {}
 
 
-def django_models(cluster: PgCluster, dbname: str) -> dict:
+def django_models(cluster: PostgresCluster, dbname: str) -> dict:
     """Django configured in-process on ``dbname``, with unmanaged models of the anonymised tables."""
     if _MODELS:
         return _MODELS
@@ -299,7 +293,7 @@ def django_models(cluster: PgCluster, dbname: str) -> dict:
     return _MODELS
 
 
-def row_by_row_orm(cluster: PgCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
+def row_by_row_orm(cluster: PostgresCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
     """Django ORM: load the objects, set each personal field to its fake, ``obj.save()`` each (autocommit).
 
     Returns (seconds, rows)."""
@@ -321,14 +315,14 @@ def row_by_row_orm(cluster: PgCluster, dbname: str, table: str, columns, limit: 
     return seconds, len(objects)
 
 
-def row_by_row(cluster: PgCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
+def row_by_row(cluster: PostgresCluster, dbname: str, table: str, columns, limit: int | None) -> tuple[float, int]:
     """psycopg: fetch rows, then one UPDATE per row in one transaction.  Returns (seconds, rows)."""
     import psycopg
 
     fakes = Fakes(SECRET)
     makers = {kind: fakes.make(kind) for _, kind in columns if kind}
     names = [c for c, _ in columns]
-    with psycopg.connect(cluster.conninfo(dbname, "app")) as conn:
+    with psycopg.connect(cluster.url(dbname, "app")) as conn:
         start = time.monotonic()
         with conn.cursor() as cur:
             cur.execute(f"SELECT id, {', '.join(names)} FROM {table} ORDER BY id"
@@ -355,10 +349,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-canary", action="store_true", help="run (b) without a canary")
     args = parser.parse_args(argv)
 
-    settings = {"shared_buffers": "1GB", "max_wal_size": "4GB", "checkpoint_timeout": "30min"}
+    # durable, as a real server is: the cluster's defaults trade durability for speed
+    settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
+                "shared_buffers": "1GB", "max_wal_size": "4GB", "checkpoint_timeout": "30min"}
     workdir = Path(tempfile.mkdtemp(prefix="ht-bench-"))
     workdir.chmod(0o755)  # the cluster runs as nobody when we are root
-    cluster = PgCluster(workdir / "pg", settings=settings)
+    cluster = PostgresCluster(workdir / "pg", settings=settings)
     print(f"cluster: PostgreSQL in {cluster.directory} (fsync on, shared_buffers 1GB); {os.cpu_count()} CPUs")
     cluster.start()
     try:
@@ -462,7 +458,7 @@ def main(argv=None) -> int:
               f"({os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}: other work on the machine "
               "slows wall times, the pipelined (b) more than (a))")
     finally:
-        cluster.stop(remove=not args.keep)
+        cluster.stop()
         if not args.keep:
             import shutil
             shutil.rmtree(workdir, ignore_errors=True)

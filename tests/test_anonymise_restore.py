@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pgcluster import PgCluster  # noqa: E402
+from heroku_tools.sandbox.postgres import PostgresCluster  # noqa: E402
 
 from heroku_tools.anonymise import (  # noqa: E402
     AnonymisingStream,
@@ -39,8 +39,7 @@ from heroku_tools.anonymise import (  # noqa: E402
 )
 from heroku_tools.anonymise.check import find_problems  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not Path("/usr/lib/postgresql/15/bin/postgres").exists(),
-                                reason="PostgreSQL 15 server binaries are not installed")
+pytestmark = pytest.mark.postgres
 
 CANARY = "zz-canary-5f1e2d@example.net"
 SECRET = "test-secret"
@@ -148,7 +147,7 @@ RULES = {
 def cluster():
     base = Path(tempfile.mkdtemp(prefix="ht-anon-test-"))
     base.chmod(0o755)
-    with PgCluster(base / "pg") as running:
+    with PostgresCluster(base / "pg") as running:
         running.psql("CREATE ROLE app LOGIN")
         yield running
     shutil.rmtree(base, ignore_errors=True)

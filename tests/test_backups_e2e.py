@@ -33,7 +33,9 @@ import yaml
 from psycopg import sql
 
 from heroku_tools.anonymise import Fakes
-from project import HEROKU_TOOLS, Project
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project
+from _support.schema import RequestLog
 
 pytestmark = pytest.mark.sandbox
 
@@ -118,12 +120,9 @@ def plant_canary(url: str) -> None:
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory) -> Project:
     root = tmp_path_factory.mktemp("backups-e2e")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
     # TMPDIR of its own: a restore must leave no file behind (the dump is streamed, never written)
     (root / "tmp").mkdir()
-    env = sandbox.cli_env(home, HEROKU_TOOLS_DATA_SECRET=SECRET, TMPDIR=str(root / "tmp"))
+    env = project_env(sandbox, root, HEROKU_TOOLS_DATA_SECRET=SECRET, TMPDIR=str(root / "tmp"))
     project = Project(root, env, PREFIX).create_repo().create_apps(pipeline=False)
     project.tmp = root / "tmp"
     apps = project.apps
@@ -262,29 +261,18 @@ def backups_of(sandbox, app: str) -> list[str]:
                   if t["to_type"] == "gof3r")
 
 
-class Log:
+class Log(RequestLog):
     """The sandbox's request log from now on."""
-
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.start = len(sandbox.requests())
-
-    def entries(self) -> list[dict]:
-        return self.sandbox.requests()[self.start:]
-
-    def _app(self, app: str) -> re.Pattern:
-        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
-        return re.compile(rf"/apps/({re.escape(app)}|{ident})")
 
     def switches(self, app: str) -> list[bool]:
         """The maintenance values asked for."""
-        pattern = self._app(app)
+        pattern = re.compile(self.app_path(app))
         return [e["body"]["maintenance"] for e in self.entries()
                 if e["method"] == "PATCH" and pattern.fullmatch(e["path"])
                 and isinstance(e["body"], dict) and "maintenance" in e["body"]]
 
     def dynos(self, app: str) -> list[dict]:
-        pattern = re.compile(self._app(app).pattern + "/dynos")
+        pattern = re.compile(self.app_path(app) + "/dynos")
         return [e for e in self.entries() if e["method"] == "POST" and pattern.fullmatch(e["path"])]
 
     def changes(self) -> list[dict]:

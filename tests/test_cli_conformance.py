@@ -39,6 +39,7 @@ CANNED = {
     "releases": {"stdout": json.dumps([RELEASE])},
     "releases:info": {"stdout": json.dumps(RELEASE)},
     "releases:rollback": {"stderr": "Rolling back my-app to v2... done, v4\n"},
+    "releases:retry": {"stderr": "Retrying v4 on ⬢ my-app... done, v5\n"},
     "config": {"stdout": json.dumps({"A": "1"})},
     "maintenance": {"stdout": "off\n"},
     "features": {"stdout": json.dumps([{"name": "preboot", "enabled": True}])},
@@ -81,6 +82,7 @@ CALLS = {
     "releases": [lambda h: h.releases("my-app"), lambda h: h.releases("my-app", num=5)],
     "release_info": [lambda h: h.release_info("my-app"), lambda h: h.release_info("my-app", 3)],
     "rollback": [lambda h: h.rollback("my-app"), lambda h: h.rollback("my-app", 2)],
+    "releases_retry": [lambda h: h.releases_retry("my-app")],
     "config": [lambda h: h.config("my-app")],
     "maintenance": [lambda h: h.maintenance("my-app")],
     "maintenance_on": [lambda h: h.maintenance_on("my-app")],
@@ -137,6 +139,114 @@ def manifest() -> dict:
     return by_name
 
 
+class ArgvParser:
+    """Walks one command's argv the way oclif's parser does, noting what it would reject on the way.
+
+    After :meth:`parse`: ``seen`` (flag names, as often as given), ``positionals``,
+    ``after_dashes`` (``None`` without a ``--``) and ``found`` (the problems).
+    """
+
+    def __init__(self, argv: list[str], flags: dict):
+        self.argv, self.flags = argv, flags
+        self.by_char = {flag["char"]: name for name, flag in flags.items() if flag.get("char")}
+        self.found: list[str] = []
+        self.seen: list[str] = []
+        self.positionals: list[str] = []
+        self.after_dashes: list[str] | None = None
+        self.index = 1
+
+    def parse(self) -> ArgvParser:
+        while self.index < len(self.argv):
+            token = self.argv[self.index]
+            if self.after_dashes is not None:
+                self.after_dashes.append(token)
+            elif token == "--":
+                self.after_dashes = []
+            elif token.startswith("--"):
+                self._long_flag(token[2:])
+            elif token.startswith("-") and len(token) > 1:
+                self._short_flags(token[1:])
+            else:
+                self.positionals.append(token)
+            self.index += 1
+        return self
+
+    def _take_value(self, name: str, inline: str | None) -> None:
+        if inline is not None:
+            value = inline
+        elif self.index + 1 < len(self.argv):
+            self.index += 1
+            value = self.argv[self.index]
+        else:
+            self.found.append(f"--{name} has no value")
+            return
+        if value == "" or (value.startswith("-") and value != "-"):
+            self.found.append(f"--{name} got {value!r} as its value")
+
+    def _long_flag(self, body: str) -> None:
+        """``--name``, ``--name=value``, ``--no-name``."""
+        name, equals, value = body.partition("=")
+        flag = self.flags.get(name)
+        if flag is None and name.startswith("no-") and self.flags.get(name[3:], {}).get("allowNo"):
+            flag, name = self.flags[name[3:]], name[3:]
+        if flag is None:
+            self.found.append(f"nonexistent flag --{name}")
+            return
+        if flag["type"] == "option":
+            self._take_value(name, value if equals else None)
+        elif equals:
+            self.found.append(f"boolean flag --{name} given a value")
+        self.seen.append(name)
+
+    def _short_flags(self, chars: str) -> None:
+        """``-x``, grouped ``-xa app``, a value attached: ``-n5``."""
+        for position, char in enumerate(chars):
+            name = self.by_char.get(char)
+            if name is None:
+                self.found.append(f"nonexistent flag -{char}")
+                return
+            self.seen.append(name)
+            if self.flags[name]["type"] == "option":
+                self._take_value(name, chars[position + 1:].lstrip("=") or None)
+                return
+
+
+def flag_problems(parsed: ArgvParser, flags: dict) -> list[str]:
+    """Repeated flags, the interactive ``--prompt``, required flags left out."""
+    seen = parsed.seen
+    found = [f"flag --{name} given more than once"
+             for name in {n for n in seen if seen.count(n) > 1} if not flags[name].get("multiple")]
+    if "prompt" in seen:
+        found.append("--prompt is interactive")
+    found += [f"required flag --{name} missing" for name, flag in flags.items() if flag.get("required") and name not in seen]
+    return found
+
+
+def argument_problems(command_name: str, command: dict, parsed: ArgvParser) -> list[str]:
+    """Too many positionals for a strict command; required arguments left out."""
+    found = []
+    args = list(command.get("args") or {})
+    extra = parsed.positionals + (parsed.after_dashes or [])
+    if command.get("strict", True) and len(extra) > len(args):
+        found.append(f"{len(extra)} positional arguments for {command_name}, which takes {len(args)} ({', '.join(args)})")
+    for name, arg in (command.get("args") or {}).items():
+        if arg.get("required") and args.index(name) >= len(extra):
+            found.append(f"required argument {name} missing")
+    return found
+
+
+def run_problems(parsed: ArgvParser) -> list[str]:
+    """``run``: the remote command after ``--``, as one argument, and nothing before it."""
+    found = []
+    if parsed.after_dashes is None:
+        found.append("the remote command is not after --")
+    elif len(parsed.after_dashes) != 1:
+        found.append(f"the remote command is {len(parsed.after_dashes)} arguments after --, not one")
+    if parsed.positionals:
+        found.append(f"words before -- would be read by heroku itself: {parsed.positionals}")
+    return found
+
+
 def problems(argv: list[str], commands: dict) -> list[str]:
     """What the real CLI's parser would reject (or misread) in ``argv``."""
     if not argv:
@@ -145,83 +255,10 @@ def problems(argv: list[str], commands: dict) -> list[str]:
     if command is None:
         return [f"unknown command {argv[0]!r}"]
     flags = command.get("flags", {})
-    by_char = {flag["char"]: name for name, flag in flags.items() if flag.get("char")}
-    found: list[str] = []
-    seen: list[str] = []
-    positionals: list[str] = []
-    after_dashes: list[str] | None = None
-    index = 1
-
-    def take_value(name: str, inline: str | None) -> None:
-        nonlocal index
-        if inline is not None:
-            value = inline
-        elif index + 1 < len(argv):
-            index += 1
-            value = argv[index]
-        else:
-            found.append(f"--{name} has no value")
-            return
-        if value == "" or (value.startswith("-") and value != "-"):
-            found.append(f"--{name} got {value!r} as its value")
-
-    while index < len(argv):
-        token = argv[index]
-        if after_dashes is not None:
-            after_dashes.append(token)
-        elif token == "--":
-            after_dashes = []
-        elif token.startswith("--"):
-            name, equals, value = token[2:].partition("=")
-            flag = flags.get(name)
-            if flag is None and name.startswith("no-") and flags.get(name[3:], {}).get("allowNo"):
-                flag, name = flags[name[3:]], name[3:]
-            if flag is None:
-                found.append(f"nonexistent flag --{name}")
-            elif flag["type"] == "option":
-                take_value(name, value if equals else None)
-            elif equals:
-                found.append(f"boolean flag --{name} given a value")
-            if flag is not None:
-                seen.append(name)
-        elif token.startswith("-") and len(token) > 1:
-            chars = token[1:]
-            for position, char in enumerate(chars):
-                name = by_char.get(char)
-                if name is None:
-                    found.append(f"nonexistent flag -{char}")
-                    break
-                seen.append(name)
-                if flags[name]["type"] == "option":
-                    rest = chars[position + 1:].lstrip("=")
-                    take_value(name, rest or None)
-                    break
-        else:
-            positionals.append(token)
-        index += 1
-
-    for name in {n for n in seen if seen.count(n) > 1}:
-        if not flags[name].get("multiple"):
-            found.append(f"flag --{name} given more than once")
-    if "prompt" in seen:
-        found.append("--prompt is interactive")
-    for name, flag in flags.items():
-        if flag.get("required") and name not in seen:
-            found.append(f"required flag --{name} missing")
-    args = list(command.get("args") or {})
-    extra = positionals + (after_dashes or [])
-    if command.get("strict", True) and len(extra) > len(args):
-        found.append(f"{len(extra)} positional arguments for {argv[0]}, which takes {len(args)} ({', '.join(args)})")
-    for name, arg in (command.get("args") or {}).items():
-        if arg.get("required") and args.index(name) >= len(extra):
-            found.append(f"required argument {name} missing")
+    parsed = ArgvParser(argv, flags).parse()
+    found = parsed.found + flag_problems(parsed, flags) + argument_problems(argv[0], command, parsed)
     if argv[0] in ("run", "run:detached"):
-        if after_dashes is None:
-            found.append("the remote command is not after --")
-        elif len(after_dashes) != 1:
-            found.append(f"the remote command is {len(after_dashes)} arguments after --, not one")
-        if positionals:
-            found.append(f"words before -- would be read by heroku itself: {positionals}")
+        found += run_problems(parsed)
     return found
 
 

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
+from _support.fakes import FakeApi
 from test_config_unit import SECRET, fake, project, run_task  # noqa: F401 (fake, project: fixtures)
 
 from heroku_tools import configvars as cv
@@ -169,7 +170,7 @@ def test_push_refuses_what_heroku_cannot_hold(fake, capsys, project, settings_fi
 def test_set_refuses_a_name_heroku_refuses_and_a_nul_byte(fake, capsys):  # noqa: F811
     code, _, err = run_task(["config.set", "uat", "BAD\x01KEY=1", "--confirm", "my-app-uat"], capsys)
     assert code == 1 and "'BAD\\x01KEY' is not a usable config var name" in err
-    session = Session(load(), Git(), fake, fake)
+    session = Session(load(), Git(), fake, FakeApi(fake))
     with pytest.raises(cv.ConfigError, match="A: the value contains a NUL byte") as caught:
         cv.set_vars(session, "uat", {"A": "x\x00" + SECRET}, confirm_app="my-app-uat", console=QUIET)
     assert SECRET not in caught.value.render()
@@ -179,7 +180,7 @@ def test_set_refuses_a_name_heroku_refuses_and_a_nul_byte(fake, capsys):  # noqa
 
 
 def test_values_are_sent_as_heroku_stores_them(fake):  # noqa: F811
-    session = Session(load(), Git(), fake, fake)
+    session = Session(load(), Git(), fake, FakeApi(fake))
     cv.set_vars(session, "uat", {"FLAG": True, "WORKERS": 2}, confirm_app="my-app-uat", console=QUIET)
     assert fake.apps["my-app-uat"]["FLAG"] == "true" and fake.apps["my-app-uat"]["WORKERS"] == "2"
 
@@ -261,7 +262,7 @@ def test_settings_files_give_a_clear_error_or_success(fake, capsys, project, tex
        unset=st.lists(names, max_size=3))
 def test_set_and_unset_give_a_clear_error_or_success(fake, changes, unset):  # noqa: F811
     """The operations a fabfile calls, with any names and values: a HerokuToolsError or success, nothing else."""
-    session = Session(load(), Git(), fake, fake)
+    session = Session(load(), Git(), fake, FakeApi(fake))
     for operation in (lambda: cv.set_vars(session, "uat", changes, confirm_app="my-app-uat", console=QUIET),
                       lambda: cv.unset_vars(session, "uat", unset, confirm_app="my-app-uat", console=QUIET)):
         try:

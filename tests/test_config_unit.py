@@ -27,65 +27,13 @@ from heroku_tools.models import Addon
 from heroku_tools.session import Session
 from heroku_tools.tasks import config as config_tasks
 
+from _support.fakes import FakeApi, FakeHeroku
+
 KEY = b"unit-test-key"
 SECRET = "s3cr3t-value-never-shown"
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-class FakeHeroku:
-    """The heroku CLI reads configvars uses (``config``, ``addons``) and the Platform API calls
-    (``config_vars``, ``update_config_vars``, ``releases``), on in-memory apps; records every call."""
-
-    def __init__(self, apps: dict[str, dict[str, str]], addons: dict[str, list[Addon]] | None = None):
-        self.apps = {name: dict(values) for name, values in apps.items()}
-        self.addon_lists = addons or {}
-        self.calls: list[tuple] = []
-        self.version = 10
-        #: call -> (exception, how much of the change is made before failing: False, True or "sets")
-        self.failures: dict[str, tuple[Exception, bool | str]] = {}
-        self.drop_silently: set[str] = set()
-
-    def config(self, app):
-        self.calls.append(("config", app))
-        if "config" in self.failures:
-            raise self.failures["config"][0]
-        return dict(self.apps[app])
-
-    def addons(self, app):
-        self.calls.append(("addons", app))
-        return list(self.addon_lists.get(app, []))
-
-    def config_vars(self, app):
-        """The Platform API's read (``session.api``): protection and the read-back after a failure use it."""
-        self.calls.append(("api:config-vars", app))
-        if "api:config-vars" in self.failures:
-            raise self.failures["api:config-vars"][0]
-        return dict(self.apps[app])
-
-    def update_config_vars(self, app, changes):
-        """``PATCH /apps/{app}/config-vars``: sets and removals (``None``) at once, one release."""
-        self.calls.append(("api:patch", app, dict(changes)))
-        if "api:patch" in self.failures:
-            exc, applied = self.failures.pop("api:patch")
-            if applied:
-                self._change(app, {k: v for k, v in changes.items() if v is not None or applied is True})
-            raise exc
-        self._change(app, changes)
-        self.version += 1
-        return dict(self.apps[app])
-
-    def _change(self, app, changes):
-        for key, value in changes.items():
-            if value is None:
-                self.apps[app].pop(key, None)
-            elif key not in self.drop_silently:
-                self.apps[app][key] = value
-
-    def releases(self, app, limit=10):
-        self.calls.append(("api:releases", app))
-        return [{"version": self.version}]
 
 
 def cli_failure(step: str, message: str) -> CommandError:
@@ -460,9 +408,9 @@ def test_plan_with_nothing_to_do():
 def test_apply_is_one_request_setting_and_removing_then_a_check():
     """One PATCH (one release): sets and removals (null) together; Heroku's answer is checked."""
     heroku = FakeHeroku({"app": {"A": "1", "GONE": "x", "ALSO": "y"}})
-    applied = cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["GONE", "ALSO"])
+    applied = cv.apply(FakeApi(heroku), "app", {"A": "2", "B": SECRET}, ["GONE", "ALSO"])
     assert heroku.calls == [("api:patch", "app", {"A": "2", "B": SECRET, "GONE": None, "ALSO": None}),
-                            ("api:releases", "app")]
+                            ("releases", "app")]
     assert applied.versions == (11,) and heroku.apps["app"] == {"A": "2", "B": SECRET}
 
 
@@ -470,7 +418,7 @@ def test_apply_failure_nothing_applied():
     heroku = FakeHeroku({"app": {"A": "1", "A0": "x"}})
     heroku.failures["api:patch"] = (failure(), False)
     with pytest.raises(cv.ApplyFailed) as caught:
-        cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["A0"], recover="heroku-tools config.push live")
+        cv.apply(FakeApi(heroku), "app", {"A": "2", "B": SECRET}, ["A0"], recover="heroku-tools config.push live")
     err = caught.value
     assert err.applied == [] and err.not_applied == ["A", "B", "A0"]
     text = err.render()
@@ -486,7 +434,7 @@ def test_apply_failure_with_part_of_the_change_made_reports_what_was_applied():
     heroku = FakeHeroku({"app": {"A": "1", "GONE": "x"}})
     heroku.failures["api:patch"] = (failure(), "sets")
     with pytest.raises(cv.ApplyFailed) as caught:
-        cv.apply(heroku, "app", {"A": "2", "B": SECRET}, ["GONE"])
+        cv.apply(FakeApi(heroku), "app", {"A": "2", "B": SECRET}, ["GONE"])
     assert caught.value.applied == ["A", "B"] and caught.value.not_applied == ["GONE"]
     text = caught.value.render()
     assert "applied on app: A, B" in text and "not applied: GONE" in text and SECRET not in text
@@ -496,7 +444,7 @@ def test_apply_failure_after_the_change_went_through_is_read_back():
     heroku = FakeHeroku({"app": {"A": "1"}})
     heroku.failures["api:patch"] = (failure(message=f"socket hang up near {SECRET}"), True)
     with pytest.raises(cv.ApplyFailed) as caught:
-        cv.apply(heroku, "app", {"A": "2", "B": SECRET})
+        cv.apply(FakeApi(heroku), "app", {"A": "2", "B": SECRET})
     assert caught.value.applied == ["A", "B"] and caught.value.not_applied == []
     assert SECRET not in caught.value.render()
 
@@ -506,7 +454,7 @@ def test_apply_failure_when_reading_back_fails_too():
     heroku.failures["api:patch"] = (failure(), False)
     heroku.failures["api:config-vars"] = (failure(message="network down"), False)
     with pytest.raises(cv.ApplyFailed) as caught:
-        cv.apply(heroku, "app", {"A": SECRET})
+        cv.apply(FakeApi(heroku), "app", {"A": SECRET})
     text = caught.value.render()
     assert "unknown: reading app's config back failed too (network down)" in text and SECRET not in text
 
@@ -515,7 +463,7 @@ def test_apply_success_reported_but_values_unchanged_is_caught():
     heroku = FakeHeroku({"app": {"A": "1"}})
     heroku.drop_silently.add("B")
     with pytest.raises(cv.ApplyFailed, match="Heroku reported success, but 1 of the changes to app are not there: B"):
-        cv.apply(heroku, "app", {"A": "2", "B": "3"})
+        cv.apply(FakeApi(heroku), "app", {"A": "2", "B": "3"})
 
 
 # -- .env files ---------------------------------------------------------------------------------------------
@@ -635,7 +583,7 @@ def fake(project, monkeypatch):
         addons={"my-app-live": [postgres("my-app-live")], "my-app-uat": [postgres("my-app-uat")]},
     )
     monkeypatch.setattr(Session, "from_settings", classmethod(
-        lambda cls, s: cls(s, Git.from_settings(s, cwd=s.root), heroku, heroku)))
+        lambda cls, s: cls(s, Git.from_settings(s, cwd=s.root), heroku, FakeApi(heroku))))
     monkeypatch.setenv(cv.FINGERPRINT_ENV, "unit")
     monkeypatch.setenv("NO_COLOR", "1")
     return heroku

@@ -22,8 +22,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from project import HEROKU_TOOLS, Project, new_model_migration
-from sandboxed import Log, applied_migrations, current, database_url, maintenance, releases, slug, slug_commit, table_exists
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project, new_model_migration
+from _support.sandboxed import Log, applied_migrations, current, database_url, maintenance, releases, slug, slug_commit, table_exists
 
 pytestmark = pytest.mark.sandbox
 
@@ -37,11 +38,8 @@ _models = itertools.count(1)
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory) -> Project:
     root = tmp_path_factory.mktemp("deploy-e2e")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
     # GIT_EDITOR: a deploy on a terminal may open the editor for a release note.
-    env = sandbox.cli_env(home, GIT_EDITOR="true")
+    env = project_env(sandbox, root, GIT_EDITOR="true")
     project = Project(root, env, PREFIX).create_repo().create_apps()
     # dev starts a commit ahead of master, so a branch cut from master diverges from whatever dev runs.
     project.git("checkout", "-q", "dev")

@@ -12,7 +12,8 @@ import time
 import pexpect
 import pytest
 
-from project import HEROKU_TOOLS, Project
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project
 
 pytestmark = pytest.mark.sandbox
 
@@ -22,11 +23,8 @@ PROMPT = r"Type (\d{6}) to deploy to dev \(dpp-dev\): "
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory) -> Project:
     root = tmp_path_factory.mktemp("deploy-prompt")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
     # On a terminal the deploy may open an editor for a release note first: `true` accepts the template.
-    env = sandbox.cli_env(home, GIT_EDITOR="true", TERM="xterm")
+    env = project_env(sandbox, root, GIT_EDITOR="true", TERM="xterm")
     return Project(root, env, "dpp").create_repo().create_apps(labels=("dev",), pipeline=False, postgres=False)
 
 

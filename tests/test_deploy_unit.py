@@ -33,6 +33,8 @@ from heroku_tools.release.tags import TagConflict
 from heroku_tools.session import Session
 from heroku_tools.settings import Environment
 
+from _support.fakes import FakeApi, FakeHeroku
+
 Opt = DeployOptions
 COMMANDS = {
     "collectstatic": "python manage.py collectstatic --noinput",
@@ -471,58 +473,6 @@ def test_confirm_with_the_app_name_or_the_code():
 # -- execute(): the failure policy, against fakes --------------------------------------------------
 
 
-class FakeHeroku:
-    """Records calls; ``fail`` maps a method name to the exception it raises."""
-
-    def __init__(self, releases, *, after_push=None, run_output=(), run_error=None, fail=None):
-        self._releases, self.after_push = list(releases), after_push
-        self.run_output, self.run_error, self.fail = list(run_output), run_error, dict(fail or {})
-        self.calls = []
-
-    def _call(self, name, *args):
-        self.calls.append((name, *args))
-        if name in self.fail:
-            raise self.fail[name]
-
-    def maintenance_on(self, app):
-        self._call("maintenance_on", app)
-
-    def maintenance_off(self, app):
-        self._call("maintenance_off", app)
-
-    def releases(self, app, num=15):
-        self._call("releases", app)
-        return sorted(self._releases, key=lambda r: -r.version)[:num]
-
-    def pipeline_promote(self, app, to=None):
-        self._call("pipeline_promote", app, tuple(to or ()))
-
-    def run(self, app, command, *, exit_code=True, check=True, stream=None, size=None):
-        assert exit_code and check, "every step's exit status is checked"
-        self._call("run", app, command)
-        for line in self.run_output:
-            stream(line)
-        if self.run_error:
-            raise self.run_error
-
-
-class FakeApi:
-    """The Platform API side of :class:`FakeHeroku`: maintenance switches and release polls, in the same log."""
-
-    def __init__(self, heroku: FakeHeroku):
-        self.heroku = heroku
-
-    def maintenance_on(self, app):
-        self.heroku.maintenance_on(app)
-
-    def maintenance_off(self, app):
-        self.heroku.maintenance_off(app)
-
-    def releases(self, app, num=15):
-        return [{"version": r.version, "description": r.description, "status": r.status, "current": r.current,
-                 "slug": {"id": r.slug_id} if r.slug_id else None} for r in self.heroku.releases(app, num)]
-
-
 class FakeGit:
     def __init__(self, push_output="", push_error=None, on_push=None):
         self.push_output, self.push_error, self.on_push = push_output, push_error, on_push
@@ -582,7 +532,7 @@ def names(heroku):
 
 def test_success_runs_every_step_in_one_dyno_inside_the_maintenance_window_and_tags():
     plan = dev_plan(Opt(21))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate", "collectstatic"))
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate", "collectstatic"))
     git = FakeGit(on_push=lambda: heroku._releases.append(released()))
     outcome, error, said = run_plan(plan, heroku, git)
     assert error is None
@@ -595,7 +545,7 @@ def test_success_runs_every_step_in_one_dyno_inside_the_maintenance_window_and_t
 
 def test_a_failed_maintenance_off_after_the_steps_is_not_blamed_on_the_migration():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"),
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate"),
                         fail={"maintenance_off": CommandError("maintenance:off failed: 503", argv=["heroku"], exit_code=2)})
     _, error, _ = run_plan(plan, heroku)
     assert error.message == "deploy to dev failed at maintenance off for acme-dev: maintenance:off failed: 503"
@@ -608,7 +558,7 @@ def test_a_failed_maintenance_off_after_the_steps_is_not_blamed_on_the_migration
 
 def test_a_failed_migration_leaves_maintenance_on():
     plan = dev_plan(Opt(21))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"),
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate"),
                         run_error=RemoteCommandFailed("exited 1", argv=["heroku"], exit_code=1))
     _, error, _ = run_plan(plan, heroku)
     assert error.message == ("deploy to dev failed at running step 'migrate' on acme-dev: "
@@ -622,7 +572,7 @@ def test_a_failed_migration_leaves_maintenance_on():
 
 def test_ctrl_c_during_a_migration_leaves_maintenance_on():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"),
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate"),
                         run_error=KeyboardInterrupt())
     _, error, _ = run_plan(plan, heroku)
     assert error.message == "deploy to dev failed at running step 'migrate' on acme-dev: interrupted (Ctrl-C)"
@@ -633,7 +583,7 @@ def test_ctrl_c_during_a_migration_leaves_maintenance_on():
 
 def test_a_failure_after_the_migrations_completed_turns_maintenance_off():
     plan = dev_plan(Opt(21))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate", "collectstatic"),
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate", "collectstatic"),
                         run_error=RemoteCommandFailed("exited 2", argv=["heroku"], exit_code=2))
     _, error, _ = run_plan(plan, heroku)
     assert error.message.startswith("deploy to dev failed at running step 'collectstatic' on acme-dev")
@@ -643,7 +593,7 @@ def test_a_failure_after_the_migrations_completed_turns_maintenance_off():
 
 def test_a_dyno_that_never_started_a_step_turns_maintenance_off():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=[],
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=[],
                         run_error=RemoteCommandFailed("no status", argv=["heroku"], exit_code=1))
     _, error, _ = run_plan(plan, heroku)
     assert error.message == "deploy to dev failed at running migrate on acme-dev (one dyno): the dyno exited with status 1"
@@ -654,7 +604,7 @@ def test_ctrl_c_during_the_push_says_the_release_may_still_come():
     # maintenance_from: push: the page was up before the push, as the original tool had it
     env = Environment(label="dev", app_name="acme-dev", branch="dev", maintenance_from="push")
     plan = dev_plan(Opt(5), env=env)
-    heroku = FakeHeroku([release(41, slug="s41", current=True)])
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)])
     _, error, _ = run_plan(plan, heroku, FakeGit(push_error=KeyboardInterrupt()))
     assert error.message == f"deploy to dev failed at pushing {SHA_B[:12]} to acme-dev: interrupted (Ctrl-C)"
     assert error.state == [
@@ -668,7 +618,7 @@ def test_ctrl_c_during_the_push_says_the_release_may_still_come():
 
 def test_the_page_goes_up_only_once_the_build_is_done_and_never_for_a_failed_build():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"))
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate"))
     build = ["remote: -----> Building on the Heroku-24 stack", "remote: -----> Compressing...",
              "remote: -----> Launching..."]
     order = []
@@ -686,14 +636,14 @@ def test_the_page_goes_up_only_once_the_build_is_done_and_never_for_a_failed_bui
     assert order[0][1] == [], "nothing switched while compiling"
     assert names(heroku) == ["maintenance_on", "run", "maintenance_off"]
 
-    failing = FakeHeroku([release(41, slug="s41", current=True)])
+    failing = FakeHeroku(releases=[release(41, slug="s41", current=True)])
     _, error, _ = run_plan(plan, failing, FakeGit(push_error=CommandError("push rejected", argv=["git"], exit_code=1)))
     assert error is not None and names(failing) == [], "a failed build never turns the page on"
 
 
 def test_ctrl_c_after_heroku_released_says_so():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41")])
+    heroku = FakeHeroku(releases=[release(41, slug="s41")])
 
     def released_then_interrupted():
         heroku._releases.append(released())
@@ -706,7 +656,7 @@ def test_ctrl_c_after_heroku_released_says_so():
 
 def test_a_push_that_sends_nothing_fails_at_once_with_a_way_forward():
     plan = dev_plan(Opt(1), maintenance=False)
-    heroku = FakeHeroku([
+    heroku = FakeHeroku(releases=[
         release(43, slug="s41", current=True, description="Rollback to v41"),
         release(42, slug="s42", description=f"Deploy {SHA_B[:7]}"),
         release(41, slug="s41"),
@@ -719,18 +669,18 @@ def test_a_push_that_sends_nothing_fails_at_once_with_a_way_forward():
 
 
 def test_waiting_for_a_release_that_never_comes_ends():
-    heroku = FakeHeroku([release(41, slug="s41", current=True)])
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)])
     with pytest.raises(NothingBuilt, match="no new release of acme-dev appeared"):
         wait_for_release(heroku, "acme-dev", 41, poll=0, appear_timeout=0)
     pending = release(42, slug="s42", status="pending")
-    heroku = FakeHeroku([pending])
+    heroku = FakeHeroku(releases=[pending])
     with pytest.raises(DeployFailed, match="no finished release appeared"):
         wait_for_release(heroku, "acme-dev", 41, poll=0, appear_timeout=0, timeout=0)
 
 
 def test_a_failed_release_phase_stops_before_the_steps():
     plan = dev_plan(Opt(5))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)])
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)])
     git = FakeGit(on_push=lambda: heroku._releases.append(released(status="failed")))
     _, error, _ = run_plan(plan, heroku, git)
     assert error.message == ("deploy to dev failed at waiting for the new release of acme-dev: "
@@ -745,7 +695,7 @@ def test_a_failed_release_phase_stops_before_the_steps():
 
 def test_a_failed_promotion_runs_nothing_after_it():
     plan = make_plan(steps=tuple(select_steps(Opt(5), COMMANDS)))
-    heroku = FakeHeroku([release(41, slug="s41", current=True)],
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)],
                         fail={"pipeline_promote": CommandError("promotion of acme-uat failed", argv=["heroku"], exit_code=1)})
     _, error, _ = run_plan(plan, heroku, FakeGit())
     assert error.message == "deploy to live failed at promoting acme-uat to acme-live: promotion of acme-uat failed"
@@ -755,7 +705,7 @@ def test_a_failed_promotion_runs_nothing_after_it():
 
 def test_steps_only_runs_no_push():
     plan = dev_plan(Opt.MIGRATE)
-    heroku = FakeHeroku([release(41, slug="s41", current=True)], run_output=markers("migrate"))
+    heroku = FakeHeroku(releases=[release(41, slug="s41", current=True)], run_output=markers("migrate"))
     git = FakeGit()
     outcome, error, _ = run_plan(plan, heroku, git)
     assert error is None and git.calls == []

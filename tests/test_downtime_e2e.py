@@ -23,8 +23,8 @@ from datetime import datetime
 import psycopg
 import pytest
 
-from project import HEROKU_TOOLS, Project
-from sandboxed import Log, current, database_url, releases
+from _support.project import HEROKU_TOOLS, Project
+from _support.sandboxed import Log, current, database_url, releases
 
 pytestmark = pytest.mark.sandbox
 

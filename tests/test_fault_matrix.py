@@ -28,8 +28,8 @@ import psycopg
 import pytest
 import yaml
 
-from project import HEROKU_TOOLS, Project
-from sandboxed import current
+from _support.project import HEROKU_TOOLS, Project
+from _support.sandboxed import current
 
 pytestmark = pytest.mark.sandbox
 

@@ -14,8 +14,9 @@ import pytest
 from heroku_tools.release.history import entries, kind_of
 from heroku_tools.models import Release
 from heroku_tools.release.tags import ReleaseTag
-from project import Project
-from webhooks import Receiver
+from _support.home import project_env
+from _support.project import Project
+from _support.webhooks import Receiver
 
 SETTINGS = """\
 environments:
@@ -40,10 +41,7 @@ def receiver():
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory, receiver):
     root = tmp_path_factory.mktemp("history")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    env = sandbox.cli_env(home, NO_COLOR="1", TEST_HOOK_URL=receiver.url())
+    env = project_env(sandbox, root, NO_COLOR="1", TEST_HOOK_URL=receiver.url())
     project = Project(root, env, "hst").create_repo().create_apps(labels=("dev", "uat"), postgres=False)
     project.commit("Notify uat's webhook", {"heroku-tools.yml": SETTINGS.format(prefix="hst")})
     project.git("checkout", "-q", "dev")

@@ -16,7 +16,8 @@ from heroku_tools.errors import HerokuToolsError
 from heroku_tools.git import Git
 from heroku_tools.release.notes import cleanup, editor, from_options
 from heroku_tools.release.tags import parse_message
-from project import HEROKU_TOOLS, Project
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project
 
 EDITOR = """\
 #!/bin/sh
@@ -33,10 +34,7 @@ mv "$file.new" "$file"
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory):
     root = tmp_path_factory.mktemp("notes")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    env = sandbox.cli_env(home, NO_COLOR="1", TERM="xterm")
+    env = project_env(sandbox, root, NO_COLOR="1", TERM="xterm")
     for name in ("GIT_EDITOR", "VISUAL", "EDITOR"):
         env.pop(name, None)
     script = root / "bin" / "editor.sh"

@@ -19,8 +19,9 @@ from heroku_tools.errors import SettingsError
 from heroku_tools.release import notify, operations
 from heroku_tools.models import Commit
 from heroku_tools.settings import parse
-from project import HEROKU_TOOLS, Project
-from webhooks import Receiver
+from _support.home import project_env
+from _support.project import HEROKU_TOOLS, Project
+from _support.webhooks import Receiver
 
 SETTINGS = """\
 environments:
@@ -56,10 +57,7 @@ def receivers():
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory, receivers):
     root = tmp_path_factory.mktemp("notify")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    env = sandbox.cli_env(home, NO_COLOR="1")
+    env = project_env(sandbox, root, NO_COLOR="1")
     env.update({
         "TEST_SLACK_URL": receivers["slack"].url(),
         "TEST_HOOK_URL": receivers["hook"].url("/hooks/" + SECRET),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from project import Project
+from _support.home import project_env
+from _support.project import Project
 
 pytestmark = pytest.mark.sandbox
 
@@ -40,10 +41,7 @@ data:
 @pytest.fixture(scope="module")
 def project(sandbox, tmp_path_factory) -> Project:
     root = tmp_path_factory.mktemp("protection-e2e")
-    home = root / "home"
-    home.mkdir()
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    project = Project(root, sandbox.cli_env(home), PREFIX).create_repo()
+    project = Project(root, project_env(sandbox, root), PREFIX).create_repo()
     project.apps = {"live": f"{PREFIX}-live", "uat": f"{PREFIX}-uat", "scratch": f"{PREFIX}-scratch"}
     project.create_apps(pipeline=False, postgres=False, labels=("live", "uat", "scratch"))
     project.heroku("addons:create", "heroku-postgresql", "-a", project.apps["live"], "--name", f"{PREFIX}-live-db")

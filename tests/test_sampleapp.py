@@ -16,22 +16,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pg import PostgresNotFound, PostgresServer
+
+from heroku_tools.sandbox.postgres import PostgresCluster
+
+from _support.databases import Databases
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLEAPP = ROOT / "examples" / "sampleapp"
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture(scope="module")
-def postgres():
-    try:
-        server = PostgresServer()
-    except PostgresNotFound as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    with server:
-        yield server
+def postgres(tmp_path_factory):
+    with PostgresCluster(tmp_path_factory.mktemp("sampleapp-postgres")) as cluster:
+        yield Databases(cluster)
 
 
 @pytest.fixture
@@ -90,13 +89,13 @@ def manage(project, database_url) -> Manage:
     return Manage(project, database_url)
 
 
-def tables(postgres: PostgresServer, url: str) -> set[str]:
+def tables(postgres: Databases, url: str) -> set[str]:
     database = url.rsplit("/", 1)[1]
     rows = postgres.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database=database)
     return {name for (name,) in rows}
 
 
-def count(postgres: PostgresServer, url: str, table: str) -> int:
+def count(postgres: Databases, url: str, table: str) -> int:
     database = url.rsplit("/", 1)[1]
     return postgres.execute(f'SELECT count(*) FROM "{table}"', database=database)[0][0]
 

@@ -15,8 +15,8 @@ import urllib.request
 import uuid
 
 import pytest
-from gitrepo import GitRepo, django_project
-from schema import find_links, schema_conformance, validate_body  # noqa: F401 - fixture
+from _support.gitrepo import GitRepo, django_project
+from _support.schema import find_links, validate_body
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 

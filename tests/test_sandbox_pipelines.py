@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from schema import schema_conformance  # noqa: F401 - fixture
-from seed import release_slug
+from _support.seed import release_slug
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 

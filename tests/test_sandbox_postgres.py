@@ -22,7 +22,8 @@ import pytest
 
 from heroku_tools.sandbox import Sandbox
 from heroku_tools.sandbox.backups import signature
-from schema import RequestLog, validate_logged_responses
+from _support.cli import HerokuCLI
+from _support.schema import RequestLog, validate_logged_responses
 
 pytestmark = pytest.mark.sandbox
 
@@ -153,8 +154,6 @@ def test_second_database_is_colored_and_destroy_drops_it(sandbox, heroku, app_na
 @pytest.fixture(scope="module")
 def source(sandbox, tmp_path_factory):
     """An app whose database holds ``items`` (3 rows), captured as b001 by ``pg:backups:capture``."""
-    from conftest import HerokuCLI
-
     home = tmp_path_factory.mktemp("home")
     heroku = HerokuCLI(sandbox.cli_env(home), home)
     name = f"pgsrc-{int(time.time()) % 100000}"
@@ -272,8 +271,6 @@ def test_copy_delete_and_reset(sandbox, heroku, source, app_name):
 
 # -- restarts ----------------------------------------------------------------------
 def test_databases_survive_a_sandbox_restart(tmp_path, heroku_bin):
-    from conftest import HerokuCLI
-
     box = Sandbox(tmp_path / "sandbox", heroku_bin=heroku_bin)
     home = tmp_path / "home"
     home.mkdir()

@@ -13,8 +13,8 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from gitrepo import GitRepo, django_project
-from schema import RequestLog, schema_conformance  # noqa: F401 - fixture
+from _support.gitrepo import GitRepo, django_project
+from _support.schema import RequestLog
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 

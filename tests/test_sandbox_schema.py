@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from schema import RequestLog, check_responses, find_links, validate_logged_responses
-from seed import release_slug
+from _support.schema import RequestLog, check_responses, find_links, validate_logged_responses
+from _support.seed import release_slug
 
 APP_ID = "01234567-89ab-cdef-0123-456789abcdef"
 

@@ -32,8 +32,8 @@ import pytest
 
 from heroku_tools.sandbox import Sandbox
 from heroku_tools.settings import load
-from project import HEROKU_TOOLS, SAMPLE, Project
-from sandboxed import Log, database_url, releases, slug_commit
+from _support.project import HEROKU_TOOLS, SAMPLE, Project
+from _support.sandboxed import Log, database_url, releases, slug_commit
 
 pytestmark = pytest.mark.sandbox
 

@@ -12,7 +12,7 @@ import os
 import textwrap
 from pathlib import Path
 
-from gitrepo import GitRepo
+from _support.gitrepo import GitRepo
 
 HERE = Path(__file__).resolve().parent
 IMPORTS = """\

@@ -9,6 +9,8 @@ what real Heroku would send::
     errors = validate_logged_responses(sandbox.requests()[start:])
     assert errors == []
 
+or, per test, with the ``schema_conformance`` fixture (``tests/conftest.py``).
+
 Two rules go beyond plain JSON Schema, because Heroku's interagent
 hyper-schema relies on them:
 
@@ -32,7 +34,6 @@ from pathlib import Path
 from collections.abc import Iterable
 
 import jsonschema
-import pytest
 from jsonschema import Draft4Validator, FormatChecker
 
 #: Heroku's public Platform API hyper-schema, vendored beside the tests.
@@ -196,6 +197,7 @@ class RequestLog:
     """The sandbox's log from the moment this object is made: one test's requests."""
 
     def __init__(self, sandbox):
+        self.sandbox = sandbox
         self.path = Path(sandbox.directory) / "requests.jsonl"
         self.offset = self.path.stat().st_size if self.path.exists() else 0
 
@@ -206,19 +208,12 @@ class RequestLog:
             fh.seek(self.offset)
             return [json.loads(line) for line in fh.read().decode().splitlines() if line.strip()]
 
+    def app_path(self, app: str) -> str:
+        """A regex for ``/apps/<app>`` as clients write it: by name or by id."""
+        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
+        return rf"/apps/({re.escape(app)}|{ident})"
+
     def assert_conform(self) -> SchemaReport:
         report = check_responses(self.entries())
         assert not report.errors, "responses that break the Platform API schema:\n" + "\n".join(report.errors)
         return report
-
-
-@pytest.fixture
-def schema_conformance(sandbox) -> RequestLog:
-    """Fails the test if any answer the sandbox gave during it breaks the schema.
-
-    Use with ``pytestmark = pytest.mark.usefixtures("schema_conformance")``
-    after ``from schema import schema_conformance``.
-    """
-    log = RequestLog(sandbox)
-    yield log
-    log.assert_conform()

@@ -6,7 +6,8 @@ import re
 
 import psycopg
 
-from project import Project
+from _support.project import Project
+from _support.schema import RequestLog
 
 
 def releases(sandbox, app: str) -> list[dict]:
@@ -33,26 +34,15 @@ def maintenance(sandbox, app: str) -> bool:
     return sandbox.api("GET", f"/apps/{app}")["maintenance"]
 
 
-class Log:
+class Log(RequestLog):
     """The sandbox's request log from now on, sorted by what the tests ask about."""
 
-    def __init__(self, sandbox):
-        self.sandbox = sandbox
-        self.start = len(sandbox.requests())
-
-    def entries(self) -> list[dict]:
-        return self.sandbox.requests()[self.start:]
-
-    def _app(self, app: str) -> str:
-        ident = self.sandbox.api("GET", f"/apps/{app}")["id"]
-        return rf"/apps/({re.escape(app)}|{ident})"
-
     def dynos(self, app: str) -> list[dict]:
-        pattern = re.compile(self._app(app) + "/dynos$")
+        pattern = re.compile(self.app_path(app) + "/dynos$")
         return [e for e in self.entries() if e["method"] == "POST" and pattern.match(e["path"])]
 
     def maintenance(self, app: str) -> list[dict]:
-        pattern = re.compile(self._app(app) + "$")
+        pattern = re.compile(self.app_path(app) + "$")
         return [
             e for e in self.entries()
             if e["method"] == "PATCH" and pattern.match(e["path"]) and isinstance(e["body"], dict) and "maintenance" in e["body"]

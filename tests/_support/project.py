@@ -3,18 +3,27 @@
 It mirrors what a team has: a bare ``origin`` repository, a working clone with
 ``master`` and ``dev`` branches holding ``examples/sampleapp``, a
 ``heroku-tools.yml`` naming three sandbox apps (dev, uat, live — live deployed
-by pipeline promotion), each app created with the real heroku CLI, with a
-Postgres add-on and coupled into a pipeline.
+by pipeline promotion), each with a Postgres add-on and coupled into a pipeline.
+
+The apps, add-ons and pipeline are made through the Platform API, as the heroku
+CLI makes them (the same requests), but without a CLI start-up (a second or two
+of CPU) for each: a project's set-up is not what its tests check, and the CLI's
+own ``apps:create``, ``addons:create`` and ``pipelines:create``/``add`` are
+tested against the sandbox in ``test_sandbox_*.py``. Everything a test runs
+afterwards goes through the real CLI and ``heroku-tools``.
 """
 from __future__ import annotations
 
+import json
 import shutil
+import ssl
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "sampleapp"
 HEROKU_TOOLS = Path(sys.executable).parent / "heroku-tools"
 
@@ -62,17 +71,33 @@ class Project:
         return self
 
     def create_apps(self, *, postgres: bool = True, pipeline: bool = True, labels=("dev", "uat", "live")) -> Project:
+        """The apps of ``labels`` (``apps:create``), each with Postgres (``addons:create heroku-postgresql``),
+        coupled into a pipeline named after the prefix (``pipelines:create``, ``pipelines:add``)."""
         for label in labels:
-            self.heroku("apps:create", self.apps[label], "--no-remote")
+            self.api("POST", "/apps", {"name": self.apps[label]})
             if postgres:
-                self.heroku("addons:create", "heroku-postgresql", "-a", self.apps[label])
+                self.api("POST", f"/apps/{self.apps[label]}/addons",
+                         {"attachment": {}, "config": {}, "plan": {"name": "heroku-postgresql"}})
         if pipeline:
             stages = {"dev": "development", "uat": "staging", "live": "production"}
-            first, *rest = labels
-            self.heroku("pipelines:create", self.prefix, "-a", self.apps[first], "--stage", stages[first])
-            for label in rest:
-                self.heroku("pipelines:add", self.prefix, "-a", self.apps[label], "--stage", stages[label])
+            created = self.api("POST", "/pipelines", {"name": self.prefix, "generation": {"name": "cedar"}})
+            for label in labels:
+                self.api("POST", "/pipeline-couplings",
+                         {"app": self.apps[label], "pipeline": created["id"], "stage": stages[label]})
         return self
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        """A Platform API call with the CLI's host, key and CA bundle from the project's environment."""
+        request = urllib.request.Request(
+            self.env["HEROKU_HOST"].rstrip("/") + path, method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {self.env['HEROKU_API_KEY']}",
+                     "Accept": "application/vnd.heroku+json; version=3", "Content-Type": "application/json"},
+        )
+        context = ssl.create_default_context(cafile=self.env["NODE_EXTRA_CA_CERTS"])
+        with urllib.request.urlopen(request, context=context, timeout=120) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
 
     # -- running things ----------------------------------------------------------
     def _run(self, argv, *, check=True, input=None, timeout=300, env=None):
