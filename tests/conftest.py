@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from heroku_tools.sandbox import Sandbox, find_pinned_heroku
+from heroku_tools.sandbox.environments import cache_root
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Builds install each app's dependencies into the user's build cache. Tests run
+# with a HOME of their own, so name the cache once, from the real HOME: every
+# sandbox of the session (and of the next) shares it, and Django is installed once.
+os.environ.setdefault("HEROKU_TOOLS_BUILD_CACHE", str(cache_root()))
 
 
 @pytest.fixture(scope="session")
