@@ -103,7 +103,7 @@ def package_manager(build_dir: Path) -> str:
 def requirement_files(build_dir: Path, name: str = "requirements.txt") -> list[Path]:
     """``requirements.txt`` and every file it includes with ``-r``/``-c``, recursively, once each."""
     seen: list[Path] = []
-    pending = [build_dir / name]
+    pending = [(build_dir / name).resolve()]
     while pending:
         path = pending.pop(0)
         if path in seen or not path.is_file():
