@@ -91,7 +91,7 @@ def test_a_real_django_project_deploys_with_its_own_heroku_set_up(sandbox, herok
     assert current["description"] == f"Deploy {COMMIT[:7]}" and current["status"] == "succeeded"
     slug_dir = sandbox.directory / "slugs" / current["slug"]["id"] / "app"
     environment = (slug_dir / ".heroku" / "python").resolve()
-    assert list(environment.glob("lib/python3.12/site-packages/wagtail/__init__.py"))
+    assert list(environment.glob("lib/python3.*/site-packages/wagtail/__init__.py"))
     assert list(environment.glob("bin/uwsgi"))
 
     release_output = read(current["output_stream_url"], sandbox.ca_file)

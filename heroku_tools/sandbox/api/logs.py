@@ -39,8 +39,11 @@ def create_log_session(req):
     dyno = body.get("dyno") or body.get("dyno_name") or body.get("type")
     session = Session(app["id"], Filter(dyno or None, body.get("source") or None), _lines(body.get("lines")),
                       bool(body.get("tail")), time.monotonic())
+    sessions = req.sandbox.log_sessions
+    for stale in [key for key, old in list(sessions.items()) if old.expired()]:
+        sessions.pop(stale, None)
     session_id = new_id()
-    req.sandbox.log_sessions[session_id] = session
+    sessions[session_id] = session
     created = now()
     return Response(201, {
         "created_at": created,
