@@ -8,10 +8,12 @@ read from the sandbox's releases, builds and logs and from what the CLI printed.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -164,14 +166,14 @@ def test_logs_tail_follows_new_lines_and_ends_with_the_cli(sandbox, heroku, repo
         while sandbox.state()["log_streams"] < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sandbox.state()["log_streams"] == 1
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout], daemon=True).start()
         heroku("config:set", "TAILED=1", "-a", app_name)
 
-        seen = []
-        while time.monotonic() < deadline:
-            seen.append(tail.stdout.readline())
-            if "Set TAILED config vars by user" in seen[-1]:
-                break
-        assert "app[api]: Set TAILED config vars by user developer@example.com" in seen[-1]
+        seen = ""
+        while "Set TAILED config vars by user" not in seen:
+            seen = lines.get(timeout=max(deadline - time.monotonic(), 0.1))  # queue.Empty fails the test
+        assert "app[api]: Set TAILED config vars by user developer@example.com" in seen
 
         os.killpg(tail.pid, signal.SIGINT)
         assert tail.wait(timeout=10) is not None

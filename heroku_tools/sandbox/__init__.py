@@ -101,7 +101,13 @@ class Sandbox:
     def start(self, timeout: float = 60.0) -> Sandbox:
         """Start the server unless it is already running (then apply this object's settings); wait until it answers."""
         if self.is_running():
-            self.configure(**self.settings)
+            try:
+                self.configure(**self.settings)
+            except urllib.error.HTTPError as error:
+                raise SandboxError(
+                    f"the sandbox running in {self.directory} cannot take settings ({error}): it is older than this "
+                    "heroku-tools; restart it (`heroku-tools sandbox down`, then `up`)"
+                ) from None
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
         self.pid_file.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,14 +69,19 @@ def start_release(sandbox, app: dict, slug_id: str, description: str) -> dict:
 
 
 def _release_phase(state, app: dict, release: dict, slug: dict, command: str, log: Path, fail: bool) -> None:
-    """Run the release command in a release dyno, then settle the release."""
+    """Run the release command in a release dyno, then settle the release (a sandbox error fails it, never hangs it)."""
     record = _register_dyno(state, app, release, command)
     with log.open("ab", buffering=0) as out:
         if fail:
             out.write(b"Error: release command failed (a fault armed in the sandbox).\n")
             succeeded = False
         else:
-            succeeded = _run_release_command(state, app, release, slug, record, out) == 0
+            try:
+                succeeded = _run_release_command(state, app, release, slug, record, out) == 0
+            except Exception as error:  # noqa: BLE001 - the release must settle; the traceback goes to server.log
+                traceback.print_exc()
+                out.write(f"Error: the sandbox could not run the release command: {error}\n".encode())
+                succeeded = False
     _forget_dyno(state, app, record)
     state.update_release(release, status="succeeded" if succeeded else "failed")
     state.releases(app)  # recompute ``current``
