@@ -41,6 +41,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -232,6 +233,16 @@ def provide(root: Path, name: str, build: Callable[[Path], dict], probe: str = "
 
 
 # -- running the installers -------------------------------------------------------------------
+def bundled_pip(interpreter: Path) -> Path | None:
+    """The pip wheel ``interpreter`` bundles for ``ensurepip`` (pip runs from it), if it has one."""
+    probe = "import ensurepip, pathlib; print(*pathlib.Path(ensurepip.__file__).parent.glob('_bundled/pip-*.whl'))"
+    try:
+        found = subprocess.run([str(interpreter), "-c", probe], capture_output=True, text=True, timeout=30, check=False).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(found[0]) if found else None
+
+
 def installer_environment(root: Path, venv: Path, base: dict) -> dict:
     """The environment installers run in: this machine's (its pip/uv configuration), the new venv first on PATH."""
     env = {k: v for k, v in base.items() if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
@@ -289,21 +300,33 @@ class Installer:
     def _build(self, venv: Path) -> dict:
         plan = self.plan
         self.out.step(f"Installing Python {plan.interpreter.dotted}")
-        if self._run([plan.interpreter.path, "-m", "venv", venv], venv) != 0:
+        if self._run([plan.interpreter.path, "-m", "venv", "--without-pip", venv], venv) != 0:
             raise InstallError(f"Error: Unable to create a virtual environment with {plan.interpreter.path}.")
+        self._install_installer(venv)
         getattr(self, f"_install_{plan.manager}")(venv)
         return {"python": plan.interpreter.dotted, "interpreter": str(plan.interpreter.path), "manager": plan.manager,
                 "tool": plan.tool_version, "files": plan.files, "app_dir": str(plan.build_dir)}
 
-    def _install_pip(self, venv: Path) -> None:
+    def _install_installer(self, venv: Path) -> None:
+        """pip (and setuptools up to Python 3.12) at the buildpack's versions, as the buildpack installs them.
+
+        Like the buildpack, pip is run from the wheel Python bundles (``ensurepip/_bundled``),
+        which is much quicker than ``ensurepip``; an interpreter without it (Debian's) gets
+        them through the sandbox's own pip instead. uv and Poetry themselves are installed with it.
+        """
         packages, shown = [f"pip=={PIP_VERSION}"], f"pip {PIP_VERSION}"
         if self.plan.interpreter.version[:2] <= (3, 12):
             packages.append(f"setuptools=={SETUPTOOLS_VERSION}")
             shown += f" and setuptools {SETUPTOOLS_VERSION}"
-        self.out.step(f"Installing {shown}")
-        if self._run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", *packages], venv) != 0:
+        if self.plan.manager == "pip":
+            self.out.step(f"Installing {shown}")
+        wheel = bundled_pip(self.plan.interpreter.path)
+        runner = [venv / "bin" / "python", wheel / "pip"] if wheel else [sys.executable, "-m", "pip", "--python", venv / "bin" / "python"]
+        if self._run([*runner, "install", "--quiet", *packages], venv) != 0:
             raise InstallError("Error: Unable to install pip.\n\nIn some cases, this happens due to a temporary issue with\n"
                                "the network connection or Python Package Index (PyPI).")
+
+    def _install_pip(self, venv: Path) -> None:
         self.out.step(f"Installing dependencies using '{self.plan.command_text()}'")
         argv = [venv / "bin" / "pip", "install", "-r", "requirements.txt", "--exists-action=w", "--no-input",
                 "--progress-bar", "off", f"--src={venv / 'src'}"]
