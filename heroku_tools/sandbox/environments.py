@@ -244,10 +244,11 @@ def bundled_pip(interpreter: Path) -> Path | None:
 
 
 def installer_environment(root: Path, venv: Path, base: dict) -> dict:
-    """The environment installers run in: this machine's (its pip/uv configuration), the new venv first on PATH."""
+    """The environment installers run in: this machine's (its pip/uv configuration, its compilers), the new venv first on PATH."""
     env = {k: v for k, v in base.items() if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
+    system = base.get("PATH") or os.pathsep.join(("/usr/local/bin", "/usr/bin", "/bin"))
     env.update(
-        PATH=f"{venv / 'bin'}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin",
+        PATH=f"{venv / 'bin'}{os.pathsep}{system}",
         VIRTUAL_ENV=str(venv),
         PIP_CACHE_DIR=str(root / "pip"),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
