@@ -173,6 +173,7 @@ class Demo:
             self.say(f"wiped {SANDBOX_DIR.relative_to(ROOT)}, {DEMO_HOME.relative_to(ROOT)}")
         if sandbox.is_running():
             self.say(f"reusing the sandbox already running in {SANDBOX_DIR.relative_to(ROOT)} (pid {sandbox.pid()})")
+            sandbox.configure(reuse_env=False, strict=False)  # builds install each app's dependencies, as Heroku's do
         else:
             self.say(f"starting a sandbox in {SANDBOX_DIR.relative_to(ROOT)} ...")
             sandbox.start()

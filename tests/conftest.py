@@ -28,9 +28,15 @@ from _support.cli import HerokuCLI
 from _support.home import GITCONFIG, make_home
 from _support.schema import RequestLog
 from heroku_tools.sandbox import Sandbox, find_pinned_heroku
+from heroku_tools.sandbox.environments import cache_root
 from heroku_tools.sandbox.postgres import PostgresError, find_bin_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Builds install each app's dependencies into the user's build cache. Tests run
+# with a HOME of their own, so name the cache once, from the real HOME: every
+# sandbox of the session (and of the next) shares it, and Django is installed once.
+os.environ.setdefault("HEROKU_TOOLS_BUILD_CACHE", str(cache_root()))
 
 # Timing is not an assertion here: under a loaded machine (parallel workers,
 # real subprocesses) Hypothesis's per-example deadline only produces flakes.

@@ -155,13 +155,14 @@ def test_ps_scale(sandbox, heroku, app_name):
 
     scaled = heroku("ps:scale", "web=2", "worker=1:Standard-1X", "-a", app_name)
     assert "now running web at 2:Basic, worker at 1:Standard-1X" in scaled.stderr
-    assert heroku("ps:scale", "-a", app_name).stdout.strip() == "web=2:Basic worker=1:Standard-1X"
+    # The release phase has run, so the formation has ``release`` (at zero), as on Heroku.
+    assert heroku("ps:scale", "-a", app_name).stdout.strip() == "release=0:Basic web=2:Basic worker=1:Standard-1X"
 
     missing = heroku("ps:scale", "clock=1", "-a", app_name, check=False)
     assert missing.returncode == 2
     assert "Couldn't find that process type (clock)." in missing.stderr
     formation = {f["type"]: (f["quantity"], f["size"]) for f in sandbox.api("GET", f"/apps/{app_name}/formation")}
-    assert formation == {"web": (2, "Basic"), "worker": (1, "Standard-1X")}
+    assert formation == {"release": (0, "Basic"), "web": (2, "Basic"), "worker": (1, "Standard-1X")}
 
 
 def test_auth_token_and_whoami(sandbox, heroku):

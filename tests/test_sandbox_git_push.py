@@ -92,7 +92,8 @@ def test_push_builds_collectstatic_and_releases_then_fast_forward_and_force(sand
     assert slug["stack"]["name"] == "heroku-24" and slug["checksum"].startswith("SHA256:") and slug["size"] > 0
     files = slug_dir(sandbox, slug["id"])
     assert (files / "staticfiles" / "site.css").read_text() == "body { color: #430098; }\n"
-    assert (files / "release-ran.txt").read_text() == "release phase ran\n"
+    # The release phase ran in a dyno of its own: what it wrote went with that dyno, as on Heroku.
+    assert not (files / "release-ran.txt").exists()
 
     state = sandbox.state()
     (build,) = [b for b in state["builds"].values() if b["source_blob"]["version"] == first]

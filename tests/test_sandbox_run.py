@@ -60,6 +60,13 @@ def slug_dir(sandbox, app: str) -> Path:
     return sandbox.directory / "slugs" / slug_id / "app"
 
 
+def assert_own_copy_of_the_slug(sandbox, app: str, cwd: Path) -> None:
+    """A one-off dyno runs in a copy of the release's slug of its own (``dynos/<id>/app``), gone once it ended."""
+    assert cwd.parent.parent == sandbox.directory / "dynos" and cwd.name == "app"
+    assert cwd != slug_dir(sandbox, app)
+    wait_for(lambda: not cwd.exists())
+
+
 def run_x(heroku, app: str, command: str, **kwargs):
     return heroku("run", "-x", "--no-tty", "-a", app, "--", command, check=False, **kwargs)
 
@@ -131,7 +138,7 @@ def test_dyno_sees_config_vars_env_flag_and_slug_directory(heroku, sandbox, app)
     assert result.returncode == 0, result.stderr
     values, cwd = result.stdout.splitlines()
     assert values == f"hello there|from-flag|v{version}"
-    assert Path(cwd) == slug_dir(sandbox, app)
+    assert_own_copy_of_the_slug(sandbox, app, Path(cwd))
 
 
 def test_django_management_command_runs_from_the_slug(heroku, sandbox, app):
@@ -140,7 +147,9 @@ def test_django_management_command_runs_from_the_slug(heroku, sandbox, app):
     result = run_x(heroku, app, "python manage.py whereami")
 
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(rf"dyno=run\.\d{{4}} greeting=bonjour cwd={re.escape(str(slug_dir(sandbox, app)))}\n", result.stdout)
+    found = re.fullmatch(r"dyno=run\.\d{4} greeting=bonjour cwd=(\S+)\n", result.stdout)
+    assert found, result.stdout
+    assert_own_copy_of_the_slug(sandbox, app, Path(found.group(1)))
     failing = run_x(heroku, app, "python manage.py no_such_command")
     assert failing.returncode == 1
     assert "Unknown command: 'no_such_command'" in failing.stdout

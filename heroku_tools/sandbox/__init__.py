@@ -11,6 +11,13 @@ its state, its request log and its fault switches::
         subprocess.run(["heroku", "apps:create", "demo"], env=sandbox.cli_env(home), check=True)
         assert sandbox.state()["apps"]
 
+Builds install each app's dependencies as Heroku's Python buildpack does, into
+environments cached for the user (``$HEROKU_TOOLS_BUILD_CACHE`` or
+``~/.cache/heroku-tools/build``); ``Sandbox(..., reuse_env=True)`` (``sandbox up
+--reuse-env``) makes dynos use this process's own Python instead, faster and
+less faithful, and ``strict=True`` fails builds the sandbox cannot make as
+Heroku would (a Python version not installed here).
+
 The library itself never asks whether it is talking to the sandbox: the same
 code paths run against real Heroku.
 """
@@ -71,12 +78,17 @@ def ignore_in_git(directory: Path) -> None:
 
 
 class Sandbox:
-    """Start, stop and inspect one sandbox living in ``directory``."""
+    """Start, stop and inspect one sandbox living in ``directory``.
 
-    def __init__(self, directory: Path | str | None = None, *, heroku_bin: Path | str | None = None):
+    ``reuse_env`` and ``strict`` are how :meth:`start` runs it (see the
+    module's docstring); starting a sandbox that already runs applies them to it.
+    """
+
+    def __init__(self, directory: Path | str | None = None, *, heroku_bin: Path | str | None = None,
+                 reuse_env: bool = False, strict: bool = False):
         self.directory = Path(directory or os.environ.get("HEROKU_TOOLS_SANDBOX") or DEFAULT_DIRECTORY).resolve()
         self.heroku_bin = Path(heroku_bin) if heroku_bin else find_pinned_heroku()
-        self._started_here = False
+        self.settings = {"reuse_env": reuse_env, "strict": strict}
         self._process: subprocess.Popen | None = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -96,22 +108,29 @@ class Sandbox:
         return self.pid() is not None and self._healthy()
 
     def start(self, timeout: float = 60.0) -> Sandbox:
-        """Start the server unless it is already running; wait until it answers."""
+        """Start the server unless it is already running (then apply this object's settings); wait until it answers."""
         self.directory.mkdir(parents=True, exist_ok=True)
         ignore_in_git(self.directory)  # a sandbox started by an older heroku-tools gets it too
         if self.is_running():
+            try:
+                self.configure(**self.settings)
+            except urllib.error.HTTPError as error:
+                raise SandboxError(
+                    f"the sandbox running in {self.directory} cannot take settings ({error}): it is older than this "
+                    "heroku-tools; restart it (`heroku-tools sandbox down`, then `up`)"
+                ) from None
             return self
         self.pid_file.unlink(missing_ok=True)
         log = open(self.directory / "server.log", "ab")
+        flags = [f"--{name.replace('_', '-')}" for name, on in self.settings.items() if on]
         process = subprocess.Popen(
-            [sys.executable, "-m", "heroku_tools.sandbox.server", "--state", str(self.directory)],
+            [sys.executable, "-m", "heroku_tools.sandbox.server", "--state", str(self.directory), *flags],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self._started_here = True
         self._process = process
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -284,6 +303,12 @@ class Sandbox:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def configure(self, **settings: bool) -> dict:
+        """Change how the running sandbox builds and runs dynos (``reuse_env``, ``strict``); the settings now."""
+        applied = self.api("PUT", "/_sandbox/settings", settings)
+        self.settings.update(applied)
+        return applied
+
     def arm_fault(self, app: str, point: str, times: int = 1) -> None:
         """Make the next ``times`` ``point`` operations of ``app`` fail as Heroku's would."""
         self.api("POST", "/_sandbox/faults", {"app": app, "point": point, "times": times})
@@ -305,5 +330,6 @@ class Sandbox:
                 apps=sorted(app["name"] for app in snapshot["apps"].values()),
                 pipelines=sorted(p["name"] for p in snapshot["pipelines"].values()),
                 postgres=snapshot.get("postgres"),
+                settings=snapshot.get("settings"),
             )
         return info

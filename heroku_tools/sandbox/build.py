@@ -1,13 +1,20 @@
 """What a ``git push`` to the sandbox does: build the commit into a slug, then release it.
 
-The build stands in for Heroku's Python buildpack on the Heroku-24 stack: the
-commit's files become the slug (``git archive``), a Django app gets
-``python manage.py collectstatic --noinput`` with the app's config vars unless
-``DISABLE_COLLECTSTATIC`` is set, and the ``Procfile`` gives the process
-types. Dependencies are not installed: commands run with the sandbox's own
-Python (see :mod:`heroku_tools.sandbox.runtime`). The output follows the
-buildpack's and the push's wording, line by line, so whatever parses Heroku's
-push output parses the sandbox's.
+The build follows Heroku's Python buildpack on the Heroku-24 stack: the
+commit's files become the slug (``git archive``); the Python version is read
+from ``runtime.txt``/``.python-version`` and an interpreter of that version
+found on this machine (:mod:`heroku_tools.sandbox.pythons`); the dependencies
+of ``requirements.txt``, ``poetry.lock`` or ``uv.lock`` are installed with
+their own tool into an environment shared through the user's build cache
+(:mod:`heroku_tools.sandbox.environments`), which the slug links to as
+``.heroku/python``; a Django app then gets ``python manage.py collectstatic
+--noinput`` in that environment with the app's config vars, unless
+``DISABLE_COLLECTSTATIC`` is set; the ``Procfile`` gives the process types.
+A failed install or collectstatic rejects the push and leaves the app as it
+was. With ``sandbox up --reuse-env`` nothing is installed and the sandbox's
+own Python stands in. The output follows the buildpack's and the push's
+wording, line by line, so whatever parses Heroku's push output parses the
+sandbox's; it also goes to the app's log as ``heroku[build]`` lines.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import runtime
+from . import environments, pythons, runtime
 from .api.slugs import new_slug
 from .releasing import follow, start_release, stream_url, wait_release
 from .state import STACK, new_id, now
@@ -38,21 +45,33 @@ PYTHON_MARKERS = (
 )
 
 
+REJECTED = "Push rejected, failed to compile Python app."
+
+
 class BuildFailed(Exception):
     """The build stopped; the message is the buildpack's reason."""
 
 
 class Output:
-    """Build output in the buildpack's layout, to the pusher and the build's stream."""
+    """Build output in the buildpack's layout, to the pusher, the build's stream and the app's log."""
 
-    def __init__(self, emit: Callable[[str], None], log: Path | None = None):
-        self.emit, self.log = emit, log
+    def __init__(self, emit: Callable[[str], None], log: Path | None = None, app_log: Callable[[str], None] | None = None):
+        self.emit, self.log, self.app_log = emit, log, app_log
 
     def line(self, text: str = "") -> None:
         self.emit(text + "\n")
         if self.log is not None:
             with self.log.open("a") as fh:
                 fh.write(text + "\n")
+        if self.app_log is not None and text.strip():
+            self.app_log(text)
+
+    def warning(self, *lines: str) -> None:
+        """A buildpack warning: its lines after ``' !     '``, set off by blank lines."""
+        self.line()
+        for text in lines:
+            self.error(text)
+        self.line()
 
     def step(self, text: str) -> None:
         self.line(f"-----> {text}")
@@ -78,8 +97,9 @@ def deploy_push(sandbox, app: dict, updates: list[dict], git_env: dict, emit: Ca
         return 0
     commit = deploys[0]["new"]
     emit("Compressing source files... done.\nBuilding source:\n\n")
+    state = sandbox.state
     build = create_build(sandbox, app, commit, git_env)
-    out = Output(emit, sandbox.state.stream_path(build["id"]))
+    out = Output(emit, state.stream_path(build["id"]), lambda text: state.logs.emit(app["id"], "heroku", "build", text))
     try:
         slug = build_slug(sandbox, app, build, commit, git_env, out)
     except BuildFailed as failure:
@@ -87,11 +107,12 @@ def deploy_push(sandbox, app: dict, updates: list[dict], git_env: dict, emit: Ca
             out.error(line)
         out.line()
         out.error("Push failed")
-        finish_build(sandbox, build, "failed")
+        finish_build(sandbox, app, build, "failed")
         emit(f"Verifying deploy...\n\n!\tPush rejected to {app['name']}.\n\n")
         return 1
+    state.log_api(app, "Build succeeded")
     release = start_release(sandbox, app, slug["id"], f"Deploy {commit[:7]}")
-    finish_build(sandbox, build, "succeeded", slug_id=slug["id"], release_id=release["id"])
+    finish_build(sandbox, app, build, "succeeded", slug_id=slug["id"], release_id=release["id"])
     # A release phase may finish before we print this: output_stream_url says it exists.
     release_phase = bool(release.get("output_stream_url"))
     out.step("Launching...")
@@ -151,15 +172,20 @@ def create_build(sandbox, app: dict, commit: str, git_env: dict) -> dict:
     }
     with state.mutate() as data:
         data.setdefault("builds", {})[build_id] = build
+    state.log_api(app, f"Build started by user {state.account['email']}")
     return build
 
 
-def finish_build(sandbox, build: dict, status: str, slug_id: str | None = None, release_id: str | None = None) -> None:
-    with sandbox.state.mutate():
+def finish_build(sandbox, app: dict, build: dict, status: str, slug_id: str | None = None, release_id: str | None = None) -> None:
+    """Settle the build record; a failure is said in the app's log as Heroku's API says it."""
+    state = sandbox.state
+    with state.mutate():
         build["status"] = status
         build["slug"] = {"id": slug_id} if slug_id else None
         build["release"] = {"id": release_id} if release_id else None
         build["updated_at"] = now()
+    if status == "failed":
+        state.log_api(app, f"Build failed -- check your build output: https://dashboard.heroku.com/apps/{app['id']}/activity/builds/{build['id']}")
 
 
 def build_slug(sandbox, app: dict, build: dict, commit: str, git_env: dict, out: Output) -> dict:
@@ -172,7 +198,7 @@ def build_slug(sandbox, app: dict, build: dict, commit: str, git_env: dict, out:
     out.step("Determining which buildpack to use for this app")
     try:
         if state.take_fault(app["name"], "build"):
-            raise BuildFailed("Build failed (a fault armed in the sandbox).\nPush rejected, failed to compile Python app.")
+            raise BuildFailed(f"Build failed (a fault armed in the sandbox).\n{REJECTED}")
         extract(sandbox, app, commit, git_env, slug_dir)
         if not any((slug_dir / marker).exists() for marker in PYTHON_MARKERS):
             raise BuildFailed(
@@ -181,7 +207,7 @@ def build_slug(sandbox, app: dict, build: dict, commit: str, git_env: dict, out:
                 "\t\t\tSee https://devcenter.heroku.com/articles/buildpacks"
             )
         out.step("Python app detected")
-        out.step(f"Using the sandbox's Python {platform.python_version()}; requirements are not installed")
+        install_dependencies(sandbox, app, slug_dir, out)
         collectstatic(sandbox, app, commit, slug_dir, out)
         process_types = read_procfile(slug_dir / "Procfile")
         out.step("Discovering process types")
@@ -208,6 +234,76 @@ def build_slug(sandbox, app: dict, build: dict, commit: str, git_env: dict, out:
     with state.mutate():
         app["buildpack_provided_description"] = "Python"
     return slug
+
+
+# -- Python and dependencies ---------------------------------------------------------
+def install_dependencies(sandbox, app: dict, slug_dir: Path, out: Output) -> None:
+    """Python and the app's packages, as the buildpack installs them, linked into the slug as ``.heroku/python``.
+
+    The app's previous build is remembered (its Python version is "sticky",
+    and a change of inputs is reported as the buildpack's discarded cache).
+    """
+    state = sandbox.state
+    if runtime.reuse_env(state):
+        out.step(f"Using the sandbox's own Python {platform.python_version()}; requirements are not installed (sandbox up --reuse-env)")
+        return
+    previous = app.get("_build") or {}
+    try:
+        request = pythons.read_request(slug_dir, cached=previous.get("python"))
+        out.step(request.step_line())
+        interpreter = pick_interpreter(state, request, out)
+        plan = environments.Plan.for_app(interpreter, slug_dir, state.config(app))
+        root = environments.cache_root()
+        if previous and not environments.published(root / "envs" / plan.name):
+            report_discarded(previous, plan, out)
+        environment, _ = environments.Installer(plan, root, dict(os.environ), out).provide()
+    except (pythons.VersionError, environments.InstallError) as error:
+        raise BuildFailed(f"{error}\n\n{REJECTED}") from None
+    link = slug_dir / ".heroku" / "python"
+    if link.exists() or link.is_symlink():
+        raise BuildFailed(f"Error: Existing '.heroku/python/' directory found.\nDelete it from the repository.\n\n{REJECTED}")
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(environment.absolute())
+    with state.mutate():
+        app["_build"] = {"python": interpreter.dotted, "manager": plan.manager, "files": plan.files}
+
+
+def pick_interpreter(state, request: pythons.Request, out: Output) -> pythons.Interpreter:
+    """An interpreter for ``request``: a match, else the nearest with a warning, or a failure when strict."""
+    found = pythons.find_interpreters()
+    interpreter, matches = pythons.choose(request, found)
+    if matches:
+        return interpreter
+    available = ", ".join(i.dotted for i in found) or "none"
+    if interpreter is None or state.data["settings"].get("strict"):
+        raise BuildFailed(
+            f"Error: Python {request.version} is not installed on this machine (the sandbox downloads no interpreters).\n"
+            f"Pythons found: {available}. Install Python {request.version} with pyenv or uv, or change {request.origin}.\n\n{REJECTED}"
+        )
+    out.warning(
+        f"Warning: Python {request.version} is not installed on this machine.",
+        "",
+        f"The sandbox builds with Python {interpreter.dotted} ({interpreter.path}), the nearest it found;",
+        f"Heroku would use Python {request.version}. Pythons found: {available}.",
+        "Install it with pyenv or uv, or start the sandbox with --strict to fail such builds.",
+    )
+    return interpreter
+
+
+def report_discarded(previous: dict, plan: environments.Plan, out: Output) -> None:
+    """The buildpack's "Discarding cache since:" and its reasons, when the inputs changed."""
+    reasons = []
+    if previous.get("python") != plan.interpreter.dotted:
+        reasons.append(f"The Python version has changed from {previous.get('python')} to {plan.interpreter.dotted}")
+    if previous.get("manager") != plan.manager:
+        reasons.append(f"The package manager has changed from {previous.get('manager')} to {plan.manager}")
+    else:
+        changed = sorted(set(previous.get("files", {}).items()) ^ set(plan.files.items()))
+        reasons += [f"The contents of {name} changed" for name in dict.fromkeys(name for name, _ in changed)]
+    if reasons:
+        out.step("Discarding cache since:")
+        for reason in reasons:
+            out.detail(f"- {reason}")
 
 
 def git_environment(sandbox, app: dict, git_env: dict) -> dict:
@@ -260,11 +356,32 @@ def collectstatic(sandbox, app: dict, commit: str, slug_dir: Path, out: Output) 
     if disabled and disabled != "0":
         out.step("Skipping Django collectstatic since the env var DISABLE_COLLECTSTATIC is set.")
         return
-    out.step("$ python manage.py collectstatic --noinput")
+    home = slug_dir.parent / "build-home"  # HOME is /app during a build on Heroku, not the slug
+    home.mkdir(exist_ok=True)
     env = runtime.dyno_environment(
-        sandbox.state, app, "build", {"SOURCE_VERSION": commit, "STACK": (app.get("build_stack") or STACK)["name"]}
+        sandbox.state, app, None, slug_dir,
+        extra={"SOURCE_VERSION": commit, "STACK": (app.get("build_stack") or STACK)["name"], "HOME": str(home)},
     )
-    env.pop("DYNO", None)
+    try:
+        if not django_installed(env, slug_dir):
+            return
+        out.step("$ python manage.py collectstatic --noinput")
+        run_collectstatic(env, slug_dir, out)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def django_installed(env: dict, slug_dir: Path) -> bool:
+    """Whether the build's Python can import Django: the buildpack skips collectstatic otherwise."""
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('django') is None)"
+    try:
+        return subprocess.run(["python", "-c", probe], cwd=slug_dir, env=env, capture_output=True, check=False).returncode == 0
+    except OSError:
+        return False
+
+
+def run_collectstatic(env: dict, slug_dir: Path, out: Output) -> None:
+    """``manage.py collectstatic`` with its output indented; :class:`BuildFailed` with the buildpack's message."""
     process = subprocess.Popen(
         ["python", "manage.py", "collectstatic", "--noinput"],
         cwd=slug_dir,
@@ -294,7 +411,7 @@ def collectstatic(sandbox, app: dict, commit: str, slug_dir: Path, out: Output) 
             "\n"
             "https://devcenter.heroku.com/articles/django-assets\n"
             "\n"
-            "Push rejected, failed to compile Python app."
+            f"{REJECTED}"
         )
     out.line()
 

@@ -1,8 +1,12 @@
 """One-off dynos: the processes behind ``heroku run`` and ``heroku run:detached``.
 
-A one-off dyno is ``bash -c COMMAND`` in the current release's slug directory,
-with the app's config vars (plus the ``env`` of the request) as its environment,
-in its own process group so stopping the dyno stops everything it started.
+A one-off dyno is ``bash -c COMMAND`` in a copy of the current release's slug
+of its own (see :class:`heroku_tools.sandbox.runtime.DynoWorld`), removed when
+it ends, with the slug's Python and the app's config vars (plus the ``env`` of
+the request) as its environment, in its own process group so stopping the dyno
+stops everything it started. What one dyno writes, no other dyno sees. Its
+life goes to the app's log (``heroku[run.1234]``), and a detached dyno's output
+too (``app[run.1234]``).
 
 Dyno records live in ``state.data["dynos"][app_id][dyno_id]``, shaped as the
 Platform API shows them, for as long as the process runs: Heroku forgets a
@@ -17,12 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import secrets
 import signal
 from pathlib import Path
 
-from .runtime import dyno_environment, slug_path
+from .runtime import DynoWorld, dyno_name, remove_leftover_dynos
 from .state import ApiError, State, new_id, now, public
 
 #: How long an attached dyno waits for ``heroku run`` to connect before it is dropped.
@@ -37,34 +40,56 @@ DEFAULT_SIZE = "Basic"
 
 #: Seconds between SIGTERM and SIGKILL when a dyno is stopped (Heroku allows 30).
 STOP_GRACE = 30.0
+#: Seconds between SIGHUP and SIGKILL when ``heroku run`` hangs up (the sandbox's choice).
+HANGUP_GRACE = 5.0
 
 
 class Dyno:
     """A one-off dyno between its creation and the end of its process."""
 
-    def __init__(self, state: State, app: dict, record: dict, directory: Path, env: dict, faulty: bool):
+    def __init__(self, state: State, app: dict, record: dict, release: dict, env: dict, faulty: bool):
         self.state, self.app, self.record = state, app, record
-        self.directory, self.env, self.faulty = directory, env, faulty
+        self.release, self.env, self.faulty = release, env, faulty
         self.process: asyncio.subprocess.Process | None = None
+        self.world: DynoWorld | None = None
 
     @property
     def name(self) -> str:
         return self.record["name"]
 
+    def log(self, source: str, message: str) -> None:
+        self.state.logs.emit(self.app["id"], source, self.name, message)
+
     async def spawn(self, **stdio) -> asyncio.subprocess.Process:
-        """Start the command in the release's slug; the dyno is ``up`` from here on."""
-        self.directory.mkdir(parents=True, exist_ok=True)  # a slug never uploaded is an empty one
+        """Copy the slug for this dyno and start the command in it; the dyno is ``up`` from here on."""
+        loop = asyncio.get_running_loop()
+        self.world = await loop.run_in_executor(None, lambda: DynoWorld.create(
+            self.state, self.app, self.release["slug"]["id"], self.record["id"], self.name, self.record["command"],
+            self.release, self.env,
+        ))
+        self.log("heroku", f"Starting process with command `{self.record['command']}`")
         self.process = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            self.record["command"],
-            cwd=str(self.directory),
-            env=dyno_environment(self.state, self.app, self.name, self.env),
-            start_new_session=True,
-            **stdio,
+            *self.world.argv, cwd=str(self.world.app_dir), env=self.world.env, start_new_session=True, **stdio,
         )
         self.set_state("up")
+        self.log("heroku", "State changed from starting to up")
         return self.process
+
+    def ended(self) -> None:
+        """Log the end of the process and throw the dyno's files away."""
+        if self.process is not None and self.process.returncode is not None:
+            self.log("heroku", f"Process exited with status {self.process.returncode}")
+            self.log("heroku", "State changed from up to complete")
+        if self.world is not None:
+            self.world.remove()
+            self.world = None
+
+    def hang_up(self) -> None:
+        """The CLI went away: SIGHUP to every process of the dyno, SIGKILL to what survives it, as on Heroku."""
+        if self.process is not None and self.process.returncode is None:
+            self.log("heroku", "Client connection closed. Sending SIGHUP to all processes")
+            self.kill(signal.SIGHUP)
+            asyncio.get_running_loop().call_later(HANGUP_GRACE, self.kill_if_running)
 
     def set_state(self, value: str) -> None:
         with self.state.mutate():
@@ -72,12 +97,17 @@ class Dyno:
             self.record["updated_at"] = now()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the dyno's whole process group (a dyno stops as a unit)."""
-        if self.process is not None and self.process.returncode is None:
+        """Signal the dyno's whole process group: a dyno stops as a unit, background jobs included."""
+        if self.process is not None:
             try:
                 os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
+            except (ProcessLookupError, PermissionError):
                 pass
+
+    def kill_if_running(self, sig: int = signal.SIGKILL) -> None:
+        """:meth:`kill`, unless the command has ended (a later signal must not reach a reused process id)."""
+        if self.process is not None and self.process.returncode is None:
+            self.kill(sig)
 
 
 class DynoRuntime:
@@ -91,6 +121,7 @@ class DynoRuntime:
         self.awaiting_attach: dict[str, Dyno] = {}
         with state.mutate() as data:
             data["dynos"] = {}  # dynos never outlive the server that ran them
+        remove_leftover_dynos(state)
 
     # -- creation (API threads) ------------------------------------------------
     def create(self, app: dict, body: dict) -> dict:
@@ -125,7 +156,8 @@ class DynoRuntime:
             "type": body.get("type") or "run",
             "updated_at": created,
         }
-        dyno = Dyno(self.state, app, record, slug_path(self.state, release["slug"]["id"]), env, faulty)
+        dyno = Dyno(self.state, app, record, release, env, faulty)
+        self.state.log_api(app, f"Starting process with command `{command}` by user {self.state.account['email']}")
         with self.state.mutate() as data:
             data["dynos"].setdefault(app["id"], {})[record["id"]] = record
         self.running[record["id"]] = dyno
@@ -142,11 +174,7 @@ class DynoRuntime:
 
     def _new_name(self, app: dict) -> str:
         """``run.NNNN``: Heroku numbers one-off dynos at random, unique per app."""
-        taken = {d["name"] for d in self.state.data["dynos"].get(app["id"], {}).values()}
-        while True:
-            name = f"run.{random.randint(1000, 9999)}"
-            if name not in taken:
-                return name
+        return dyno_name("run", {d["name"] for d in self.state.data["dynos"].get(app["id"], {}).values()})
 
     # -- lifecycle (event loop) ------------------------------------------------
     def claim(self, secret: str) -> Dyno | None:
@@ -159,7 +187,8 @@ class DynoRuntime:
             self.finish(dyno)
 
     def finish(self, dyno: Dyno) -> None:
-        """Forget a dyno whose process ended (or never started)."""
+        """Forget a dyno whose process ended (or never started), and its files."""
+        dyno.ended()
         self.running.pop(dyno.record["id"], None)
         with self.state.mutate() as data:
             data["dynos"].get(dyno.app["id"], {}).pop(dyno.record["id"], None)
@@ -168,16 +197,28 @@ class DynoRuntime:
         return self.state.directory / "dynos" / f"{dyno.record['id']}.log"
 
     async def _run_detached(self, dyno: Dyno) -> None:
-        """Run a ``run:detached`` dyno with its output going to its log file."""
+        """Run a ``run:detached`` dyno, its output going to its log file and the app's log."""
         path = self.log_path(dyno)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with path.open("ab") as log:
                 if dyno.faulty:
                     log.write(PLATFORM_ERROR)
+                    dyno.log("heroku", PLATFORM_ERROR.decode().strip())
                     return
-                process = await dyno.spawn(stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
+                process = await dyno.spawn(stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                                           stderr=asyncio.subprocess.STDOUT)
+                pending = b""
+                while chunk := await process.stdout.read(65536):
+                    log.write(chunk)
+                    log.flush()
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        dyno.log("app", line.decode(errors="replace"))
+                if pending:
+                    dyno.log("app", pending.decode(errors="replace"))
                 await process.wait()
+                dyno.kill()  # what the command left running in the background ends with the dyno
         finally:
             self.finish(dyno)
 
@@ -206,4 +247,4 @@ class DynoRuntime:
                     self._expire(secret)
         else:
             dyno.kill(signal.SIGTERM)
-            self.loop.call_later(STOP_GRACE, dyno.kill)
+            self.loop.call_later(STOP_GRACE, dyno.kill_if_running)

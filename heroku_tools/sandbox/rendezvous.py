@@ -14,13 +14,16 @@ this module is careful with (reference §7):
   the CLI fail with ``ECONNRESET``, so its input is drained and TLS is closed
   with a ``close_notify`` first.
 
+As on Heroku, a CLI that hangs up (closed, killed, network gone) takes its dyno
+down: the connection is watched until the command ends, even after the CLI has
+sent all its input, and the dyno's processes get SIGHUP, then SIGKILL.
+
 The server also owns the asyncio loop every one-off dyno runs on (see
 :mod:`heroku_tools.sandbox.dynos`), reachable as ``sandbox.rendezvous.dynos``.
 """
 from __future__ import annotations
 
 import asyncio
-import signal
 import socket
 import ssl
 import threading
@@ -121,13 +124,14 @@ class RendezvousServer:
         process = await dyno.spawn(
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
-        feeding = asyncio.ensure_future(_feed_input(reader, first, process, dyno))
-        output = asyncio.ensure_future(_stream_output(process, writer))
+        input_done = asyncio.Event()
+        feeding = asyncio.ensure_future(_feed_input(reader, first, process, dyno, input_done))
+        output = asyncio.ensure_future(_stream_output(process, writer, dyno))
         try:
             await process.wait()
             dyno.kill()  # the dyno ends with its command, background jobs included
             await output
-            await asyncio.wait_for(asyncio.shield(feeding), INPUT_DRAIN_TIMEOUT)
+            await asyncio.wait_for(input_done.wait(), INPUT_DRAIN_TIMEOUT)
         except TimeoutError:
             pass  # the CLI is still sending (from a terminal): close anyway
         finally:
@@ -135,10 +139,11 @@ class RendezvousServer:
             feeding.cancel()
 
 
-async def _feed_input(reader: asyncio.StreamReader, data: bytes, process, dyno: Dyno) -> None:
-    """Pipe the CLI's bytes to the command's stdin up to ``\\x04``, which closes it.
+async def _feed_input(reader: asyncio.StreamReader, data: bytes, process, dyno: Dyno, input_done: asyncio.Event) -> None:
+    """Pipe the CLI's bytes to the command's stdin up to ``\\x04``, which closes it; then watch for a hang-up.
 
-    Input the command no longer reads is discarded; a CLI that hangs up takes
+    Input the command no longer reads is discarded. The connection is read
+    until it ends: a CLI that hangs up, before or after its ``\\x04``, takes
     the dyno down with it, as closing ``heroku run`` does on Heroku.
     """
     stdin_open = True
@@ -151,16 +156,18 @@ async def _feed_input(reader: asyncio.StreamReader, data: bytes, process, dyno: 
             except (BrokenPipeError, ConnectionResetError):
                 stdin_open = False
         if eot:
-            break
+            if stdin_open:
+                process.stdin.close()
+            stdin_open = False
+            input_done.set()
         try:
             data = await reader.read(CHUNK)
         except (ConnectionError, ssl.SSLError, OSError):
             data = b""
         if not data:
-            dyno.kill(signal.SIGHUP)
+            input_done.set()
+            dyno.hang_up()
             return
-    if stdin_open:
-        process.stdin.close()
 
 
 async def _drain_input(reader: asyncio.StreamReader, seen: bytes) -> None:
@@ -174,29 +181,36 @@ async def _drain_input(reader: asyncio.StreamReader, seen: bytes) -> None:
         pass
 
 
-async def _stream_output(process, writer: asyncio.StreamWriter) -> None:
+async def _stream_output(process, writer: asyncio.StreamWriter, dyno: Dyno) -> None:
     """Send the command's output as it comes, by whole lines.
 
     Lines keep the exit-status sentinel whole; an incomplete line (a prompt)
-    goes out once the command has been quiet for a moment.
+    goes out once the command has been quiet for a moment. When the CLI can no
+    longer be written to, it has hung up: the dyno is stopped, and what it
+    still prints is read and dropped so it is never blocked on a full pipe.
     """
     pending = b""
-    while True:
-        try:
-            chunk = await asyncio.wait_for(process.stdout.read(CHUNK), PARTIAL_LINE_WAIT if pending else None)
-        except TimeoutError:
-            at = pending.find(SENTINEL)
-            ready, pending = (pending, b"") if at < 0 else (pending[:at], pending[at:])
-            await _send(writer, ready)
-            continue
-        if not chunk:
-            break
-        pending += chunk
-        end = pending.rfind(b"\n") + 1
-        if end:
-            await _send(writer, pending[:end])
-            pending = pending[end:]
-    await _send(writer, pending)
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(process.stdout.read(CHUNK), PARTIAL_LINE_WAIT if pending else None)
+            except TimeoutError:
+                at = pending.find(SENTINEL)
+                ready, pending = (pending, b"") if at < 0 else (pending[:at], pending[at:])
+                await _send(writer, ready)
+                continue
+            if not chunk:
+                break
+            pending += chunk
+            end = pending.rfind(b"\n") + 1
+            if end:
+                await _send(writer, pending[:end])
+                pending = pending[end:]
+        await _send(writer, pending)
+    except (ConnectionError, ssl.SSLError, OSError):
+        dyno.hang_up()
+        while await process.stdout.read(CHUNK):
+            pass
 
 
 async def _send(writer: asyncio.StreamWriter, data: bytes) -> None:

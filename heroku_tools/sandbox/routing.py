@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Callable, Iterable
 
+from .state import ApiError
+
 HANDLED = object()
 
 
@@ -45,8 +47,6 @@ class Request:
         try:
             return json.loads(self.body)
         except ValueError:
-            from .state import ApiError
-
             raise ApiError(400, "bad_request", "Request body is not valid JSON.") from None
 
     @property

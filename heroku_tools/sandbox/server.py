@@ -12,11 +12,12 @@ API schema.
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib
 import json
+import os
 import pkgutil
 import signal
-import socket
 import ssl
 import sys
 import threading
@@ -29,6 +30,10 @@ from pathlib import Path
 
 from . import api
 from .certs import ensure_certificates
+from .postgres import PostgresCluster
+from .releasing import stop_release_phases
+from .runtime import remove_leftover_dynos
+from .rendezvous import RendezvousServer
 from .routing import HANDLED, Request, Response, match
 from .state import ApiError, State
 
@@ -133,12 +138,25 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", result.content_type)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for chunk in result.raw:
+            self.send_chunks(result.raw)
+            return
+        self.wfile.flush()
+
+    def send_chunks(self, chunks) -> None:
+        """Stream ``chunks`` with chunked encoding; a client that goes away ends the stream (and its generator)."""
+        try:
+            for chunk in chunks:
                 if chunk:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+            self.wfile.flush()
+        except (ConnectionError, ssl.SSLError, OSError):
+            self.close_connection = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = handle_any
 
@@ -170,12 +188,13 @@ class SandboxServer:
         self.base_url = f"https://127.0.0.1:{self.port}"
         self._log_lock = threading.Lock()
         self.log_path = self.state_dir / "requests.jsonl"
+        #: ``heroku logs`` sessions by id, and how many streams are open (see :mod:`.api.logs`).
+        self.log_sessions: dict = {}
+        self.log_streams = 0
+        #: Set when the server is stopping: tailed log streams end.
+        self.closing = threading.Event()
         load_api_modules()
-        from .rendezvous import RendezvousServer
-
         self.rendezvous = RendezvousServer(self, rendezvous_port or ports.get("rendezvous", 0))
-        from .postgres import PostgresCluster
-
         self.postgres = PostgresCluster(self.state_dir / "postgres")
         with self.state.mutate() as data:
             data["ports"] = {"https": self.port, "rendezvous": self.rendezvous.port}
@@ -187,8 +206,6 @@ class SandboxServer:
         if scheme.lower() == "bearer":
             return credential == self.state.data["api_key"]
         if scheme.lower() == "basic":
-            import base64
-
             try:
                 _, _, password = base64.b64decode(credential).decode().partition(":")
             except ValueError:
@@ -206,21 +223,13 @@ class SandboxServer:
             self.httpd.serve_forever(poll_interval=0.2)
         finally:
             self.rendezvous.stop()
+            stop_release_phases()
+            remove_leftover_dynos(self.state)
             self.postgres.stop()
 
     def shutdown(self) -> None:
+        self.closing.set()
         threading.Thread(target=self.httpd.shutdown, daemon=True).start()
-
-
-def wait_until_listening(port: int, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rendezvous-port", type=int, default=0)
+    parser.add_argument("--reuse-env", action="store_true", help="dynos use this Python environment; nothing is installed")
+    parser.add_argument("--strict", action="store_true", help="fail builds the sandbox cannot make as Heroku would")
     args = parser.parse_args(argv)
     server = SandboxServer(args.state, args.port, args.rendezvous_port)
+    server.state.configure(reuse_env=args.reuse_env, strict=args.strict)
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
     signal.signal(signal.SIGINT, lambda *_: server.shutdown())
-    (args.state / "server.pid").write_text(str(__import__("os").getpid()))
+    (args.state / "server.pid").write_text(str(os.getpid()))
     print(json.dumps({"port": server.port, "rendezvous_port": server.rendezvous.port}), flush=True)
     server.serve_forever()
     return 0

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
+from .logs import LogStore
+
+#: How builds and dynos run (``sandbox up --reuse-env``, ``--strict``); see :meth:`State.configure`.
+DEFAULT_SETTINGS = {"reuse_env": False, "strict": False}
+
 REGION = {"id": "59accabd-516d-4f0e-83e6-6e3757701145", "name": "us"}
 STACK = {"id": "ee582d3c-717d-4a57-ba5f-8b3a39f3a817", "name": "heroku-24"}
 
@@ -66,6 +71,7 @@ def _empty() -> dict:
         "apps": {},
         "releases": {},
         "slugs": {},
+        "builds": {},
         "config": {},
         "features": {},
         "formation": {},
@@ -79,6 +85,7 @@ def _empty() -> dict:
         "transfers": {},
         "faults": {},
         "latency_ms": 0,
+        "settings": dict(DEFAULT_SETTINGS),
     }
 
 
@@ -96,6 +103,7 @@ class State:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / "state.json"
         self.lock = threading.RLock()
+        self.logs = LogStore(self.directory / "logs")
         if self.path.exists():
             self.data = json.loads(self.path.read_text())
             for key, value in _empty().items():
@@ -138,10 +146,6 @@ class State:
         with self.lock:
             yield self.data
             self.save()
-
-    def reload(self) -> None:
-        with self.lock:
-            self.data = json.loads(self.path.read_text())
 
     # -- paths ---------------------------------------------------------------
     def slug_dir(self, slug_id: str) -> Path:
@@ -249,7 +253,14 @@ class State:
             app["released_at"] = release["created_at"]
             app["updated_at"] = release["created_at"]
             self.releases(app)
-            return release
+        self.log_api(app, f"{description} by user {self.account['email']}")
+        if status == "succeeded":
+            self.log_api(app, f"Release v{release['version']} created by user {self.account['email']}")
+        return release
+
+    def log_api(self, app: dict, message: str) -> None:
+        """A line from Heroku's API in the app's log (``app[api]``)."""
+        self.logs.emit(app["id"], "app", "api", message)
 
     def update_release(self, release: dict, **changes: Any) -> dict:
         with self.mutate():
@@ -272,6 +283,15 @@ class State:
         with self.mutate() as data:
             armed = data["faults"].setdefault(app_name, {})
             armed[point] = armed.get(point, 0) + times
+
+    def configure(self, **settings: bool) -> dict:
+        """Change how builds and dynos run: ``reuse_env`` (the sandbox's own Python) and ``strict`` builds."""
+        unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown sandbox setting(s) {', '.join(unknown)}; expected {', '.join(DEFAULT_SETTINGS)}")
+        with self.mutate() as data:
+            data["settings"].update({key: bool(value) for key, value in settings.items()})
+            return dict(data["settings"])
 
     def clear_faults(self) -> None:
         with self.mutate() as data:

@@ -23,10 +23,10 @@ from ..output import info, success
 from ..sandbox import Sandbox, SandboxError
 from ._task import task
 
-def start(directory: str | None = None) -> Sandbox:
-    """Start the sandbox in ``directory`` unless it is running; the running sandbox."""
+def start(directory: str | None = None, reuse_env: bool = False, strict: bool = False) -> Sandbox:
+    """Start the sandbox in ``directory`` unless it is running, with these settings; the running sandbox."""
     try:
-        return Sandbox(directory).start()
+        return Sandbox(directory, reuse_env=reuse_env, strict=strict).start()
     except SandboxError as exc:
         raise HerokuToolsError(f"the sandbox could not be started: {exc}") from None
 
@@ -53,14 +53,23 @@ def control(action, *args):
         raise HerokuToolsError(f"the sandbox did not answer: {exc}") from None
 
 
-@task
-def up(c, directory=None):
+@task(
+    help={
+        "reuse-env": "dynos use heroku-tools' own Python environment: no dependency install (faster, less faithful)",
+        "strict": "fail builds the sandbox cannot make as Heroku would (a Python version not installed here)",
+    }
+)
+def up(c, directory=None, reuse_env=False, strict=False):
     """Start the sandbox in the background and print the shell exports that point heroku and git at it.
 
     Use as ``eval "$(heroku-tools sandbox up)"``: stdout holds only the exports.
+    Builds install each app's dependencies as Heroku does, into a cache shared
+    by the user's sandboxes; ``--reuse-env`` skips that. The flags apply to a
+    sandbox that is already running, too.
     """
-    sandbox = start(directory)
-    info(f"sandbox running at {sandbox.base_url} (state in {sandbox.directory})")
+    sandbox = start(directory, reuse_env, strict)
+    mode = "reusing heroku-tools' Python environment" if reuse_env else "building like Heroku's Python buildpack"
+    info(f"sandbox running at {sandbox.base_url} (state in {sandbox.directory}; {mode}{', strict' if strict else ''})")
     print(sandbox.exports(), end="", flush=True)
 
 
@@ -87,6 +96,9 @@ def status_(c, directory=None, json=False):
     print(f"running at {described['url']} (pid {described['pid']}, directory {described['directory']})")
     print(f"apps: {', '.join(described.get('apps') or []) or 'none'}")
     print(f"pipelines: {', '.join(described.get('pipelines') or []) or 'none'}")
+    settings = described.get("settings") or {}
+    print(f"dependencies: {'heroku-tools own environment (--reuse-env)' if settings.get('reuse_env') else 'installed by each build'}"
+          f"{'; strict builds' if settings.get('strict') else ''}")
 
 
 @task(

@@ -1,4 +1,4 @@
-"""The sandbox's own control routes, under ``/_sandbox``: health, state, faults."""
+"""The sandbox's own control routes, under ``/_sandbox``: health, state, settings, faults."""
 from __future__ import annotations
 
 from ..routing import route
@@ -15,7 +15,20 @@ def state(req):
     snapshot = req.state.snapshot()
     snapshot.pop("api_key", None)
     snapshot["postgres"] = req.sandbox.postgres.describe()
+    snapshot["log_streams"] = req.sandbox.log_streams
     return snapshot
+
+
+@route("PUT", "/_sandbox/settings")
+def settings(req):
+    """``{"reuse_env": bool, "strict": bool}``: how the next builds and dynos run."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid_params", "Settings must be an object.")
+    try:
+        return req.state.configure(**body)
+    except (TypeError, ValueError) as error:
+        raise ApiError(422, "invalid_params", str(error)) from None
 
 
 @route("POST", "/_sandbox/faults")

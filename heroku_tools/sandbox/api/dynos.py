@@ -1,6 +1,8 @@
 """Dyno routes: start one-off dynos (``heroku run``, ``run:detached``), list, stop, restart.
 
-One-off dynos really run (see :mod:`heroku_tools.sandbox.dynos`). The formation's
+One-off dynos really run (see :mod:`heroku_tools.sandbox.dynos`), and so does
+the release phase's dyno, listed while it runs (``release.2048``, type
+``release``; see :mod:`heroku_tools.sandbox.releasing`). The formation's
 dynos (``web.1``...) are not processes in the sandbox: they are listed as ``up``
 from the formation, so ``heroku ps`` shows what Heroku would, and restarting or
 stopping them succeeds without effect.

@@ -1,10 +1,12 @@
 """Formation routes (``ps:scale``): process types, quantities and dyno sizes.
 
-The process types are the current slug's ``process_types`` (without
-``release``, which is not a dyno formation), as on Heroku: scaling a type the
-slug lacks is a 404. Quantities and sizes are stored per app in
-``state.data["formation"][app_id][type]``; a type seen for the first time
-starts at one dyno for ``web`` and none otherwise, as after a first deploy.
+The process types are the current slug's ``process_types``, as on Heroku:
+scaling a type the slug lacks is a 404. Quantities and sizes are stored per
+app in ``state.data["formation"][app_id][type]``; a type seen for the first
+time starts at one dyno for ``web`` and none otherwise, as after a first
+deploy. ``release`` joins the formation (at zero: it is no dyno formation)
+once a release phase has run, as on Heroku, where ``releases:retry`` looks
+for it there.
 """
 from __future__ import annotations
 
@@ -47,7 +49,10 @@ def formation(state, app: dict) -> dict[str, dict]:
                         "created_at": created,
                         "updated_at": created,
                     }
-        return {t: render(app, t, types[t], stored[t]) for t in sorted(types)}
+        shown = {t: render(app, t, types[t], stored[t]) for t in types}
+        if "release" in stored:
+            shown["release"] = render(app, "release", stored["release"].get("command", ""), stored["release"])
+        return dict(sorted(shown.items()))
 
 
 def render(app: dict, process_type: str, command: str, stored: dict) -> dict:

@@ -6,6 +6,7 @@ whatever made the release (deploy, rollback, promotion, config change).
 """
 from __future__ import annotations
 
+from ..releasing import start_release
 from ..routing import Response, paginate, route
 from ..state import ApiError, public
 
@@ -14,8 +15,6 @@ def release_slug(req, app: dict, slug_id: str | None, description: str) -> dict:
     """Create a release of ``slug_id`` on ``app``, running its release phase if it has one."""
     if slug_id is None:
         return req.state.create_release(app, description, slug_id=None)
-    from ..releasing import start_release
-
     return start_release(req.sandbox, app, slug_id, description)
 
 
