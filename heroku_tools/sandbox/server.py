@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-env", action="store_true", help="dynos use this Python environment; nothing is installed")
     parser.add_argument("--strict", action="store_true", help="fail builds the sandbox cannot make as Heroku would")
     args = parser.parse_args(argv)
+    # The state holds the API key, every app's config vars and backups of its data: this user's only.
+    os.umask(0o077)
     server = SandboxServer(args.state, args.port, args.rendezvous_port)
     server.state.configure(reuse_env=args.reuse_env, strict=args.strict)
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
