@@ -406,6 +406,7 @@ class FormationManager:
         relay.start()
         self._boot(dyno)
         status = dyno.process.wait()
+        status = 128 - status if status < 0 else status  # killed by a signal: 143 for SIGTERM, as a shell says
         dyno.signal_group(signal.SIGKILL)  # what the command left running in the background ends with it
         relay.join(5)
         world.remove()
