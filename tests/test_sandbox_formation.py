@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from _support.gitrepo import GitRepo, django_project
@@ -31,7 +30,6 @@ TIME_SCALE = 0.1
 VIEWS = '''
 import os
 import time
-from pathlib import Path
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
