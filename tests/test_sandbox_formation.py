@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from _support.gitrepo import GitRepo, django_project
@@ -24,12 +25,15 @@ from heroku_tools.sandbox import Sandbox
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sampleapp"
+
 #: Heroku's delays × 0.1: crash cool-offs of 2, 4, 8 s…, an 18 s preboot switch, H12 after 3 s.
 TIME_SCALE = 0.1
 
 VIEWS = '''
 import os
 import time
+from pathlib import Path
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
@@ -310,7 +314,8 @@ def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sa
     sandbox.configure(time_scale=1.0)  # the held request must outlast the push, not meet the router's timeout
     try:
         in_flight.start()
-        wait_for(started.exists)  # the old dyno is serving this request
+        wait_for(started.exists, message=f"the held request never reached the dyno: {held} "
+                 f"{heroku('logs', '-a', app.name, '-n', '60').stdout}")  # the old dyno is serving this request
         app.push("second")
         in_flight.join(90)
     finally:
@@ -356,3 +361,30 @@ def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku,
         logged = heroku("logs", "-a", app.name, "-n", "1500", "--dyno", "web.1").stdout
         return "Stopping all processes with SIGTERM" in logged[logged.rindex("Starting process with command"):]
     wait_for(old_dyno_stopped, message="the old web dyno was not stopped after the switch")
+
+
+# -- the sample app --------------------------------------------------------------------------------------------
+
+
+def test_the_sample_app_serves_its_pages_at_web_url(sandbox, heroku, tmp_path_factory):
+    name = f"sample-{uuid.uuid4().hex[:6]}"
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    repo = GitRepo(tmp_path_factory.mktemp("sampleapp"), sandbox.cli_env(home))
+    shutil.copytree(SAMPLE, repo.path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("heroku-tools.yml", "__pycache__", "*.sqlite3", "staticfiles"))
+    repo.commit("The sample app")
+    heroku("apps:create", name, "--no-remote")
+    # Through the API: the CLI's Accept-Expansion answer has plan fields the schema does not declare.
+    sandbox.api("POST", f"/apps/{name}/addons", {"plan": {"name": "heroku-postgresql"}})
+    pushed = repo.push(f"{sandbox.base_url}/{name}.git", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    heroku("run", "-x", "--no-tty", "-a", name, "--", "python manage.py migrate --noinput")
+    wait_up(sandbox, name)
+    url = sandbox.web_url(name)
+
+    health = get(url, sandbox.ca_file, "/health/")
+    page = get(url, sandbox.ca_file, "/")
+
+    assert health.status == 200 and json.loads(health.body)["database"] == "postgresql", health.body
+    assert page.status == 200 and "<html" in page.body.lower()

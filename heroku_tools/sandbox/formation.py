@@ -143,15 +143,35 @@ class FormationManager:
         self._switches: dict[str, object] = {}
         self._turn = itertools.count()
         self.closed = False
+        # The settings, copied here so that nothing holding this lock ever waits for the state's
+        # (API threads announce releases holding the state's lock, then take this one).
+        # The server applies them once it has configured the state (:meth:`apply_settings`).
+        self._enabled, self._time_scale = False, 1.0
         state.release_listeners.append(self.released)
 
     # -- settings ------------------------------------------------------------------
     @property
     def enabled(self) -> bool:
-        return bool(self.state.setting("formation")) and not self.closed
+        return self._enabled and not self.closed
 
     def scaled(self, seconds: float) -> float:
-        return seconds * float(self.state.setting("time_scale"))
+        return seconds * self._time_scale
+
+    def apply_settings(self) -> None:
+        """Take the state's ``formation`` and ``time_scale``; switching the formation on starts every app's
+        dynos, off stops them all."""
+        enabled, scale = bool(self.state.setting("formation")), float(self.state.setting("time_scale"))
+        with self.changed:
+            was, self._enabled, self._time_scale = self._enabled, enabled, scale
+            self.changed.notify_all()
+        if enabled and not was:
+            self.start_all()
+        elif was and not enabled:
+            with self.lock:
+                dynos = [d for group in (*self.current.values(), *self.retiring.values()) for d in group]
+                self.current.clear()
+                self.retiring.clear()
+            threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
 
     def log(self, dyno: FormationDyno, message: str, source: str = "heroku") -> None:
         self.state.logs.emit(dyno.app["id"], source, dyno.name, message)
@@ -196,17 +216,6 @@ class FormationManager:
         with self.lock:
             dynos = self.current.pop(app["id"], []) + self.retiring.pop(app["id"], [])
         threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
-
-    def settings_changed(self) -> None:
-        """The formation was switched on (start every app's dynos) or off (stop them all)."""
-        if self.enabled:
-            self.start_all()
-        else:
-            with self.lock:
-                dynos = [d for group in (*self.current.values(), *self.retiring.values()) for d in group]
-                self.current.clear()
-                self.retiring.clear()
-            threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
 
     def start_all(self) -> None:
         """Start the formation of every app with code that runs none (a sandbox starting, the setting turned on)."""
