@@ -87,7 +87,8 @@ def project_files(marker: str = "first") -> dict[str, str]:
                        'SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https"); SECURE_SSL_REDIRECT = True',
     )
     files.update({
-        "Procfile": "web: python manage.py runserver 0.0.0.0:$PORT --noreload\nrelease: echo release phase ran\n",
+        "Procfile": "web: python manage.py runserver 0.0.0.0:$PORT --noreload\nrelease: echo release phase ran\n"
+                    "worker: python -c \"import time; print('worker up', flush=True); time.sleep(3600)\"\n",
         "site_urls.py": VIEWS,
         "boot_check.py": BOOT_CHECK,
         "marker.txt": f"{marker}\n",
@@ -269,6 +270,29 @@ def test_ps_restart_replaces_the_dyno_with_a_new_process(sandbox, heroku, served
     assert served.get("/").status == 200
 
 
+def test_a_worker_scaled_up_runs_beside_the_web_dyno(sandbox, heroku, served):
+    heroku("ps:scale", "worker=1", "-a", served.name)
+    try:
+        worker = wait_for(lambda: next((d for d in dynos(sandbox, served.name, "worker") if d["state"] == "up"), None))
+        assert worker["name"] == "worker.1"
+        wait_for(lambda: "app[worker.1]: worker up" in heroku("logs", "-a", served.name, "--dyno", "worker").stdout)
+        assert re.search(r"^worker\.1: up ", heroku("ps", "-a", served.name).stdout, re.MULTILINE)
+    finally:
+        heroku("ps:scale", "worker=0", "-a", served.name)
+    wait_for(lambda: not dynos(sandbox, served.name, "worker"))
+
+
+def test_with_the_formation_switched_off_nothing_runs_and_the_router_answers_h14(sandbox, heroku, served):
+    sandbox.configure(formation=False)
+    try:
+        assert served.get("/").status == 503
+        assert [d["state"] for d in dynos(sandbox, served.name)] == ["up"]  # listed from the formation, not run
+    finally:
+        sandbox.configure(formation=True)  # every app's dynos start again
+    wait_up(sandbox, served.name)
+    assert served.get("/").status == 200
+
+
 # -- crashes ------------------------------------------------------------------------------------------------
 
 
@@ -343,7 +367,8 @@ def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku,
         wait_for(lambda: len(load.answers) >= 5)
         app.push("second")
         new_version = current_version(sandbox, app.name)
-        # heroku ps shows the new dyno at once, while the old one keeps serving.
+        # heroku ps shows the new dyno only, while the old one keeps serving.
+        wait_for(lambda: [d["release"]["version"] for d in dynos(sandbox, app.name)] == [new_version])
         listed = heroku.json("ps", "-a", app.name, "--json")
         assert [d["release"]["version"] for d in listed if d["type"] == "web"] == [new_version]
         wait_for(lambda: any(json.loads(a.body).get("release") == f"v{new_version}" for a in load.answers
