@@ -383,7 +383,7 @@ def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku,
     assert set(versions[:switch]) == {f"v{old_version}"} and set(versions[switch:]) == {f"v{new_version}"}
 
     def old_dyno_stopped() -> bool:
-        logged = heroku("logs", "-a", app.name, "-n", "1500", "--dyno", "web.1").stdout
+        logged = heroku("logs", "-a", app.name, "-n", "1500", "--dyno", "web.1", "--source", "heroku").stdout
         return "Stopping all processes with SIGTERM" in logged[logged.rindex("Starting process with command"):]
     wait_for(old_dyno_stopped, message="the old web dyno was not stopped after the switch")
 

@@ -389,6 +389,8 @@ class FormationManager:
 
     # -- one dyno's process --------------------------------------------------------------
     def _spawn(self, dyno: FormationDyno) -> None:
+        if self.closed:
+            return
         dyno.exited.clear()
         threading.Thread(target=self._supervise, args=(dyno,), name=f"dyno-{dyno.app['name']}-{dyno.name}",
                          daemon=True).start()
@@ -404,6 +406,8 @@ class FormationManager:
             self.log(dyno, f"Starting process with command `{dyno.command}`")
             dyno.process = subprocess.Popen(world.argv, cwd=world.app_dir, env=world.env, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            if not dyno.active:
+                dyno.signal(signal.SIGTERM)  # stopped while it was being started
         except Exception as error:  # noqa: BLE001 - the dyno crashes, the sandbox goes on
             self.log(dyno, f"Error R99 (Platform error) -> the dyno could not start: {error}")
             self._crashed(dyno, None)
