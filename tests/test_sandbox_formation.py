@@ -270,6 +270,17 @@ def test_ps_restart_replaces_the_dyno_with_a_new_process(sandbox, heroku, served
     assert served.get("/").status == 200
 
 
+def test_two_web_dynos_share_the_requests(sandbox, heroku, served):
+    heroku("ps:scale", "web=2", "-a", served.name)
+    try:
+        wait_up(sandbox, served.name, quantity=2)
+        answered_by = {json.loads(served.get("/").body)["dyno"] for _ in range(4)}
+        assert answered_by == {"web.1", "web.2"}
+    finally:
+        heroku("ps:scale", "web=1", "-a", served.name)
+    wait_up(sandbox, served.name)
+
+
 def test_a_worker_scaled_up_runs_beside_the_web_dyno(sandbox, heroku, served):
     heroku("ps:scale", "worker=1", "-a", served.name)
     try:
