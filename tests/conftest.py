@@ -126,6 +126,29 @@ def sandbox(tmp_path_factory, heroku_bin) -> Sandbox:
         yield running
 
 
+#: Heroku's delays (crash cool-offs, the preboot switch, the router's timeout) in the formation sandbox: × 0.1.
+FORMATION_TIME_SCALE = 0.1
+
+
+@pytest.fixture(scope="session")
+def formation_sandbox(tmp_path_factory, heroku_bin) -> Sandbox:
+    """A second sandbox per worker that runs each release's dynos and serves ``web_url`` (delays × 0.1).
+
+    The shared ``sandbox`` runs no dynos, so tests that need no HTTP pay for none.
+    A module that needs HTTP takes this one as its ``sandbox``, so ``heroku``,
+    ``cli_env`` and ``schema_conformance`` talk to it::
+
+        @pytest.fixture(scope="module")
+        def sandbox(formation_sandbox):
+            return formation_sandbox
+
+    A test that changes its ``time_scale`` puts it back.
+    """
+    with Sandbox(tmp_path_factory.mktemp("formation-sandbox"), heroku_bin=heroku_bin, formation=True,
+                 time_scale=FORMATION_TIME_SCALE) as running:
+        yield running
+
+
 @pytest.fixture(autouse=True)
 def _reset_faults(request):
     """Faults armed by one test never leak into the next."""

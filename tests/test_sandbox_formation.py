@@ -4,7 +4,8 @@ A small Django project is pushed with real git and driven with the real heroku
 CLI; requests go to its ``web_url`` over HTTPS, verified with the sandbox's CA.
 Outcomes are read from the answers, ``heroku ps``, ``heroku logs`` and the
 dyno list. This module's sandbox runs the formation (the suite's shared one
-does not) with Heroku's delays scaled down.
+does not) with Heroku's delays × 0.1: crash cool-offs of 2, 4, 8 s…, an 18 s
+preboot switch, H12 after 3 s.
 """
 from __future__ import annotations
 
@@ -26,9 +27,6 @@ from heroku_tools.sandbox import Sandbox
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sampleapp"
-
-#: Heroku's delays × 0.1: crash cool-offs of 2, 4, 8 s…, an 18 s preboot switch, H12 after 3 s.
-TIME_SCALE = 0.1
 
 VIEWS = '''
 import os
@@ -97,11 +95,9 @@ def project_files(marker: str = "first") -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory, heroku_bin) -> Sandbox:
-    """A sandbox of this module's own that runs the formation, Heroku's delays scaled down."""
-    with Sandbox(tmp_path_factory.mktemp("sandbox"), heroku_bin=heroku_bin, formation=True,
-                 time_scale=TIME_SCALE) as running:
-        yield running
+def sandbox(formation_sandbox) -> Sandbox:
+    """The worker's sandbox that runs the formation, Heroku's delays × 0.1 (see ``conftest.py``)."""
+    return formation_sandbox
 
 
 def wait_for(predicate, timeout: float = 60.0, message: str = "timed out waiting"):
@@ -346,6 +342,7 @@ def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sa
     started, until = tmp_path / "started", tmp_path / "until"
     held: list = []
     in_flight = threading.Thread(target=lambda: held.append(app.get(f"/hold?started={started}&until={until}")))
+    scale = sandbox.settings["time_scale"]
     sandbox.configure(time_scale=1.0)  # the held request must outlast the push, not meet the router's timeout
     try:
         in_flight.start()
@@ -354,7 +351,7 @@ def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sa
         app.push("second")
         in_flight.join(90)
     finally:
-        sandbox.configure(time_scale=TIME_SCALE)
+        sandbox.configure(time_scale=scale)
 
     assert held and held[0].status == 503  # the old process was stopped under it
     new = wait_up(sandbox, app.name)[0]
