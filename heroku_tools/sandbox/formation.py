@@ -176,9 +176,10 @@ class FormationManager:
     def log(self, dyno: FormationDyno, message: str, source: str = "heroku") -> None:
         self.state.logs.emit(dyno.app["id"], source, dyno.name, message)
 
-    def _set_state(self, dyno: FormationDyno, value: str, *, logged: bool = True) -> None:
+    def _set_state(self, dyno: FormationDyno, value: str) -> None:
+        """A state change, in the log as Heroku writes it; the router and the preboot switch wait on these."""
         with self.changed:
-            if logged and value != dyno.state:
+            if value != dyno.state:
                 self.log(dyno, f"State changed from {dyno.state} to {value}")
             dyno.state, dyno.updated_at = value, now()
             dyno.up_since = time.monotonic() if value == "up" else dyno.up_since
@@ -230,10 +231,6 @@ class FormationManager:
     def list(self, app: dict) -> list[dict]:
         with self.lock:
             return [d.record() for d in sorted(self.current.get(app["id"], []), key=lambda d: (d.type, d.number))]
-
-    def find(self, app: dict, identity: str) -> FormationDyno | None:
-        with self.lock:
-            return next((d for d in self.current.get(app["id"], []) if identity in (d.id, d.name)), None)
 
     def route(self, app_id: str, wait: float) -> tuple[FormationDyno | None, str | None]:
         """A web dyno that is ``up`` for the next request, or the router's error code.
