@@ -421,3 +421,23 @@ def test_the_sample_app_serves_its_pages_at_web_url(sandbox, heroku, tmp_path_fa
 
     assert health.status == 200 and json.loads(health.body)["database"] == "postgresql", health.body
     assert page.status == 200 and "<html" in page.body.lower()
+
+
+def test_with_preboot_a_release_that_crashes_serves_the_old_code_until_the_switch_then_h10(sandbox, heroku,
+                                                                                            tmp_path_factory):
+    app = Deployed(sandbox, tmp_path_factory, f"precrash-{uuid.uuid4().hex[:6]}", preboot=True)
+    old_version = wait_up(sandbox, app.name)[0]["release"]["version"]
+
+    with SteadyLoad(app.url, sandbox.ca_file, pause=0.2) as load:
+        wait_for(lambda: len(load.answers) >= 3)
+        heroku("config:set", "CRASH_ON_BOOT=1", "-a", app.name)
+        wait_for(lambda: any(d["state"] == "crashed" for d in dynos(sandbox, app.name)))
+        wait_for(lambda: any(a.status == 503 for a in load.answers), timeout=120, message="the switch never came")
+        switched = len(load.answers)
+        wait_for(lambda: len(load.answers) >= switched + 3)
+
+    statuses = [a.status for a in load.answers]
+    switch = statuses.index(503)
+    assert set(statuses[switch:]) == {503}  # after the switch only the crashed release is routed to
+    assert {json.loads(a.body)["release"] for a in load.answers[:switch]} == {f"v{old_version}"}
+    assert any('code=H10 desc="App crashed"' in line for line in router_lines(heroku, app.name))
