@@ -23,6 +23,7 @@ from _support.gitrepo import GitRepo, django_project
 from _support.web import SteadyLoad, get
 
 from heroku_tools.sandbox import Sandbox
+from heroku_tools.sandbox.formation import cool_off
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 
@@ -301,6 +302,10 @@ def test_with_the_formation_switched_off_nothing_runs_and_the_router_answers_h14
 
 
 # -- crashes ------------------------------------------------------------------------------------------------
+
+
+def test_crash_cool_offs_start_at_once_then_double_from_20_seconds_up_to_20_minutes():
+    assert [cool_off(crashes) for crashes in range(1, 10)] == [0, 20, 40, 80, 160, 320, 640, 1200, 1200]
 
 
 def test_a_web_process_that_crashes_on_boot_is_restarted_with_back_off_and_the_router_says_h10(

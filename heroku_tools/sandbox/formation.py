@@ -407,7 +407,7 @@ class FormationManager:
                 dyno.signal(signal.SIGTERM)  # stopped while it was being started
         except Exception as error:  # noqa: BLE001 - the dyno crashes, the sandbox goes on
             self.log(dyno, f"Error R99 (Platform error) -> the dyno could not start: {error}")
-            self._crashed(dyno, None)
+            self._crashed(dyno)
             dyno.exited.set()
             if world is not None:
                 world.remove()
@@ -421,7 +421,7 @@ class FormationManager:
         relay.join(5)
         world.remove()
         self.log(dyno, f"Process exited with status {status}")
-        self._crashed(dyno, status)
+        self._crashed(dyno)
         dyno.exited.set()
 
     def _boot(self, dyno: FormationDyno) -> None:
@@ -449,7 +449,7 @@ class FormationManager:
             self.log(dyno, pending.decode(errors="replace"), "app")
         process.stdout.close()
 
-    def _crashed(self, dyno: FormationDyno, status: int | None) -> None:
+    def _crashed(self, dyno: FormationDyno) -> None:
         """The process ended: a stopped dyno is done; an active one crashed and is restarted after its cool-off."""
         if not dyno.active or self.closed:
             return
