@@ -109,18 +109,24 @@ def check(api: PlatformAPI, app: str, version: int, health: Health, *, since: st
     in the log count from then, router errors from when the new web dynos are
     all up. ``probe`` is :func:`probe` with the CLI's trust (tests pass their own).
     """
-    base = api.app(app).get("web_url") or f"https://{app}.herokuapp.com/"
+    info = api.app(app)
+    base = info.get("web_url") or f"https://{app}.herokuapp.com/"
     probe = probe or _prober(api)
     watch = _Watch(app, version, health, _when(since), console)
     console.say(f"==> health check of v{version}: {watch.goal(base)}")
+    if info.get("maintenance"):
+        console.warn(f"maintenance is on for {app}: its router answers every request with the maintenance page, so "
+                     "only the dynos and the log are checked")
     deadline = clock() + health.timeout
     while True:
-        fatal = watch.dynos(api.dynos(app)) or watch.log(_log(api, app))
+        crashed = watch.dynos(api.dynos(app))
+        fatal = watch.log(_log(api, app)) or (crashed and watch.crash(crashed))
         if fatal:
             return watch.unhealthy(fatal)
         if watch.ready:
-            answers = [probe(urllib.parse.urljoin(base, path), path=path, version=version, health=health,
-                             timeout=min(ROUTER_TIMEOUT, health.timeout)) for path in health.paths]
+            answers = [] if info.get("maintenance") else [
+                probe(urllib.parse.urljoin(base, path), path=path, version=version, health=health,
+                      timeout=min(ROUTER_TIMEOUT, health.timeout)) for path in health.paths]
             if watch.answered(answers):
                 return watch.healthy()
         if clock() >= deadline:
@@ -139,6 +145,8 @@ class _Watch:
         self.last_problem: str | None = None
         self.streak = 0
         self.probes = 0
+        #: The last exit status each web dyno's log shows since the release.
+        self.exits: dict[str, str] = {}
 
     def goal(self, base: str) -> str:
         paths = ", ".join(self.health.paths)
@@ -151,16 +159,14 @@ class _Watch:
         return self.ready_at is not None
 
     def dynos(self, dynos: list[dict]) -> str | None:
-        """Note the web dynos' states; a crash (seen, or between two polls) is returned as the cause."""
+        """Note the web dynos' states; the dyno that crashed (seen, or between two polls), if one did."""
         web = [dyno for dyno in dynos if dyno.get("type") == "web"]
         for dyno in web:
             name, state = dyno.get("name", "web"), dyno.get("state")
             on_new = _version(dyno) >= self.version
-            if on_new and state == "crashed":
-                return f"{name} crashed"
             before = self.seen_up.get(name)
-            if on_new and before is not None and (state != "up" or dyno.get("updated_at") != before):
-                return f"{name} restarted between two polls (it crashed)"
+            if on_new and (state == "crashed" or before is not None and (state != "up" or dyno.get("updated_at") != before)):
+                return name
             if on_new and state == "up":
                 self.seen_up[name] = dyno.get("updated_at") or ""
         pending = [f"{dyno.get('name')} {dyno.get('state')} on v{_version(dyno)}" for dyno in web
@@ -177,9 +183,15 @@ class _Watch:
         self.waiting = waiting
         return None
 
+    def crash(self, name: str) -> str:
+        """The cause for a crash seen in the dynos, with the exit status the log gave."""
+        status = self.exits.get(name)
+        between = "" if name not in self.seen_up else " (it restarted between two polls)"
+        return "H10: web crashed" + (f", exit {status}" if status else "") + between
+
     def log(self, lines: list[str]) -> str | None:
         """A crash of a web dyno since the release, or a router error since the dynos came up, as the cause."""
-        exits: dict[str, str] = {}
+        exits = self.exits
         for line in lines:
             when = _time(line)
             if when is None or when < self.since:
