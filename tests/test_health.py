@@ -406,3 +406,21 @@ def test_with_maintenance_on_only_the_dynos_and_the_log_are_checked(site):
 def test_health_report_json():
     assert HealthReport("unhealthy", 4, 3, ["H10: web crashed"]).as_json() == {
         "status": "unhealthy", "probes": 3, "errors": ["H10: web crashed"]}
+
+
+def test_a_localhost_name_is_this_machine_as_browsers_and_curl_resolve_it(site):
+    """RFC 6761: ``*.localhost`` is loopback; the request still names the host (``Host``), as a router needs."""
+    hosts = []
+    site.answers = {"/": lambda: (200, {}, "")}
+    original = site.server.RequestHandlerClass.do_GET
+
+    def recording(handler):
+        hosts.append(handler.headers["Host"])
+        original(handler)
+
+    site.server.RequestHandlerClass.do_GET = recording
+    port = site.server.server_address[1]
+    answer = probe(f"http://shop-uat-0123456789ab.herokuapp.localhost:{port}/", path="/", version=1, health=Health(),
+                   timeout=2)
+    assert answer.problem is None
+    assert hosts == [f"shop-uat-0123456789ab.herokuapp.localhost:{port}"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime
 import http.client
 import re
+import socket
 import ssl
 import time
 import urllib.parse
@@ -244,10 +245,7 @@ def probe(url: str, *, path: str, version: int, health: Health, timeout: float, 
     """One ``GET url`` (redirects are answers, not followed), judged by ``health``."""
     parts = urllib.parse.urlsplit(url)
     started = time.monotonic()
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
-    else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    connection = _connection(parts, timeout, context)
     try:
         connection.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
                            headers={"User-Agent": "heroku-tools health check", "Accept": "*/*"})
@@ -264,6 +262,36 @@ def probe(url: str, *, path: str, version: int, health: Health, timeout: float, 
     if other:
         return Answer(path, response.status, seconds, other, other_release=True)
     return Answer(path, response.status, seconds)
+
+
+class _LoopbackHTTP(http.client.HTTPConnection):
+    """HTTP to a ``*.localhost`` name: the socket to 127.0.0.1, the name itself in ``Host``."""
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+
+
+class _LoopbackHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a ``*.localhost`` name: the socket to 127.0.0.1, the name itself for SNI, the certificate and ``Host``."""
+
+    def connect(self) -> None:
+        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+def _connection(parts: urllib.parse.SplitResult, timeout: float,
+                context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    """A connection to the URL's host. ``*.localhost`` names are this machine (RFC 6761), as browsers and curl
+    resolve them; most systems' resolvers do not, so the socket goes to 127.0.0.1 under the name."""
+    host = parts.hostname or "localhost"
+    if parts.scheme != "https":
+        return (_LoopbackHTTP if _loopback(host) else http.client.HTTPConnection)(host, parts.port, timeout=timeout)
+    kind = _LoopbackHTTPS if _loopback(host) else http.client.HTTPSConnection
+    return kind(host, parts.port, timeout=timeout, context=context or ssl.create_default_context())
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
 
 
 def _prober(api: PlatformAPI) -> Callable[..., Answer]:
