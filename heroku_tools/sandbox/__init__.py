@@ -16,7 +16,10 @@ environments cached for the user (``$HEROKU_TOOLS_BUILD_CACHE`` or
 ``~/.cache/heroku-tools/build``); ``Sandbox(..., reuse_env=True)`` (``sandbox up
 --reuse-env``) makes dynos use this process's own Python instead, faster and
 less faithful, and ``strict=True`` fails builds the sandbox cannot make as
-Heroku would (a Python version not installed here).
+Heroku would (a Python version not installed here). ``formation=True``
+(``sandbox up``'s default) runs each release's process types and serves every
+app's ``web_url`` through the router; ``time_scale`` shortens the platform's
+delays (crash cool-offs, preboot, the router's timeout) for tests.
 
 The library itself never asks whether it is talking to the sandbox: the same
 code paths run against real Heroku.
@@ -80,15 +83,17 @@ def ignore_in_git(directory: Path) -> None:
 class Sandbox:
     """Start, stop and inspect one sandbox living in ``directory``.
 
-    ``reuse_env`` and ``strict`` are how :meth:`start` runs it (see the
-    module's docstring); starting a sandbox that already runs applies them to it.
+    ``reuse_env``, ``strict``, ``formation`` and ``time_scale`` are how
+    :meth:`start` runs it (see the module's docstring); starting a sandbox that
+    already runs applies them to it. The formation is off unless asked for, so
+    tests that need no HTTP pay for no web dynos.
     """
 
     def __init__(self, directory: Path | str | None = None, *, heroku_bin: Path | str | None = None,
-                 reuse_env: bool = False, strict: bool = False):
+                 reuse_env: bool = False, strict: bool = False, formation: bool = False, time_scale: float = 1.0):
         self.directory = Path(directory or os.environ.get("HEROKU_TOOLS_SANDBOX") or DEFAULT_DIRECTORY).resolve()
         self.heroku_bin = Path(heroku_bin) if heroku_bin else find_pinned_heroku()
-        self.settings = {"reuse_env": reuse_env, "strict": strict}
+        self.settings = {"reuse_env": reuse_env, "strict": strict, "formation": formation, "time_scale": time_scale}
         self._process: subprocess.Popen | None = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -122,7 +127,8 @@ class Sandbox:
             return self
         self.pid_file.unlink(missing_ok=True)
         log = open(self.directory / "server.log", "ab")
-        flags = [f"--{name.replace('_', '-')}" for name, on in self.settings.items() if on]
+        flags = [f"--{name.replace('_', '-')}" for name, on in self.settings.items() if on is True]
+        flags += ["--time-scale", str(self.settings["time_scale"])]
         process = subprocess.Popen(
             [sys.executable, "-m", "heroku_tools.sandbox.server", "--state", str(self.directory), *flags],
             stdin=subprocess.DEVNULL,
@@ -183,6 +189,15 @@ class Sandbox:
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def router_port(self) -> int:
+        """The port of the router that serves every app's ``web_url`` (``https://<app>-<hex>.herokuapp.localhost:PORT/``)."""
+        return self._state_file()["ports"]["router"]
+
+    def web_url(self, app: str) -> str:
+        """``app``'s ``web_url``, as ``heroku apps:info`` shows it."""
+        return self.api("GET", f"/apps/{app}")["web_url"]
 
     @property
     def api_key(self) -> str:
@@ -303,8 +318,9 @@ class Sandbox:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
-    def configure(self, **settings: bool) -> dict:
-        """Change how the running sandbox builds and runs dynos (``reuse_env``, ``strict``); the settings now."""
+    def configure(self, **settings) -> dict:
+        """Change how the running sandbox builds and runs dynos (``reuse_env``, ``strict``, ``formation``,
+        ``time_scale``); the settings now."""
         applied = self.api("PUT", "/_sandbox/settings", settings)
         self.settings.update(applied)
         return applied
@@ -327,6 +343,7 @@ class Sandbox:
             snapshot = self.state()
             info.update(
                 url=self.base_url,
+                router=f"https://*.herokuapp.localhost:{self.router_port}/",
                 apps=sorted(app["name"] for app in snapshot["apps"].values()),
                 pipelines=sorted(p["name"] for p in snapshot["pipelines"].values()),
                 postgres=snapshot.get("postgres"),

@@ -2,7 +2,9 @@
 
 The heroku CLI refuses plain ``http:`` backup URLs and verifies the ``heroku run``
 rendezvous certificate, and git talks HTTPS to the git host, so the sandbox serves
-TLS with a leaf certificate for ``127.0.0.1``/``localhost`` signed by its own CA.
+TLS with a leaf certificate for ``127.0.0.1``/``localhost`` signed by its own CA;
+the same certificate covers ``*.herokuapp.localhost``, the apps' ``web_url`` hosts
+that the router serves (see :mod:`heroku_tools.sandbox.router`).
 Clients trust that CA through ``NODE_EXTRA_CA_CERTS`` (node) and a URL-scoped
 ``http.<url>.sslCAInfo`` (git) — nothing is added to the system trust store.
 """
@@ -18,6 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+#: The names the leaf certificate covers: the API and git host, and every app's web host.
+APPS_DOMAIN = "herokuapp.localhost"
+DNS_NAMES = ("localhost", f"*.{APPS_DOMAIN}")
+
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -29,11 +35,12 @@ def ensure_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """Return ``(ca_pem, cert_pem, key_pem)``, creating them on first use.
 
     They are kept with the sandbox's state so that a restarted sandbox keeps the
-    CA its clients were told to trust.
+    CA its clients were told to trust. A leaf made before it covered the apps'
+    hosts is made again, with a new CA at the same path (clients read it anew).
     """
     directory.mkdir(parents=True, exist_ok=True)
     ca_pem, cert_pem, key_pem = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
-    if ca_pem.exists() and cert_pem.exists() and key_pem.exists():
+    if ca_pem.exists() and cert_pem.exists() and key_pem.exists() and _covers_apps(cert_pem):
         return ca_pem, cert_pem, key_pem
 
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -71,7 +78,7 @@ def ensure_certificates(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=825))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [*(x509.DNSName(name) for name in DNS_NAMES), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             ),
             critical=False,
         )
@@ -94,3 +101,13 @@ def ensure_certificates(directory: Path) -> tuple[Path, Path, Path]:
         ),
     )
     return ca_pem, cert_pem, key_pem
+
+
+def _covers_apps(cert_pem: Path) -> bool:
+    """Whether the leaf names every host of :data:`DNS_NAMES` (one from an older sandbox does not)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return set(DNS_NAMES) <= set(names)

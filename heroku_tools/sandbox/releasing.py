@@ -87,6 +87,8 @@ def _release_phase(state, app: dict, release: dict, slug: dict, command: str, lo
     state.releases(app)  # recompute ``current``
     email = state.account["email"]
     state.log_api(app, f"Release v{release['version']} {'created' if succeeded else 'command failed'} by user {email}")
+    if succeeded:
+        state.announce_release(app, release)  # the release phase ends before any new dyno starts
 
 
 def _register_dyno(state, app: dict, release: dict, command: str) -> dict:

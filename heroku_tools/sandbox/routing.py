@@ -70,6 +70,23 @@ class Route:
 ROUTES: list[Route] = []
 
 
+def read_request_body(rfile, headers) -> bytes:
+    """A request's whole body, sent with ``Content-Length`` or chunked (git, the router's clients)."""
+    if headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                break
+            chunks.append(rfile.read(size))
+            rfile.readline()
+        return b"".join(chunks)
+    length = int(headers.get("Content-Length") or 0)
+    return rfile.read(length) if length else b""
+
+
 def route(method: str, template: str, *, auth: bool = True):
     """Register ``func`` for ``method`` and a path ``template`` like ``/apps/{app}``."""
 

@@ -4,7 +4,8 @@ Run as ``python -m heroku_tools.sandbox.server --state DIR`` (the ``sandbox up``
 task and :class:`heroku_tools.sandbox.Sandbox` do that). One TLS port answers the
 Platform API (``HEROKU_HOST``), the Postgres data API (``HEROKU_DATA_HOST`` =
 the same host), particleboard's ``GET /account``, git's smart HTTP, release-phase
-streams and backup downloads; a second TLS port is the ``heroku run`` rendezvous.
+streams and backup downloads; a second TLS port is the ``heroku run`` rendezvous,
+a third the router that serves each app's ``web_url`` from its formation's dynos.
 Every request and JSON response is appended to ``requests.jsonl`` so tests can
 check what the real CLI asked for and validate each answer against the Platform
 API schema.
@@ -30,11 +31,13 @@ from pathlib import Path
 
 from . import api
 from .certs import ensure_certificates
+from .formation import FormationManager
 from .postgres import PostgresCluster
 from .releasing import stop_release_phases
 from .runtime import remove_leftover_dynos
 from .rendezvous import RendezvousServer
-from .routing import HANDLED, Request, Response, match
+from .router import Router
+from .routing import HANDLED, Request, Response, match, read_request_body
 from .state import ApiError, State
 
 
@@ -59,19 +62,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- body ----------------------------------------------------------------
     def read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return read_request_body(self.rfile, self.headers)
 
     # -- dispatch ------------------------------------------------------------
     def handle_any(self) -> None:
@@ -173,7 +164,7 @@ def _json_or_text(body: bytes):
 class SandboxServer:
     """Owns the state, the TLS listeners and the Postgres cluster of one sandbox."""
 
-    def __init__(self, state_dir: Path, port: int = 0, rendezvous_port: int = 0):
+    def __init__(self, state_dir: Path, port: int = 0, rendezvous_port: int = 0, router_port: int = 0):
         self.state_dir = Path(state_dir)
         self.state = State(self.state_dir)
         self.ca_pem, cert_pem, key_pem = ensure_certificates(self.state_dir / "tls")
@@ -195,9 +186,13 @@ class SandboxServer:
         self.closing = threading.Event()
         load_api_modules()
         self.rendezvous = RendezvousServer(self, rendezvous_port or ports.get("rendezvous", 0))
+        #: The formation's dynos, and the router that serves each app's ``web_url`` from them.
+        self.formation = FormationManager(self.state)
+        self.router = Router(self, router_port or ports.get("router", 0))
+        self.router.adopt(self.state)
         self.postgres = PostgresCluster(self.state_dir / "postgres")
         with self.state.mutate() as data:
-            data["ports"] = {"https": self.port, "rendezvous": self.rendezvous.port}
+            data["ports"] = {"https": self.port, "rendezvous": self.rendezvous.port, "router": self.router.port}
 
     def authorized(self, header: str | None) -> bool:
         if not header:
@@ -219,9 +214,13 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         self.rendezvous.start()
+        self.router.start()
+        self.formation.start_all()
         try:
             self.httpd.serve_forever(poll_interval=0.2)
         finally:
+            self.router.stop()
+            self.formation.shutdown()
             self.rendezvous.stop()
             stop_release_phases()
             remove_leftover_dynos(self.state)
@@ -239,9 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rendezvous-port", type=int, default=0)
     parser.add_argument("--reuse-env", action="store_true", help="dynos use this Python environment; nothing is installed")
     parser.add_argument("--strict", action="store_true", help="fail builds the sandbox cannot make as Heroku would")
+    parser.add_argument("--router-port", type=int, default=0)
+    parser.add_argument("--formation", action="store_true", help="run the Procfile's process types after each release")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="multiply the platform's delays (tests)")
     args = parser.parse_args(argv)
-    server = SandboxServer(args.state, args.port, args.rendezvous_port)
-    server.state.configure(reuse_env=args.reuse_env, strict=args.strict)
+    server = SandboxServer(args.state, args.port, args.rendezvous_port, args.router_port)
+    server.state.configure(reuse_env=args.reuse_env, strict=args.strict, formation=args.formation,
+                           time_scale=args.time_scale)
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
     signal.signal(signal.SIGINT, lambda *_: server.shutdown())
     (args.state / "server.pid").write_text(str(os.getpid()))

@@ -21,12 +21,14 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .logs import LogStore
 
-#: How builds and dynos run (``sandbox up --reuse-env``, ``--strict``); see :meth:`State.configure`.
-DEFAULT_SETTINGS = {"reuse_env": False, "strict": False}
+#: How builds and dynos run (``sandbox up --reuse-env``, ``--strict``, ``--no-formation``, ``--time-scale``);
+#: see :meth:`State.configure`. ``formation`` runs the Procfile's process types after each release;
+#: ``time_scale`` multiplies the platform's delays (crash cool-offs, preboot, router timeout) for tests.
+DEFAULT_SETTINGS = {"reuse_env": False, "strict": False, "formation": False, "time_scale": 1.0}
 
 REGION = {"id": "59accabd-516d-4f0e-83e6-6e3757701145", "name": "us"}
 STACK = {"id": "ee582d3c-717d-4a57-ba5f-8b3a39f3a817", "name": "heroku-24"}
@@ -104,6 +106,8 @@ class State:
         self.path = self.directory / "state.json"
         self.lock = threading.RLock()
         self.logs = LogStore(self.directory / "logs")
+        #: Called with ``(app, release)`` whenever a release becomes current (the formation restarts on it).
+        self.release_listeners: list[Callable[[dict, dict], None]] = []
         if self.path.exists():
             self.data = json.loads(self.path.read_text())
             for key, value in _empty().items():
@@ -256,7 +260,13 @@ class State:
         self.log_api(app, f"{description} by user {self.account['email']}")
         if status == "succeeded":
             self.log_api(app, f"Release v{release['version']} created by user {self.account['email']}")
+            self.announce_release(app, release)
         return release
+
+    def announce_release(self, app: dict, release: dict) -> None:
+        """Tell the listeners that ``release`` is now what ``app`` runs."""
+        for listener in list(self.release_listeners):
+            listener(app, release)
 
     def log_api(self, app: dict, message: str) -> None:
         """A line from Heroku's API in the app's log (``app[api]``)."""
@@ -284,14 +294,26 @@ class State:
             armed = data["faults"].setdefault(app_name, {})
             armed[point] = armed.get(point, 0) + times
 
-    def configure(self, **settings: bool) -> dict:
-        """Change how builds and dynos run: ``reuse_env`` (the sandbox's own Python) and ``strict`` builds."""
+    def configure(self, **settings) -> dict:
+        """Change how builds and dynos run: ``reuse_env`` (the sandbox's own Python), ``strict`` builds,
+        ``formation`` (run the process types) and ``time_scale`` (a positive factor on the platform's delays)."""
         unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
         if unknown:
             raise ValueError(f"unknown sandbox setting(s) {', '.join(unknown)}; expected {', '.join(DEFAULT_SETTINGS)}")
+        checked = {key: bool(value) for key, value in settings.items() if key != "time_scale"}
+        if "time_scale" in settings:
+            scale = settings["time_scale"]
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
+                raise ValueError(f"time_scale must be a number above 0 and at most 10, got {scale!r}")
+            checked["time_scale"] = float(scale)
         with self.mutate() as data:
-            data["settings"].update({key: bool(value) for key, value in settings.items()})
+            data["settings"] = {**DEFAULT_SETTINGS, **data["settings"], **checked}
             return dict(data["settings"])
+
+    def setting(self, name: str):
+        """One setting's current value (its default for a state written before it existed)."""
+        with self.lock:
+            return self.data["settings"].get(name, DEFAULT_SETTINGS[name])
 
     def clear_faults(self) -> None:
         with self.mutate() as data:

@@ -23,10 +23,15 @@ from ..output import info, success
 from ..sandbox import Sandbox, SandboxError
 from ._task import task
 
-def start(directory: str | None = None, reuse_env: bool = False, strict: bool = False) -> Sandbox:
-    """Start the sandbox in ``directory`` unless it is running, with these settings; the running sandbox."""
+def start(directory: str | None = None, reuse_env: bool = False, strict: bool = False, formation: bool = True,
+          time_scale: float = 1.0) -> Sandbox:
+    """Start the sandbox in ``directory`` unless it is running, with these settings; the running sandbox.
+
+    A person rehearsing wants the app served, so the formation runs unless ``formation`` is false.
+    """
     try:
-        return Sandbox(directory, reuse_env=reuse_env, strict=strict).start()
+        return Sandbox(directory, reuse_env=reuse_env, strict=strict, formation=formation,
+                       time_scale=time_scale).start()
     except SandboxError as exc:
         raise HerokuToolsError(f"the sandbox could not be started: {exc}") from None
 
@@ -57,19 +62,28 @@ def control(action, *args):
     help={
         "reuse-env": "dynos use heroku-tools' own Python environment: no dependency install (faster, less faithful)",
         "strict": "fail builds the sandbox cannot make as Heroku would (a Python version not installed here)",
+        "formation": "run each release's process types and serve web_url (--no-formation: list dynos only)",
+        "time-scale": "multiply the platform's delays (crash cool-offs, preboot, router timeout) by this factor",
     }
 )
-def up(c, directory=None, reuse_env=False, strict=False):
+def up(c, directory=None, reuse_env=False, strict=False, formation=True, time_scale="1"):
     """Start the sandbox in the background and print the shell exports that point heroku and git at it.
 
     Use as ``eval "$(heroku-tools sandbox up)"``: stdout holds only the exports.
     Builds install each app's dependencies as Heroku does, into a cache shared
-    by the user's sandboxes; ``--reuse-env`` skips that. The flags apply to a
-    sandbox that is already running, too.
+    by the user's sandboxes; ``--reuse-env`` skips that. Each release's process
+    types run and the router serves every app's ``web_url``; ``--no-formation``
+    skips that. The flags apply to a sandbox that is already running, too.
     """
-    sandbox = start(directory, reuse_env, strict)
+    try:
+        scale = float(time_scale)
+    except ValueError:
+        raise HerokuToolsError(f"--time-scale must be a number, got {time_scale!r}") from None
+    sandbox = control(start, directory, reuse_env, strict, formation, scale)
     mode = "reusing heroku-tools' Python environment" if reuse_env else "building like Heroku's Python buildpack"
-    info(f"sandbox running at {sandbox.base_url} (state in {sandbox.directory}; {mode}{', strict' if strict else ''})")
+    served = f"apps served at https://<app>-<hex>.herokuapp.localhost:{sandbox.router_port}/" if formation else "no dynos run"
+    info(f"sandbox running at {sandbox.base_url} (state in {sandbox.directory}; {mode}{', strict' if strict else ''}; "
+         f"{served})")
     print(sandbox.exports(), end="", flush=True)
 
 
@@ -99,6 +113,8 @@ def status_(c, directory=None, json=False):
     settings = described.get("settings") or {}
     print(f"dependencies: {'heroku-tools own environment (--reuse-env)' if settings.get('reuse_env') else 'installed by each build'}"
           f"{'; strict builds' if settings.get('strict') else ''}")
+    print(f"dynos: {'run; apps served at ' + described['router'] if settings.get('formation') else 'listed, not run (--no-formation)'}"
+          f"{'; time scale ' + str(settings['time_scale']) if settings.get('time_scale', 1.0) != 1.0 else ''}")
 
 
 @task(

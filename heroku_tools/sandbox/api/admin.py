@@ -21,14 +21,21 @@ def state(req):
 
 @route("PUT", "/_sandbox/settings")
 def settings(req):
-    """``{"reuse_env": bool, "strict": bool}``: how the next builds and dynos run."""
+    """``{"reuse_env": bool, "strict": bool, "formation": bool, "time_scale": number}``: how builds and dynos run.
+
+    Switching the formation on starts every app's dynos, off stops them.
+    """
     body = req.json()
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_params", "Settings must be an object.")
+    before = req.state.setting("formation")
     try:
-        return req.state.configure(**body)
+        applied = req.state.configure(**body)
     except (TypeError, ValueError) as error:
         raise ApiError(422, "invalid_params", str(error)) from None
+    if applied["formation"] != before:
+        req.sandbox.formation.settings_changed()
+    return applied
 
 
 @route("POST", "/_sandbox/faults")

@@ -3,7 +3,8 @@
 Creating an app does what Heroku does: validates the name (or invents one),
 answers 422 when it is taken, and records release v1 "Initial release" with no
 slug. The app's ``git_url`` points at the sandbox itself so ``git push`` lands
-here.
+here, and its ``web_url`` at the sandbox's router
+(``https://<app>-<hex>.herokuapp.localhost:PORT/``, see :mod:`heroku_tools.sandbox.router`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import secrets
 import uuid
 
+from ..router import web_url
 from ..routing import Response, paginate, route
 from ..state import REGION, STACK, ApiError, new_id, now, public
 from .addons import destroy_app_addons
@@ -112,7 +114,7 @@ def create_app(req):
             "space": None,
             "stack": dict(stack),
             "updated_at": created,
-            "web_url": f"https://{name}-{secrets.token_hex(6)}.herokuapp.com/",
+            "web_url": web_url(f"{name}-{secrets.token_hex(6)}", req.sandbox.router.port),
         }
         data["apps"][app["id"]] = app
         data["config"][app["id"]] = {}
@@ -170,6 +172,7 @@ def destroy_app(req):
     app = state.find_app(req.params["app"])
     shown = render_app(req, app)
     destroy_app_addons(req, app)
+    req.sandbox.formation.forget(app)
     with state.mutate() as data:
         del data["apps"][app["id"]]
         for table in ("releases", "config", "features", "formation"):

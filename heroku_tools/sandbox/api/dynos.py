@@ -2,8 +2,10 @@
 
 One-off dynos really run (see :mod:`heroku_tools.sandbox.dynos`), and so does
 the release phase's dyno, listed while it runs (``release.2048``, type
-``release``; see :mod:`heroku_tools.sandbox.releasing`). The formation's
-dynos (``web.1``...) are not processes in the sandbox: they are listed as ``up``
+``release``; see :mod:`heroku_tools.sandbox.releasing`). With the formation
+setting on, the formation's dynos (``web.1``...) are processes too, listed in
+the state they are in and restarted by ``ps:restart``/``ps:stop``
+(:mod:`heroku_tools.sandbox.formation`); with it off they are listed as ``up``
 from the formation, so ``heroku ps`` shows what Heroku would, and restarting or
 stopping them succeeds without effect.
 """
@@ -21,7 +23,9 @@ def _runtime(req):
 
 
 def formation_dynos(req, app: dict) -> list[dict]:
-    """``type.N`` dynos for each process type scaled above zero, on the current release."""
+    """``type.N`` dynos: the running formation's, else one listed ``up`` per dyno the formation counts."""
+    if req.sandbox.formation.enabled:
+        return req.sandbox.formation.list(app)
     release = req.state.current_release(app)
     if release is None:
         return []
@@ -79,22 +83,42 @@ def show_dyno(req):
 @route("DELETE", "/apps/{app}/dynos")
 def restart_all(req):
     """``heroku ps:restart``: formation dynos restart; running one-off dynos are left alone."""
-    req.state.find_app(req.params["app"])
+    app = req.state.find_app(req.params["app"])
+    req.sandbox.formation.restart(app)
     return Response(202, {})
 
 
 @route("DELETE", "/apps/{app}/dynos/{dyno}")
 def restart_dyno(req):
-    """Restarting a one-off dyno ends it: there is nothing to start it again with."""
-    app = req.state.find_app(req.params["app"])
-    dyno = _find(req, app, req.params["dyno"])
-    _runtime(req).stop(app, dyno["id"])
-    return Response(202, {})
+    """A formation dyno restarts; restarting a one-off dyno ends it: there is nothing to start it again with."""
+    return _restart_or_stop(req)
 
 
 @route("POST", "/apps/{app}/dynos/{dyno}/actions/stop")
 def stop_dyno(req):
+    """A formation dyno stops and, as on Heroku's Common Runtime, starts again; a one-off dyno ends."""
+    return _restart_or_stop(req)
+
+
+def _restart_or_stop(req):
     app = req.state.find_app(req.params["app"])
     dyno = _find(req, app, req.params["dyno"])
-    _runtime(req).stop(app, dyno["id"])
+    if dyno["type"] in ("run", "release"):
+        _runtime(req).stop(app, dyno["id"])
+    else:
+        req.sandbox.formation.restart(app, name=dyno["name"])
     return Response(202, {})
+
+
+@route("DELETE", "/apps/{app}/formations/{type}")
+def restart_type(req):
+    """``ps:restart --process-type web``: every dyno of that type restarts."""
+    app = req.state.find_app(req.params["app"])
+    req.sandbox.formation.restart(app, process_type=req.params["type"])
+    return Response(202, {})
+
+
+@route("POST", "/apps/{app}/formations/{type}/actions/stop")
+def stop_type(req):
+    """``ps:stop --process-type web``: every dyno of that type stops and starts again (Common Runtime)."""
+    return restart_type(req)

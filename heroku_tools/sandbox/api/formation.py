@@ -6,7 +6,9 @@ app in ``state.data["formation"][app_id][type]``; a type seen for the first
 time starts at one dyno for ``web`` and none otherwise, as after a first
 deploy. ``release`` joins the formation (at zero: it is no dyno formation)
 once a release phase has run, as on Heroku, where ``releases:retry`` looks
-for it there.
+for it there. A change is logged (``Scaled to web@2:Basic by user …``) and,
+with the formation running, starts or stops dynos
+(:mod:`heroku_tools.sandbox.formation`).
 """
 from __future__ import annotations
 
@@ -128,15 +130,25 @@ def show_formation(req):
     return _find(formation(req.state, app), req.params["type"])
 
 
+def _scaled(req, app: dict, updated: list[dict]) -> list[dict]:
+    """Log the new scale as Heroku's API does, and have the formation's dynos follow it."""
+    scale = ", ".join(f"{e['type']}@{e['quantity']}:{e['size']}" for e in updated)
+    req.state.log_api(app, f"Scaled to {scale} by user {req.state.account['email']}")
+    req.sandbox.formation.scale(app)
+    return updated
+
+
 @route("PATCH", "/apps/{app}/formation")
 def batch_update(req):
     updates = req.json().get("updates")
     if not isinstance(updates, list):
         raise ApiError(422, "invalid_params", "updates must be a list of formation changes.")
-    return _apply(req.state, req.state.find_app(req.params["app"]), updates)
+    app = req.state.find_app(req.params["app"])
+    return _scaled(req, app, _apply(req.state, app, updates))
 
 
 @route("PATCH", "/apps/{app}/formation/{type}")
 def update_one(req):
     body = req.json()
-    return _apply(req.state, req.state.find_app(req.params["app"]), [{**body, "type": req.params["type"]}])[0]
+    app = req.state.find_app(req.params["app"])
+    return _scaled(req, app, _apply(req.state, app, [{**body, "type": req.params["type"]}]))[0]
