@@ -11,7 +11,8 @@ what Heroku exposes to any client:
   release's version, as ``heroku ps:wait`` judges it. A crashed dyno restarts
   within milliseconds, so one poll can miss the crash: a dyno whose
   ``updated_at`` moved since it was seen up, and the log's ``State changed
-  ... to crashed`` lines, count as crashes too;
+  ... to crashed`` lines of a dyno since it was listed on the new release
+  (log lines name the dyno, not its release), count as crashes too;
 * the paths (``health: {path: ...}``) at the app's ``web_url``, over HTTPS
   with the trust the heroku CLI has (``NODE_EXTRA_CA_CERTS``), answering as
   expected ``successes`` times in a row — and, where the settings name a
@@ -49,6 +50,7 @@ _ROUTER_LINE = re.compile(r"heroku\[router\]: at=error code=(H\d+) desc=\"([^\"]
 _DYNO_LINE = re.compile(r"heroku\[((\w+)\.\d+)\]: (.*)")
 _EXITED = re.compile(r"Process exited with status (\d+)")
 _CRASHED = re.compile(r"State changed from \w+ to crashed")
+_NEVER = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class _Watch:
         self.probes = 0
         #: The last exit status each web dyno's log shows since the release.
         self.exits: dict[str, str] = {}
+        #: When each web dyno was first listed on the new release: its log lines count from then (a dyno
+        #: of the release before, same name, may still crash in between).
+        self.listed: dict[str, datetime.datetime] = {}
 
     def goal(self, base: str) -> str:
         paths = ", ".join(self.health.paths)
@@ -165,6 +170,8 @@ class _Watch:
         for dyno in web:
             name, state = dyno.get("name", "web"), dyno.get("state")
             on_new = _version(dyno) >= self.version
+            if on_new:
+                self.listed.setdefault(name, datetime.datetime.now(datetime.timezone.utc))
             before = self.seen_up.get(name)
             if on_new and (state == "crashed" or before is not None and (state != "up" or dyno.get("updated_at") != before)):
                 return name
@@ -202,7 +209,7 @@ class _Watch:
                 exited = _EXITED.search(dyno.group(3))
                 if exited:
                     exits[dyno.group(1)] = exited.group(1)
-                elif _CRASHED.search(dyno.group(3)):
+                elif _CRASHED.search(dyno.group(3)) and when >= self.listed.get(dyno.group(1), _NEVER):
                     status = exits.get(dyno.group(1))
                     return "H10: web crashed" + (f", exit {status}" if status else "")
             router = _ROUTER_LINE.search(line)
