@@ -21,7 +21,8 @@ from heroku_tools.release.deployed import Deployed
 from heroku_tools.release.health import HealthReport, check, probe, skip_reason
 from heroku_tools.release.journal import Outcome
 from heroku_tools.release.options import DeployOptions
-from heroku_tools.release.recovery import Unhealthy, check_release, rollback_safety
+from heroku_tools.release.recovery import Unhealthy, check_release, check_rollback, rollback_safety
+from heroku_tools.release.rollback import RollbackPlan
 from heroku_tools.session import Session
 from heroku_tools.settings import Environment, Health, parse
 from heroku_tools.tasks.deploy import outcome_fields
@@ -424,3 +425,24 @@ def test_a_localhost_name_is_this_machine_as_browsers_and_curl_resolve_it(site):
                    timeout=2)
     assert answer.problem is None
     assert hosts == [f"shop-uat-0123456789ab.herokuapp.localhost:{port}"]
+
+
+def test_a_rollback_is_checked_too_and_an_unhealthy_one_stays(site):
+    heroku, api = fake_app(site, version=43)
+    site.answers = {"/": (500, {}, "")}
+    plan = RollbackPlan(Environment(label="live", app_name="acme-live", branch="master", health=Health(**QUICK)),
+                        release(42), release(41), None, None, None, "dev@example.com")
+    with pytest.raises(Unhealthy) as raised:
+        check_rollback(Session(None, None, heroku, api), plan, 43, quiet()[0])
+    assert raised.value.message.startswith("v43 (the code of v41) is unhealthy (not healthy within 0.5s: / answered 500")
+    assert not any(call[0] == "rollback" for call in heroku.calls)
+    skipped = check_rollback(Session(None, None, heroku, api), plan, 43, quiet()[0], asked=False)
+    assert skipped.as_json() == {"status": "skipped", "probes": 0, "errors": []}
+
+
+def test_with_preboot_and_nothing_naming_the_release_the_check_says_what_it_cannot_tell(site):
+    session, plan, outcome, heroku = deploy_of(site, preboot=True)
+    site.answers = {"/": (200, {}, "")}
+    console, said = quiet()
+    check_release(session, plan, outcome, console)
+    assert any(line.startswith("preboot is on: for about 3 minutes the old code answers the probes") for line in said)

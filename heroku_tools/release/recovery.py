@@ -75,6 +75,9 @@ def check_release(session: Session, plan: DeployPlan, outcome: Outcome, console:
         console.say(f"health check skipped: {reason}")
         outcome.health = skipped(reason, release.version)
         return
+    if plan.preboot and not (health.release_header or health.release_text):
+        console.warn("preboot is on: for about 3 minutes the old code answers the probes; name where the app shows "
+                     "its release (health: release_header or release_text) and the check waits for the new code")
     outcome.health = check(session.api, app, release.version, health, since=release.created_at, console=console)
     if not outcome.health.healthy:
         raise _unhealthy(session, plan, outcome, console)
