@@ -108,9 +108,10 @@ def check(api: PlatformAPI, app: str, version: int, health: Health, *, since: st
           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> HealthReport:
     """Watch release ``version`` of ``app`` until it is healthy, shows a crash or router error, or ``timeout`` passes.
 
-    ``since`` (ISO time; default now) is when the release was made: crashes
-    in the log count from then, router errors from when the new web dynos are
-    all up. ``probe`` is :func:`probe` with the CLI's trust (tests pass their own).
+    ``since`` (ISO time; default now) is when the release was made: the log
+    is read from then — a dyno's crash lines from when it is listed on the
+    release, router errors from when every new web dyno is up. ``probe`` is
+    :func:`probe` with the CLI's trust (tests pass their own).
     """
     info = api.app(app)
     base = info.get("web_url") or f"https://{app}.herokuapp.com/"
@@ -153,6 +154,8 @@ class _Watch:
         #: When each web dyno was first listed on the new release: its log lines count from then (a dyno
         #: of the release before, same name, may still crash in between).
         self.listed: dict[str, datetime.datetime] = {}
+        #: The crash was seen only as a restart between two polls (``updated_at`` moved), not as ``crashed``.
+        self.between = False
 
     def goal(self, base: str) -> str:
         paths = ", ".join(self.health.paths)
@@ -173,7 +176,9 @@ class _Watch:
             if on_new:
                 self.listed.setdefault(name, datetime.datetime.now(datetime.timezone.utc))
             before = self.seen_up.get(name)
-            if on_new and (state == "crashed" or before is not None and (state != "up" or dyno.get("updated_at") != before)):
+            restarted = before is not None and (state != "up" or dyno.get("updated_at") != before)
+            if on_new and (state == "crashed" or restarted):
+                self.between = state != "crashed"
                 return name
             if on_new and state == "up":
                 self.seen_up[name] = dyno.get("updated_at") or ""
@@ -194,7 +199,7 @@ class _Watch:
     def crash(self, name: str) -> str:
         """The cause for a crash seen in the dynos, with the exit status the log gave."""
         status = self.exits.get(name)
-        between = "" if name not in self.seen_up else " (it restarted between two polls)"
+        between = " (it restarted between two polls)" if self.between else ""
         return "H10: web crashed" + (f", exit {status}" if status else "") + between
 
     def log(self, lines: list[str]) -> str | None:
