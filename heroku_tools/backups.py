@@ -357,12 +357,16 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
         try:
             heroku.run(app, script(steps), stream=progress)
         except (HerokuToolsError, KeyboardInterrupt) as error:
+            # From the command that failed (the first, if the dyno failed before any began) to the last.
+            names = [step.name for step in steps]
+            left = steps[names.index(progress.current) if progress.current in names else 0:]
             raise RestoreAborted(
                 f"the data was restored and anonymised, but a post-restore command failed: "
                 f"{getattr(error, 'message', 'interrupted')}",
-                state=[f"{app} holds the anonymised data of {plan.backup}", f"MAINTENANCE IS STILL ON for {app}",
+                state=[f"{app} holds the anonymised data of {plan.backup}",
+                       f"MAINTENANCE IS STILL ON for {app}: the post-restore commands did not all finish",
                        *([error.note] if getattr(error, "note", None) else [])],
-                recover=[shlex.join(["heroku", "run", "-x", "-a", app, "--", progress.command(progress.current) or ""]),
+                recover=[*(shlex.join(["heroku", "run", "-x", "-a", app, "--", step.command]) for step in left),
                          f"heroku maintenance:off -a {app}"],
             ) from None
     say(f"==> maintenance off for {app}")

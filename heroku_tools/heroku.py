@@ -231,6 +231,8 @@ class Heroku(Runner):
         try:
             self.execute(["ps:stop", watched.dyno, "-a", app])
         except CommandError as error:
+            if "Couldn't find that dyno" in error.message:  # Heroku stops a dyno whose CLI hung up: it is gone already
+                return DynoInterrupted(f"the one-off dyno {watched.dyno} was stopped (it ended with its connection)")
             return DynoInterrupted(f"the one-off dyno {watched.dyno} may still be running: stopping it failed "
                                    f"({error.message}); check `heroku ps -a {app}`")
         return DynoInterrupted(f"the one-off dyno {watched.dyno} was stopped")

@@ -336,6 +336,11 @@ def test_proposed_rules_cover_live(project):
     assert result.returncode == 0, output(result)
 
 
+def worktree_files(project) -> set[Path]:
+    """The project's files outside .git (where the environment's lock leaves a tag object, as a fetch leaves objects)."""
+    return {path for path in project.path.rglob("*") if ".git" not in path.relative_to(project.path).parts}
+
+
 def test_restore_live_into_uat(project, sandbox):
     live, uat = project.urls["live"], project.urls["uat"]
     assert canary_hits(live), "the canary must be in live for this test to mean anything"
@@ -343,14 +348,14 @@ def test_restore_live_into_uat(project, sandbox):
     live_rows = dict((r[0], r[1:]) for r in query(
         live, "SELECT id, first_name, last_name, email, phone, address, notes FROM customers_customer"))
     backups_before = backups_of(sandbox, project.apps["live"])
-    files_before = set(project.path.rglob("*"))
+    files_before = worktree_files(project)
     log = Log(sandbox)
 
     result = restore(project, "live", "uat")
 
     assert result.returncode == 0, output(result)
     # no dump (nor anything else) written locally, and the signed URL (a credential) never shown
-    assert set(project.path.rglob("*")) == files_before
+    assert worktree_files(project) == files_before and project.git("status", "--porcelain").stdout == ""
     assert list(project.tmp.iterdir()) == []
     assert "/_sandbox/backups/" not in result.stdout + result.stderr
     text = result.stdout + result.stderr
@@ -677,12 +682,15 @@ def test_the_process_killed_mid_load_commits_nothing(project, sandbox, bulk):
         assert snapshot(uat_url) == before
         assert canary_hits(uat_url) == {}
         assert "public.bulk_event" not in snapshot(uat_url)
-        # the one thing left behind, as nothing was alive to undo it: maintenance mode
+        # what is left behind, as nothing was alive to undo it: maintenance mode, and uat's lock
         assert maintenance(sandbox, uat_app) is True
+        assert "refs/heroku-tools/locks/uat" in project.git("ls-remote", "origin", "refs/heroku-tools/*").stdout
     finally:
         if proc.poll() is None:
             proc.kill()
         project.heroku("maintenance:off", "-a", uat_app)
+        unlocked = project.tools("unlock", "uat", "--confirm", uat_app)
+        assert unlocked.returncode == 0, output(unlocked)
 
 
 def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk):

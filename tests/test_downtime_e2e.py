@@ -112,7 +112,7 @@ def preboot(project: Project, on: bool) -> None:
 
 def preboot_switches(log: Log, app: str) -> list[bool]:
     """The preboot values asked for on ``app``, in order."""
-    pattern = re.compile(log._app(app) + "/features/preboot$")
+    pattern = re.compile(log.app_path(app) + "/features/preboot$")
     return [e["body"]["enabled"] for e in log.entries()
             if e["method"] == "PATCH" and pattern.match(e["path"]) and isinstance(e["body"], dict)]
 
@@ -156,7 +156,9 @@ def test_each_row_of_the_table_by_push_then_by_promotion(project, sandbox, row):
         assert new["version"] > before["version"]
         if expect_maintenance:
             assert [e["body"]["maintenance"] for e in switches] == [True, False], text
-            assert switches[0]["time"] <= created(new) + 1.0, "the page was up before the release existed"
+            # created_at is whole seconds, and the switch follows the build's "Launching..." line by one API
+            # round trip: on a loaded machine that is a second or two, still before any migration or restart.
+            assert switches[0]["time"] <= created(new) + 3.0, "the page was up before the release existed"
         else:
             assert switches == [], text
             assert "Maintenance:        off (no downtime needed)" in text
@@ -269,6 +271,9 @@ def test_a_release_phase_failing_half_way_says_what_it_applied_and_keeps_the_pag
         assert dropped in applied(url) and failing not in applied(url)
     finally:
         project.heroku("maintenance:off", "-a", app)
+        # The next tests build on master: the failing migration goes, the applied one stays.
+        project.git("revert", "--no-edit", "HEAD")
+        project.git("push", "-q", "origin", "master")
 
 
 def test_migrations_env_shows_the_plan_without_deploying(project, sandbox):

@@ -177,7 +177,11 @@ def assert_defined_state(project: Project, sandbox, text: str) -> None:
     state = text.split("State now:", 1)[1].split("To recover:", 1)[0]
     for app, version in re.findall(r"(\S+) runs v(\d+)\b", state):
         if app in project.apps.values():
-            assert current(sandbox, app)["version"] == int(version), f"{app} said to run v{version}:\n{text}"
+            now = current(sandbox, app)["version"]
+            if "Heroku may still finish the build and release" in state:  # as Heroku does after a push cut short
+                assert now in (int(version), int(version) + 1), f"{app} said to run v{version} (or the next):\n{text}"
+            else:
+                assert now == int(version), f"{app} said to run v{version}:\n{text}"
     still_on = set(re.findall(r"MAINTENANCE IS STILL ON for (\S+?):", state))
     for app in project.apps.values():
         assert sandbox.api("GET", f"/apps/{app}")["maintenance"] is (app in still_on), f"{app}:\n{text}"
@@ -191,7 +195,8 @@ def settle(project: Project) -> None:
 @pytest.mark.parametrize("operation, point", FAULTS, ids=[f"{op}-{point}" for op, point in FAULTS])
 def test_a_fault_ends_in_a_defined_state_and_running_again_finishes(project, sandbox, operation, point):
     argv = prepare(project, operation, sandbox, point)
-    sandbox.arm_fault(fault_app(project, operation, point), point)
+    # A restore downloads the backup twice (its table of contents, then the data): cut both, as a bad network would.
+    sandbox.arm_fault(fault_app(project, operation, point), point, times=2 if point == "download" else 1)
     try:
         failed = run(project, argv)
         assert failed.returncode != 0, output(failed)
