@@ -60,7 +60,8 @@ def _postgres_missing() -> str | None:
 
 #: The modules that take longest (a third of the suite between them; docs/development.rst),
 #: handed to the workers first: a worker that picked one up last would finish alone.
-SLOWEST_MODULES = ("test_deploy_e2e.py", "test_backups_e2e.py", "test_config_e2e.py", "test_runners.py")
+SLOWEST_MODULES = ("test_deploy_e2e.py", "test_backups_e2e.py", "test_config_e2e.py", "test_runners.py",
+                   "test_sandbox_formation.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -122,6 +123,29 @@ def heroku_bin() -> Path:
 def sandbox(tmp_path_factory, heroku_bin) -> Sandbox:
     """One sandbox per worker; tests use unique app names."""
     with Sandbox(tmp_path_factory.mktemp("sandbox"), heroku_bin=heroku_bin) as running:
+        yield running
+
+
+#: Heroku's delays (crash cool-offs, the preboot switch, the router's timeout) in the formation sandbox: × 0.1.
+FORMATION_TIME_SCALE = 0.1
+
+
+@pytest.fixture(scope="session")
+def formation_sandbox(tmp_path_factory, heroku_bin) -> Sandbox:
+    """A second sandbox per worker that runs each release's dynos and serves ``web_url`` (delays × 0.1).
+
+    The shared ``sandbox`` runs no dynos, so tests that need no HTTP pay for none.
+    A module that needs HTTP takes this one as its ``sandbox``, so ``heroku``,
+    ``cli_env`` and ``schema_conformance`` talk to it::
+
+        @pytest.fixture(scope="module")
+        def sandbox(formation_sandbox):
+            return formation_sandbox
+
+    A test that changes its ``time_scale`` puts it back.
+    """
+    with Sandbox(tmp_path_factory.mktemp("formation-sandbox"), heroku_bin=heroku_bin, formation=True,
+                 time_scale=FORMATION_TIME_SCALE) as running:
         yield running
 
 

@@ -39,6 +39,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .state import checked_time_scale
+
 DEFAULT_DIRECTORY = Path(".heroku-tools") / "sandbox"
 
 #: Quiet, non-interactive settings for the heroku CLI (see reference §2.3).
@@ -93,7 +95,8 @@ class Sandbox:
                  reuse_env: bool = False, strict: bool = False, formation: bool = False, time_scale: float = 1.0):
         self.directory = Path(directory or os.environ.get("HEROKU_TOOLS_SANDBOX") or DEFAULT_DIRECTORY).resolve()
         self.heroku_bin = Path(heroku_bin) if heroku_bin else find_pinned_heroku()
-        self.settings = {"reuse_env": reuse_env, "strict": strict, "formation": formation, "time_scale": time_scale}
+        self.settings = {"reuse_env": reuse_env, "strict": strict, "formation": formation,
+                         "time_scale": checked_time_scale(time_scale)}
         self._process: subprocess.Popen | None = None
 
     # -- lifecycle -----------------------------------------------------------

@@ -143,22 +143,43 @@ class FormationManager:
         self._switches: dict[str, object] = {}
         self._turn = itertools.count()
         self.closed = False
+        # The settings, copied here so that nothing holding this lock ever waits for the state's
+        # (API threads announce releases holding the state's lock, then take this one).
+        # The server applies them once it has configured the state (:meth:`apply_settings`).
+        self._enabled, self._time_scale = False, 1.0
         state.release_listeners.append(self.released)
 
     # -- settings ------------------------------------------------------------------
     @property
     def enabled(self) -> bool:
-        return bool(self.state.setting("formation")) and not self.closed
+        return self._enabled and not self.closed
 
     def scaled(self, seconds: float) -> float:
-        return seconds * float(self.state.setting("time_scale"))
+        return seconds * self._time_scale
+
+    def apply_settings(self) -> None:
+        """Take the state's ``formation`` and ``time_scale``; switching the formation on starts every app's
+        dynos, off stops them all."""
+        enabled, scale = bool(self.state.setting("formation")), float(self.state.setting("time_scale"))
+        with self.changed:
+            was, self._enabled, self._time_scale = self._enabled, enabled, scale
+            self.changed.notify_all()
+        if enabled and not was:
+            self.start_all()
+        elif was and not enabled:
+            with self.lock:
+                dynos = [d for group in (*self.current.values(), *self.retiring.values()) for d in group]
+                self.current.clear()
+                self.retiring.clear()
+            threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
 
     def log(self, dyno: FormationDyno, message: str, source: str = "heroku") -> None:
         self.state.logs.emit(dyno.app["id"], source, dyno.name, message)
 
-    def _set_state(self, dyno: FormationDyno, value: str, *, logged: bool = True) -> None:
+    def _set_state(self, dyno: FormationDyno, value: str) -> None:
+        """A state change, in the log as Heroku writes it; the router and the preboot switch wait on these."""
         with self.changed:
-            if logged and value != dyno.state:
+            if value != dyno.state:
                 self.log(dyno, f"State changed from {dyno.state} to {value}")
             dyno.state, dyno.updated_at = value, now()
             dyno.up_since = time.monotonic() if value == "up" else dyno.up_since
@@ -197,17 +218,6 @@ class FormationManager:
             dynos = self.current.pop(app["id"], []) + self.retiring.pop(app["id"], [])
         threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
 
-    def settings_changed(self) -> None:
-        """The formation was switched on (start every app's dynos) or off (stop them all)."""
-        if self.enabled:
-            self.start_all()
-        else:
-            with self.lock:
-                dynos = [d for group in (*self.current.values(), *self.retiring.values()) for d in group]
-                self.current.clear()
-                self.retiring.clear()
-            threading.Thread(target=self._stop_all, args=(dynos,), daemon=True).start()
-
     def start_all(self) -> None:
         """Start the formation of every app with code that runs none (a sandbox starting, the setting turned on)."""
         if not self.enabled:
@@ -221,10 +231,6 @@ class FormationManager:
     def list(self, app: dict) -> list[dict]:
         with self.lock:
             return [d.record() for d in sorted(self.current.get(app["id"], []), key=lambda d: (d.type, d.number))]
-
-    def find(self, app: dict, identity: str) -> FormationDyno | None:
-        with self.lock:
-            return next((d for d in self.current.get(app["id"], []) if identity in (d.id, d.name)), None)
 
     def route(self, app_id: str, wait: float) -> tuple[FormationDyno | None, str | None]:
         """A web dyno that is ``up`` for the next request, or the router's error code.
@@ -380,6 +386,8 @@ class FormationManager:
 
     # -- one dyno's process --------------------------------------------------------------
     def _spawn(self, dyno: FormationDyno) -> None:
+        if self.closed:
+            return
         dyno.exited.clear()
         threading.Thread(target=self._supervise, args=(dyno,), name=f"dyno-{dyno.app['name']}-{dyno.name}",
                          daemon=True).start()
@@ -395,9 +403,11 @@ class FormationManager:
             self.log(dyno, f"Starting process with command `{dyno.command}`")
             dyno.process = subprocess.Popen(world.argv, cwd=world.app_dir, env=world.env, stdin=subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            if not dyno.active:
+                dyno.signal(signal.SIGTERM)  # stopped while it was being started
         except Exception as error:  # noqa: BLE001 - the dyno crashes, the sandbox goes on
             self.log(dyno, f"Error R99 (Platform error) -> the dyno could not start: {error}")
-            self._crashed(dyno, None)
+            self._crashed(dyno)
             dyno.exited.set()
             if world is not None:
                 world.remove()
@@ -406,11 +416,12 @@ class FormationManager:
         relay.start()
         self._boot(dyno)
         status = dyno.process.wait()
+        status = 128 - status if status < 0 else status  # killed by a signal: 143 for SIGTERM, as a shell says
         dyno.signal_group(signal.SIGKILL)  # what the command left running in the background ends with it
         relay.join(5)
         world.remove()
         self.log(dyno, f"Process exited with status {status}")
-        self._crashed(dyno, status)
+        self._crashed(dyno)
         dyno.exited.set()
 
     def _boot(self, dyno: FormationDyno) -> None:
@@ -438,7 +449,7 @@ class FormationManager:
             self.log(dyno, pending.decode(errors="replace"), "app")
         process.stdout.close()
 
-    def _crashed(self, dyno: FormationDyno, status: int | None) -> None:
+    def _crashed(self, dyno: FormationDyno) -> None:
         """The process ended: a stopped dyno is done; an active one crashed and is restarted after its cool-off."""
         if not dyno.active or self.closed:
             return

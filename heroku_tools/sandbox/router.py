@@ -155,7 +155,7 @@ class RouterHandler(BaseHTTPRequestHandler):
     def forwarded_headers(self, line: Line, port: int, length: int) -> list[tuple[str, str]]:
         """The client's headers (hop-by-hop ones left out) plus those Heroku's router adds."""
         added = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-request-id", "x-request-start", "via",
-                 "content-length"}
+                 "content-length", "expect"}  # the body is read whole first: the dyno has nothing to expect
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | added]
         client = self.headers.get("X-Forwarded-For")
         headers += [

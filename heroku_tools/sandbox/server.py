@@ -215,7 +215,6 @@ class SandboxServer:
     def serve_forever(self) -> None:
         self.rendezvous.start()
         self.router.start()
-        self.formation.start_all()
         try:
             self.httpd.serve_forever(poll_interval=0.2)
         finally:
@@ -245,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     server = SandboxServer(args.state, args.port, args.rendezvous_port, args.router_port)
     server.state.configure(reuse_env=args.reuse_env, strict=args.strict, formation=args.formation,
                            time_scale=args.time_scale)
+    server.formation.apply_settings()
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
     signal.signal(signal.SIGINT, lambda *_: server.shutdown())
     (args.state / "server.pid").write_text(str(os.getpid()))

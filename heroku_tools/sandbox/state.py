@@ -34,6 +34,13 @@ REGION = {"id": "59accabd-516d-4f0e-83e6-6e3757701145", "name": "us"}
 STACK = {"id": "ee582d3c-717d-4a57-ba5f-8b3a39f3a817", "name": "heroku-24"}
 
 
+def checked_time_scale(value) -> float:
+    """The ``time_scale`` setting: a factor above 0 and at most 10 on the platform's delays."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 10:
+        raise ValueError(f"time_scale must be a number above 0 and at most 10, got {value!r}")
+    return float(value)
+
+
 class ApiError(Exception):
     """An error the API answers with a Heroku-style JSON error body."""
 
@@ -302,10 +309,7 @@ class State:
             raise ValueError(f"unknown sandbox setting(s) {', '.join(unknown)}; expected {', '.join(DEFAULT_SETTINGS)}")
         checked = {key: bool(value) for key, value in settings.items() if key != "time_scale"}
         if "time_scale" in settings:
-            scale = settings["time_scale"]
-            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 10:
-                raise ValueError(f"time_scale must be a number above 0 and at most 10, got {scale!r}")
-            checked["time_scale"] = float(scale)
+            checked["time_scale"] = checked_time_scale(settings["time_scale"])
         with self.mutate() as data:
             data["settings"] = {**DEFAULT_SETTINGS, **data["settings"], **checked}
             return dict(data["settings"])

@@ -21,6 +21,7 @@ from invoke import Collection
 from ..errors import HerokuToolsError
 from ..output import info, success
 from ..sandbox import Sandbox, SandboxError
+from ..sandbox.state import checked_time_scale
 from ._task import task
 
 def start(directory: str | None = None, reuse_env: bool = False, strict: bool = False, formation: bool = True,
@@ -76,9 +77,9 @@ def up(c, directory=None, reuse_env=False, strict=False, formation=True, time_sc
     skips that. The flags apply to a sandbox that is already running, too.
     """
     try:
-        scale = float(time_scale)
-    except ValueError:
-        raise HerokuToolsError(f"--time-scale must be a number, got {time_scale!r}") from None
+        scale = checked_time_scale(float(time_scale))
+    except ValueError as error:
+        raise HerokuToolsError(f"--time-scale: {error}") from None
     sandbox = control(start, directory, reuse_env, strict, formation, scale)
     mode = "reusing heroku-tools' Python environment" if reuse_env else "building like Heroku's Python buildpack"
     served = f"apps served at https://<app>-<hex>.herokuapp.localhost:{sandbox.router_port}/" if formation else "no dynos run"

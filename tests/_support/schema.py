@@ -18,9 +18,11 @@ hyper-schema relies on them:
   declare (jsonschema ignores the keyword; we enforce it);
 * ``format`` is checked for ``uuid``, ``date-time``, ``email`` and ``uri``.
 
-One deliberate deviation is allowed: ``git_url`` points at the sandbox
+Two deliberate deviations are allowed: ``git_url`` points at the sandbox
 (``https://127.0.0.1:PORT/app.git``) instead of ``git.heroku.com``, since that
-is where ``git push`` must go.
+is where ``git push`` must go, and ``web_url`` at its router
+(``https://<app>-<hex>.herokuapp.localhost:PORT/``) instead of ``herokuapp.com``,
+since that is where the app is served.
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ SCHEMA_PATH = Path(__file__).with_name("platform-api-schema.json")
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _SANDBOX_GIT_HOST = r"(?:git\.heroku\.com|127\.0\.0\.1:\d+)"
+#: ``web_url``: the sandbox's router serves ``<app>-<hex>.herokuapp.localhost:PORT`` where Heroku serves ``herokuapp.com``.
+_SANDBOX_WEB_HOST = r"\.herokuapp\.(?:com|localhost:\d+)/"
 
 
 def _is_uuid(value) -> bool:
@@ -91,11 +95,15 @@ class SchemaReport:
     skipped: list[str] = field(default_factory=list)
 
 
+def _relax_pattern(pattern: str) -> str:
+    return pattern.replace(r"git\.heroku\.com", _SANDBOX_GIT_HOST).replace(r"\.herokuapp\.com/", _SANDBOX_WEB_HOST)
+
+
 def _relax_sandbox_hosts(node):
     """Let URL patterns that name ``git.heroku.com`` accept the sandbox's host."""
     if isinstance(node, dict):
         return {
-            k: (v.replace(r"git\.heroku\.com", _SANDBOX_GIT_HOST) if k == "pattern" and isinstance(v, str) else _relax_sandbox_hosts(v))
+            k: (_relax_pattern(v) if k == "pattern" and isinstance(v, str) else _relax_sandbox_hosts(v))
             for k, v in node.items()
         }
     if isinstance(node, list):

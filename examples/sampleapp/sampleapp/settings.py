@@ -25,7 +25,8 @@ def env_list(name: str, default: str) -> list[str]:
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-sampleapp-local-development-only")
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ".herokuapp.com,localhost,127.0.0.1")
+# ".localhost" also covers the sandbox's web_url hosts (<app>-<hex>.herokuapp.localhost).
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ".herokuapp.com,.localhost,127.0.0.1")
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -28,13 +28,11 @@ def settings(req):
     body = req.json()
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_params", "Settings must be an object.")
-    before = req.state.setting("formation")
     try:
         applied = req.state.configure(**body)
     except (TypeError, ValueError) as error:
         raise ApiError(422, "invalid_params", str(error)) from None
-    if applied["formation"] != before:
-        req.sandbox.formation.settings_changed()
+    req.sandbox.formation.apply_settings()
     return applied
 
 
