@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import urllib.error
 
 import pytest
@@ -194,3 +195,15 @@ def test_rollback_refuses_a_failed_release(sandbox, app_name):
         sandbox.api("POST", f"/apps/{app_name}/releases", {"release": failed["id"]})
     assert refused.value.code == 422
     assert json.loads(refused.value.read())["id"] == "invalid_params"
+
+
+def test_the_sandbox_state_is_this_users_only(sandbox, heroku, app_name):
+    """The state holds the API key, config vars and backups: a 0700 directory, files 0600 (hardening issue)."""
+    heroku("apps:create", app_name, "--no-remote")
+    heroku("config:set", "SECRET=s3cr3t", "-a", app_name)
+    assert stat.S_IMODE(sandbox.directory.stat().st_mode) == 0o700
+    for name in ("state.json", "requests.jsonl", "server.log"):
+        assert stat.S_IMODE((sandbox.directory / name).stat().st_mode) == 0o600, name
+    made_by_the_server = [path for path in sandbox.directory.rglob("*")
+                          if path.is_dir() and path.parent == sandbox.directory and path.name != "postgres"]
+    assert made_by_the_server and all(stat.S_IMODE(path.stat().st_mode) == 0o700 for path in made_by_the_server)

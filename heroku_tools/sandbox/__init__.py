@@ -117,7 +117,8 @@ class Sandbox:
 
     def start(self, timeout: float = 60.0) -> Sandbox:
         """Start the server unless it is already running (then apply this object's settings); wait until it answers."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)  # the API key, config vars and backups inside are this user's only
         ignore_in_git(self.directory)  # a sandbox started by an older heroku-tools gets it too
         if self.is_running():
             try:
@@ -129,7 +130,7 @@ class Sandbox:
                 ) from None
             return self
         self.pid_file.unlink(missing_ok=True)
-        log = open(self.directory / "server.log", "ab")
+        log = os.fdopen(os.open(self.directory / "server.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         flags = [f"--{name.replace('_', '-')}" for name, on in self.settings.items() if on is True]
         flags += ["--time-scale", str(self.settings["time_scale"])]
         process = subprocess.Popen(

@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formation", action="store_true", help="run the Procfile's process types after each release")
     parser.add_argument("--time-scale", type=float, default=1.0, help="multiply the platform's delays (tests)")
     args = parser.parse_args(argv)
+    # The state holds the API key, every app's config vars and backups of its data: this user's only.
+    os.umask(0o077)
     server = SandboxServer(args.state, args.port, args.rendezvous_port, args.router_port)
     server.state.configure(reuse_env=args.reuse_env, strict=args.strict, formation=args.formation,
                            time_scale=args.time_scale)
