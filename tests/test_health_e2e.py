@@ -39,11 +39,9 @@ CRASHING_PROCFILE = ("web: python -c \"import sys; print('SECRET_KEY is missing'
 
 
 @pytest.fixture(scope="module")
-def serving(tmp_path_factory, heroku_bin) -> Sandbox:
-    """A sandbox of its own that runs the formation: the rest of the suite does not pay for web dynos."""
-    with Sandbox(tmp_path_factory.mktemp("sandbox-formation"), heroku_bin=heroku_bin, formation=True,
-                 time_scale=0.05) as running:
-        yield running
+def serving(formation_sandbox) -> Sandbox:
+    """The sandbox that runs the formation: the rest of the suite does not pay for web dynos."""
+    return formation_sandbox
 
 
 @pytest.fixture(scope="module")
