@@ -152,6 +152,33 @@ def test_a_health_page_answering_500_is_rolled_back(project, serving):
     assert deploy(project).returncode == 0
 
 
+def test_with_preboot_the_check_waits_for_the_new_code_to_answer(project, serving):
+    """The old dynos answer until the switch: only answers carrying the new release's version count."""
+    app = project.apps["dev"]
+    views = (project.path / "customers" / "views.py").read_text()
+    settings = (project.path / "heroku-tools.yml").read_text()
+    releasing = views.replace("import Decimal\n", "import Decimal\nimport os\n").replace(
+        '    return JsonResponse({"ok": True, "database": connection.vendor, **stats()})',
+        '    response = JsonResponse({"ok": True, "database": connection.vendor, **stats()})\n'
+        '    response["X-Release"] = os.environ.get("HEROKU_RELEASE_VERSION", "")\n'
+        '    return response')
+    assert releasing != views
+    commit_on_dev(project, "The health page names the release", {
+        "customers/views.py": releasing,
+        "heroku-tools.yml": settings.replace("    interval: 0.2\n", "    interval: 0.2\n    release_header: X-Release\n")})
+    project.heroku("features:enable", "preboot", "-a", app)
+    try:
+        result = deploy(project)
+    finally:
+        project.heroku("features:disable", "preboot", "-a", app)
+
+    assert result.returncode == 0, output(result)
+    version = outcome(result)["release"]
+    assert outcome(result)["health"]["status"] == "healthy", output(result)
+    assert f"X-Release: (none), not v{version}: the old code still answers" in result.stderr, output(result)
+    assert result.stderr.index("the old code still answers") < result.stderr.index(f"v{version} of {app} is healthy")
+
+
 def test_a_remove_field_then_a_crash_is_not_rolled_back_and_the_printed_restore_brings_the_data_back(project, serving):
     app = project.apps["dev"]
     before = current(serving, app)["version"]
