@@ -12,17 +12,14 @@ releases, ``history``, maintenance, and the database.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import socket
-import ssl
 import subprocess
-import urllib.parse
 
 import psycopg
 import pytest
 
+from _support import web
 from _support.home import make_home
 from _support.project import Project
 from _support.sandboxed import current, database_url, maintenance
@@ -77,22 +74,9 @@ def output(result) -> str:
 
 
 def get(sandbox: Sandbox, app: str, path: str = "/") -> tuple[int, str]:
-    """``GET`` at the app's ``web_url`` as curl would: ``*.localhost`` is 127.0.0.1, the name for TLS and ``Host``."""
-    url = urllib.parse.urlsplit(current_web_url(sandbox, app))
-    context = ssl.create_default_context(cafile=str(sandbox.ca_file))
-    raw = socket.create_connection(("127.0.0.1", url.port), timeout=30)
-    connection = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=30)
-    connection.sock = context.wrap_socket(raw, server_hostname=url.hostname)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-
-
-def current_web_url(sandbox: Sandbox, app: str) -> str:
-    return sandbox.api("GET", f"/apps/{app}")["web_url"]
+    """``GET`` at the app's ``web_url`` as curl would, trusting the sandbox's CA: ``(status, body)``."""
+    answer = web.get(sandbox.api("GET", f"/apps/{app}")["web_url"], sandbox.ca_file, path)
+    return answer.status, answer.body
 
 
 def commit_on_dev(project: Project, message: str, files: dict[str, str]) -> str:
