@@ -47,9 +47,6 @@ def project(serving, tmp_path_factory) -> Project:
     home = make_home(root / "home", "[user]\n\tname = Test User\n\temail = test@example.com\n")
     project = Project(root, serving.cli_env(home, GIT_EDITOR="true"), PREFIX).create_repo()
     project.create_apps(labels=("dev",), pipeline=False)
-    app = project.apps["dev"]
-    # The sample app's hosts are Heroku's; the sandbox serves it at *.herokuapp.localhost.
-    project.api("PATCH", f"/apps/{app}/config-vars", {"ALLOWED_HOSTS": ".herokuapp.localhost,localhost"})
     project.git("checkout", "-q", "dev")
     settings = (project.path / "heroku-tools.yml").read_text()
     assert "health:\n    enabled: false\n" in settings
