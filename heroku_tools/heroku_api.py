@@ -179,6 +179,21 @@ class PlatformAPI:
         updates = [{"type": kind, "quantity": quantity} for kind, quantity in quantities.items()]
         return self.patch(f"/apps/{urllib.parse.quote(app)}/formation", {"updates": updates})
 
+    def dynos(self, app: str) -> list[dict]:
+        """``GET /apps/{app}/dynos``: each dyno's ``type``, ``state``, ``release.version`` and ``updated_at``."""
+        return self.get(f"/apps/{urllib.parse.quote(app)}/dynos") or []
+
+    def log(self, app: str, lines: int = 1500) -> list[str]:
+        """The app's latest log lines, as ``heroku logs`` reads them: a log session, then its ``logplex_url``.
+
+        The lines come as server-sent events (``data: <line>``) or as plain text; both are read.
+        """
+        session = self.request("POST", f"/apps/{urllib.parse.quote(app)}/log-sessions",
+                               body={"lines": lines, "tail": False})
+        text = self.text(session["logplex_url"])
+        return [line.removeprefix("data:").strip() for line in text.splitlines()
+                if line.strip() and not line.startswith(":")]
+
     def set_feature(self, app: str, name: str, enabled: bool) -> dict:
         return self.patch(f"/apps/{urllib.parse.quote(app)}/features/{urllib.parse.quote(name)}", {"enabled": enabled})
 

@@ -61,7 +61,7 @@ def _postgres_missing() -> str | None:
 #: The modules that take longest (a third of the suite between them; docs/development.rst),
 #: handed to the workers first: a worker that picked one up last would finish alone.
 SLOWEST_MODULES = ("test_deploy_e2e.py", "test_backups_e2e.py", "test_config_e2e.py", "test_runners.py",
-                   "test_sandbox_formation.py")
+                   "test_sandbox_formation.py", "test_health_e2e.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

@@ -241,6 +241,8 @@ def test_the_report_for_a_promotion_with_a_migration():
         "Pipeline:           promote from acme-uat",
         "Maintenance:        on from just before the promotion until the migrations are done",
         "New release:        v42 (tag live/v42)",
+        "Health check:       GET / answering any status below 500, 3 in a row within 60s (if the app runs a web "
+        "process); unhealthy: rolled back if the schema allows",
         "",
         "Options: 5",
         "    [x]  1 git push (by pipeline promotion)",

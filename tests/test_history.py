@@ -19,6 +19,8 @@ from _support.project import Project
 from _support.webhooks import Receiver
 
 SETTINGS = """\
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health: {{enabled: false}}
 environments:
     - label:    uat
       app_name: {prefix}-uat

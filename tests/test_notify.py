@@ -24,6 +24,8 @@ from _support.project import HEROKU_TOOLS, Project
 from _support.webhooks import Receiver
 
 SETTINGS = """\
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health: {{enabled: false}}
 environments:
     - label:    uat
       app_name: {app}
@@ -266,7 +268,7 @@ def test_expansion_waits_until_the_environment_is_used():
     env = settings.environment("uat")  # loads although no variable is set
     with pytest.raises(SettingsError) as raised:
         notify.resolve(env, {})
-    assert "line 6: environments.uat.notify[0] refers to ${TEST_SLACK_URL}, not set in this environment" in str(raised.value)
+    assert "line 8: environments.uat.notify[0] refers to ${TEST_SLACK_URL}, not set in this environment" in str(raised.value)
     targets = notify.resolve(env, {"TEST_SLACK_URL": "https://hooks.slack.com/services/T/B/x",
                                    "TEST_HOOK_URL": "https://ci.example.com/x", "TEST_HOOK_TOKEN": "t"})
     assert [str(target) for target in targets] == ["hooks.slack.com (slack)", "ci.example.com (webhook)"]

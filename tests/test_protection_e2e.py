@@ -35,6 +35,8 @@ environments:
 data:
     rules: {{tables: {{}}}}
     secret: not-a-real-secret-but-long-enough
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health: {{enabled: false}}
 """
 
 

@@ -36,6 +36,8 @@ environments:
     - label:    dev
       app_name: {app}
       branch:   main
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health: {{enabled: false}}
 """
 
 

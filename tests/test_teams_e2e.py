@@ -65,6 +65,8 @@ routes:
 commands:
     collectstatic: python manage.py collectstatic --noinput
     migrate: python manage.py migrate --noinput
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health: {{enabled: false}}
 """
 
 #: Waits for the file ``$HOLD_PUSH`` before any push when that variable is set; says it got there.
@@ -211,7 +213,7 @@ def test_init_adopts_a_project_with_heroku_remotes_and_a_pipeline(sandbox, tmp_p
     # what init wrote deploys
     project.commit("heroku-tools init")
     project.git("push", "-q", "origin", "dev")
-    deployed = project.tools("deploy", "dev", "--confirm", "ini-dev")
+    deployed = project.tools("deploy", "dev", "--confirm", "ini-dev", "--no-health-check")  # no web dynos here
     assert deployed.returncode == 0, output(deployed)
     assert slug_commit(sandbox, "ini-dev") == project.head()
 

@@ -11,6 +11,8 @@ The modules, in the order a deploy meets them:
 * :mod:`.execute` — push or promote, release, steps, maintenance, tag;
 * :mod:`.journal` and :mod:`.failure` — what happened, and the defined state after a failure;
 * :mod:`.tags` — release tags (``live/v42``) in git;
+* :mod:`.health` — whether the release serves: dynos, probes at ``web_url``, router errors;
+* :mod:`.recovery` — after the release: the check, and the rollback of an unhealthy one when it is safe;
 * :mod:`.notify` — Slack and webhook announcements;
 * :mod:`.rollback` — rolling back, code and config only;
 * :mod:`.history` — releases joined with their tags;
@@ -24,11 +26,12 @@ from .journal import Outcome
 from .operations import deploy, promote, rollback
 from .options import DeployOptions, infer_options
 from .plan import DeployPlan, PreflightError, plan_deploy
+from .recovery import Unhealthy
 from .report import render_report
 from .rollback import RollbackError, RollbackPlan, plan_rollback, render_rollback
 
 __all__ = [
     "DeployFailed", "DeployOptions", "DeployPlan", "NothingBuilt", "Outcome", "PreflightError", "RollbackError",
-    "RollbackPlan", "deploy", "execute", "history", "infer_options", "plan_deploy", "plan_rollback", "promote",
+    "RollbackPlan", "Unhealthy", "deploy", "execute", "history", "infer_options", "plan_deploy", "plan_rollback", "promote",
     "render_report", "render_rollback", "rollback", "wait_for_release",
 ]

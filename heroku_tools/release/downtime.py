@@ -93,7 +93,7 @@ def _row(schema: SchemaPlan, *, preboot: bool, label: str, releasing: bool) -> D
         if not downtime:
             return Decision(False, False, False, f"the release phase migrates while the old code serves, and every "
                             f"pending migration is {_kinds(verdict)}: the old code keeps working")
-        return Decision(True, False, False, f"{_deciding(schema)}: the old code must not serve while the release "
+        return Decision(True, False, False, f"{deciding(schema)}: the old code must not serve while the release "
                         "phase migrates, so the page is up from before the release phase until it succeeded")
     unread = ((f"whether the release phase migrates cannot be told ({schema.procfile.reason}): migrate also "
                "runs after the release (a no-op if the release phase did it)",) if release is None else ())
@@ -103,7 +103,7 @@ def _row(schema: SchemaPlan, *, preboot: bool, label: str, releasing: bool) -> D
         return Decision(False, True, False, f"preboot keeps the old code serving and every pending migration is "
                         f"{_kinds(verdict)}: migrate runs right after the release", unread + race)
     if preboot:
-        return Decision(True, True, True, f"{_deciding(schema)}: preboot would keep the old code serving on the new "
+        return Decision(True, True, True, f"{deciding(schema)}: preboot would keep the old code serving on the new "
                         "schema, so preboot is off for this deploy and the page is up around the release and "
                         "migrate", unread)
     return Decision(True, True, False, "without preboot or a migrating release phase, the new code must not serve "
@@ -114,7 +114,7 @@ def _kinds(verdict: Verdict | None) -> str:
     return "compatible" if verdict in (None, Verdict.COMPATIBLE) else "compatible or locking"
 
 
-def _deciding(schema: SchemaPlan) -> str:
+def deciding(schema: SchemaPlan) -> str:
     """What decided the verdict, in a few words: ``customers.0007_drop_phone is incompatible``."""
     if schema.plan is not None and schema.plan.deciding is not None and schema.plan.verdict == schema.verdict:
         return f"{schema.plan.deciding.key} is {schema.verdict}"

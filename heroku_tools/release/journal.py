@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..models import Release
+from .health import HealthReport
 from .plan import DeployPlan
 from .steps import SCHEMA_STEPS, StepProgress
 
@@ -22,6 +23,10 @@ class Outcome:
     steps_run: tuple[str, ...] = ()
     #: The backup captured just before the migrations (``b012``), if one was.
     backup: str | None = None
+    #: How the release's health check ended (None: it was never reached).
+    health: HealthReport | None = None
+    #: The release an unhealthy one was automatically rolled back to.
+    rolled_back_to: int | None = None
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .execute import execute
 from .journal import Outcome
 from .options import DeployOptions
 from .plan import DeployPlan, PreflightError, plan_deploy
+from .recovery import check_release, check_rollback
 from .report import render_report
 from .rollback import RollbackError, RollbackPlan, execute_rollback, plan_rollback, render_rollback
 
@@ -108,7 +109,10 @@ def deploy(
     terminal; see :mod:`~heroku_tools.release.notes`). ``choices`` are
     :func:`~heroku_tools.release.plan.plan_deploy`'s keyword arguments
     (``branch``, ``force``, ``options``, ``migrate``, ``collectstatic``,
-    ``loaddata``, ``maintenance``, ``promote_from``).
+    ``loaddata``, ``maintenance``, ``promote_from``, ``health_check``,
+    ``auto_rollback``). The new release is health-checked (and rolled back
+    when unhealthy, if that is safe: :mod:`~heroku_tools.release.recovery`);
+    an unhealthy release raises :class:`~heroku_tools.release.recovery.Unhealthy`.
     """
     # Before anything else: an unset ${VAR} is a settings mistake, found before any network call.
     targets = notify.resolve(session.settings.environment(label))
@@ -138,6 +142,7 @@ def deploy(
 def _deploy(plan: DeployPlan, session: Session, note: str | None, console: Console,
             announcement: notify.Announcement) -> Outcome:
     outcome = execute(plan, session, note=note, console=console)
+    check_release(session, plan, outcome, console)
     release = outcome.release.version if outcome.release else None
     announcement.succeeded(release=release, tag=outcome.tag)
     version = f"v{release}" if release else "the current release"
@@ -194,6 +199,7 @@ def rollback(
     dry_run: bool = False,
     note: str | None = None,
     force: bool = False,
+    health_check: bool = True,
     console: Console = Console(),
 ) -> tuple[int, str | None] | None:
     """Plan, report, confirm, execute and announce a rollback of ``label``; ``(new version, tag)``.
@@ -201,7 +207,9 @@ def rollback(
     None after ``dry_run``. The announcement carries the commits the rollback
     takes away. A rollback across a migration the older code cannot run on
     (incompatible or unknown) is refused, after the report says which, unless
-    ``force``.
+    ``force``. The release it makes is health-checked (unless not
+    ``health_check``); an unhealthy one raises
+    :class:`~heroku_tools.release.recovery.Unhealthy` and stays.
     """
     targets = notify.resolve(session.settings.environment(label))
     with before_any_change("while planning the rollback", f"heroku-tools rollback {label}"):
@@ -213,7 +221,7 @@ def rollback(
         targets, dry_run=dry_run, confirm_app=confirm_app, console=console,
         prepare=lambda: _safe_to_roll_back(plan, force),
         event=lambda: notify.rollback_event(plan, _undone(session, plan), note),
-        work=lambda announcement: _rollback(plan, session, note, console, announcement),
+        work=lambda announcement: _rollback(plan, session, note, console, announcement, health_check),
     )
 
 
@@ -239,8 +247,9 @@ def _undone(session: Session, plan: RollbackPlan) -> tuple:
 
 
 def _rollback(plan: RollbackPlan, session: Session, note: str | None, console: Console,
-              announcement: notify.Announcement) -> tuple[int, str | None]:
+              announcement: notify.Announcement, health_check: bool) -> tuple[int, str | None]:
     new_version, tag = execute_rollback(plan, session, note=note, console=console)
+    check_rollback(session, plan, new_version, console, asked=health_check)
     announcement.succeeded(release=new_version, tag=tag)
     console.say(f"{plan.env.label} ({plan.env.app_name}) now runs v{new_version}, the code of v{plan.target.version}"
                 + (f"; tagged {tag}" if tag else ""))

@@ -77,6 +77,12 @@ class DeployPlan:
     scale_down: dict[str, int] | None = None
     #: How many commits ship: on a first deployment more than ``commits`` lists (it stops at 20).
     commit_count: int | None = None
+    #: The health check after the release (``--no-health-check``: False), and the automatic rollback of an
+    #: unhealthy release when the schema allows it (``--no-rollback``: False); see ``release/recovery.py``.
+    health_check: bool = True
+    auto_rollback: bool = True
+    #: ``--maintenance`` (True) / ``--no-maintenance`` (False) as given, None when neither was.
+    maintenance_choice: bool | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -100,6 +106,8 @@ def plan_deploy(
     maintenance: bool | None = None,
     promote_from: str | None = None,
     commit: str | None = None,
+    health_check: bool = True,
+    auto_rollback: bool = True,
     say: Callable[[str], None] = lambda message: None,
 ) -> DeployPlan:
     """Check that ``label`` can be deployed and work out what deploying it means.
@@ -109,6 +117,8 @@ def plan_deploy(
     explicitly (what ``promote uat`` does for each environment downstream of uat).
     ``commit`` is deployed as ``branch`` instead of the branch's head: what a
     CI job checked out, often as a detached HEAD with no local branch.
+    ``health_check`` and ``auto_rollback`` say what happens once the release
+    is out (``--no-health-check``, ``--no-rollback``).
     """
     settings, git = session.settings, session.git
     env = settings.environment(label)
@@ -180,6 +190,9 @@ def plan_deploy(
         other_processes=tuple(others),
         scale_down={kind: others[kind] for kind in env.maintenance_scale_down if kind in others} or None,
         commit_count=len(shipped),
+        health_check=health_check,
+        auto_rollback=auto_rollback,
+        maintenance_choice=maintenance,
     )
 
 

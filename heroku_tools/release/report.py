@@ -40,6 +40,7 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
         ("Maintenance", _maintenance_line(plan)),
         *([("Backup", "captured once the page is up, just before the migrations")] if plan.backup else []),
         ("New release", f"v{plan.next_version} (tag {env.tag(plan.next_version)})"),
+        ("Health check", _health_line(plan)),
     ]
     width = max(len(name) for name, _ in rows) + 1
     lines += [f"{name + ':':<{width}} {value}" for name, value in rows]
@@ -63,6 +64,20 @@ def render_report(plan: DeployPlan, *, paint: Callable[..., str] | None = None) 
     for note in plan.notes:
         lines.append(paint(f"Note: {note}", Fore.YELLOW))
     return "\n".join(lines)
+
+
+def _health_line(plan: DeployPlan) -> str:
+    """What happens once the release is out: the check, and whether an unhealthy release is rolled back."""
+    health = plan.env.health
+    if not plan.health_check:
+        return "skipped (--no-health-check)"
+    if not health.enabled:
+        return "off (health: {enabled: false})"
+    check = (f"GET {', '.join(health.paths)} answering {health.expected}, {health.successes} in a row within "
+             f"{health.timeout:g}s (if the app runs a web process)")
+    if not (plan.auto_rollback and health.rollback):
+        return f"{check}; no automatic rollback"
+    return f"{check}; unhealthy: rolled back if the schema allows"
 
 
 def _shipping_lines(plan: DeployPlan, paint: Callable[..., str]) -> list[str]:

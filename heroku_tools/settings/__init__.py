@@ -41,14 +41,14 @@ from typing import Any
 from ..errors import SettingsError
 from .model import (
     CONFIG_VAR_NAME, DEFAULT_COMMANDS, as_config_value, DEFAULT_OPTIONS, DEFAULT_TAG_FORMAT, ENV_VAR, FILENAME, NAMESPACE,
-    Environment, NotifyTarget, Settings,
+    Environment, Health, NotifyTarget, Settings,
 )
 from .validate import Where, build, check_config_vars, normalise
 from .yamlmarks import Origin, compose, kind
 
 __all__ = [
     "CONFIG_VAR_NAME", "DEFAULT_COMMANDS", "DEFAULT_OPTIONS", "DEFAULT_TAG_FORMAT", "ENV_VAR", "FILENAME", "NAMESPACE",
-    "Environment", "NotifyTarget", "Settings", "as_config_value", "check_config_vars", "find", "from_context", "load", "parse",
+    "Environment", "Health", "NotifyTarget", "Settings", "as_config_value", "check_config_vars", "find", "from_context", "load", "parse",
 ]
 
 

@@ -58,6 +58,49 @@ def as_config_value(value: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class Health:
+    """The ``health:`` block: how a release is judged once it serves, and what happens when it fails.
+
+    Top level, overridden key by key per environment (see :mod:`heroku_tools.release.health`).
+    """
+
+    #: Check after every deploy, promotion and rollback whose release has a web process.
+    enabled: bool = True
+    #: The paths probed at the app's ``web_url``; more than one makes a smoke test, every one must pass.
+    paths: tuple[str, ...] = ("/",)
+    #: Whether ``path`` was set: with none, any answer below 500 proves the app serves (a 404 at ``/`` too).
+    path_set: bool = False
+    #: The statuses that count as healthy; ``()``: the default for ``path_set`` (2xx/3xx, else < 500).
+    status: tuple[int, ...] = ()
+    #: Seconds the release has to become healthy.
+    timeout: float = 60.0
+    #: Answers as expected in a row, on every path, that make it healthy.
+    successes: int = 3
+    #: Seconds between polls: each poll reads the dynos and the log (two Platform API requests).
+    interval: float = 5.0
+    #: A response header whose value carries the release version (``v43`` or ``43``): with preboot
+    #: the old code answers for minutes, and only this tells the new code's answers apart.
+    release_header: str | None = None
+    #: Text the body carries with ``{version}`` in it (``release v{version}``), for the same reason.
+    release_text: str | None = None
+    #: Roll an unhealthy release back automatically, when the schema allows it.
+    rollback: bool = True
+
+    def expects(self, status: int) -> bool:
+        """Whether an answer with ``status`` counts as healthy."""
+        if self.status:
+            return status in self.status
+        return 200 <= status < 400 if self.path_set else status < 500
+
+    @property
+    def expected(self) -> str:
+        """The statuses expected, in words: ``2xx or 3xx``."""
+        if self.status:
+            return " or ".join(map(str, self.status))
+        return "2xx or 3xx" if self.path_set else "any status below 500"
+
+
+@dataclass(frozen=True)
 class NotifyTarget:
     """One ``notify`` entry of an environment, as written: ``${VAR}`` not yet expanded.
 
@@ -109,6 +152,9 @@ class Environment:
     notify: tuple[NotifyTarget, ...] = ()
     #: The template (``dev-*``) a personal environment was made from; None for every other environment.
     template: str | None = None
+    #: The health check after each release, and the automatic rollback (the top-level ``health:`` with this
+    #: environment's keys over it).
+    health: Health = field(default_factory=Health)
 
     def tag(self, version: int) -> str:
         """The git tag recording release ``version`` of this environment."""

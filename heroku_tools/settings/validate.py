@@ -16,10 +16,12 @@ from typing import Any
 
 from ..errors import SettingsError, did_you_mean
 from . import variables
-from .model import APP_NAME, DEFAULT_OPTIONS, CONFIG_VAR_NAME, PERSONAL, Environment, NotifyTarget, Route, Settings
+from .model import (APP_NAME, CONFIG_VAR_NAME, DEFAULT_OPTIONS, PERSONAL, Environment, Health, NotifyTarget, Route,
+                    Settings)
 from .yamlmarks import KeyPath, Origin, kind, shown
 
-TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations", "routes")
+TOP_KEYS = ("environments", "commands", "options", "heroku", "git", "config_ignore", "data", "migrations", "routes",
+            "health")
 #: Keys of the ``migrations:`` block: migrations (``app.name``) whose verdict the project decides itself.
 MIGRATION_KEYS = ("compatible", "locking", "incompatible", "unknown")
 #: The ``migrations:`` block's other keys: how the migrate step runs.
@@ -99,7 +101,8 @@ def _environments_by_label(raw, origin: Origin) -> dict:
 def build(data: dict, where: Where, source: Path | None) -> Settings:
     commands = _commands(data.get("commands"), where)
     options = _options(data.get("options"), commands, where)
-    environments = _build_environments(data.get("environments") or {}, where)
+    health = _health_keys(("health",), data.get("health"), where)
+    environments = _build_environments(data.get("environments") or {}, where, health)
     tools = {}
     for tool in ("heroku", "git"):
         section = data.get(tool) or {}
@@ -198,7 +201,7 @@ def _options(raw, commands: dict, where: Where) -> Mapping[str, tuple[str, ...]]
     return MappingProxyType(rules)
 
 
-def _build_environments(raw: dict, where: Where) -> tuple[Environment, ...]:
+def _build_environments(raw: dict, where: Where, health: dict) -> tuple[Environment, ...]:
     if not raw:
         raise where.error(("environments",), "expected at least one environment")
     templates = [label for label in raw if "*" in label]
@@ -211,9 +214,9 @@ def _build_environments(raw: dict, where: Where) -> tuple[Environment, ...]:
     for label, env in raw.items():
         base = ("environments", label)
         if label in templates:
-            envs.append(Environment(**_template_values(base, env, where)))
+            envs.append(Environment(**_template_values(base, env, where), health=_health(health, base, env, where)))
             continue
-        values = _environment_values(base, env, where)
+        values = {**_environment_values(base, env, where), "health": _health(health, base, env, where)}
         _check_own_app(base, values["app_name"], label, apps, where)
         position = labels.index(label)
         values.setdefault("upstream", labels[position + 1] if position + 1 < len(labels) else None)
@@ -255,7 +258,7 @@ def _environment_values(base: KeyPath, env: dict, where: Where, required=("label
         if env.get(key) is None:
             raise where.error(base, f"missing key {key!r}")
     checks = {**ENVIRONMENT_KEYS, "label": _template_label} if "*" in str(env.get("label")) else ENVIRONMENT_KEYS
-    values = {key: _check(base + (key,), env[key], checks[key], where) for key in env if key != "notify"}
+    values = {key: _check(base + (key,), env[key], checks[key], where) for key in env if key not in ("notify", "health")}
     if env.get("notify") is not None:
         values["notify"] = _notify_targets(base + ("notify",), env["notify"], where)
     declared = values.pop("settings", None)
@@ -478,6 +481,82 @@ def _route(path: KeyPath, branch, target, environments: tuple[Environment, ...],
     return Route(branch, target, allow)
 
 
+def _health(top: dict, base: KeyPath, env: dict, where: Where) -> Health:
+    """The environment's health check: the top-level ``health:`` keys with its own over them."""
+    return Health(**{**top, **_health_keys(base + ("health",), env.get("health"), where)})
+
+
+def _health_keys(path: KeyPath, raw, where: Where) -> dict:
+    """One ``health:`` block checked, as :class:`Health`'s keyword arguments (only the keys written)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise where.error(path, f"expected a mapping such as {{path: /health/, timeout: 60}}, got {kind(raw)}")
+    values = {}
+    for key, value in raw.items():
+        if key not in HEALTH_CHECKS:
+            raise where.error(path, f"unknown key {key!r}{did_you_mean(key, HEALTH_CHECKS)}", at=path + (key,))
+        values[HEALTH_FIELDS.get(key, key)] = _check(path + (key,), value, HEALTH_CHECKS[key], where)
+    if "paths" in values:
+        values["path_set"] = True
+    return values
+
+
+def _paths(value):
+    paths = _strings("a path such as /health/, or a list of them")(value)
+    if not all(path.startswith("/") for path in paths):
+        raise _Expected("paths starting with /, such as /health/")
+    return paths
+
+
+def _statuses(value):
+    statuses = value if isinstance(value, list) else [value]
+    if not statuses or not all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in statuses):
+        raise _Expected("an HTTP status such as 200, or a list of them")
+    return tuple(statuses)
+
+
+def _seconds(most: float) -> Callable:
+    def seconds(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= most:
+            raise _Expected(f"a number of seconds above 0, at most {most:g}")
+        return float(value)
+
+    return seconds
+
+
+def _successes(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        raise _Expected("a number of answers in a row from 1 to 100")
+    return value
+
+
+def _release_text(value):
+    _string(value)
+    if "{version}" not in value:
+        raise _Expected("text with {version} where the release version goes, such as 'release v{version}'")
+    try:
+        value.format(version=1)
+    except (KeyError, IndexError, ValueError):
+        raise _Expected("text using only {version}, such as 'release v{version}'") from None
+    return value
+
+
+#: Each ``health:`` key's validator; ``path`` fills :attr:`Health.paths`.
+HEALTH_CHECKS: dict[str, Callable] = {
+    "enabled": _bool,
+    "path": _paths,
+    "status": _statuses,
+    "timeout": _seconds(3600),
+    "successes": _successes,
+    "interval": _seconds(600),
+    "release_header": _string,
+    "release_text": _release_text,
+    "rollback": _bool,
+}
+HEALTH_FIELDS = {"path": "paths"}
+
+
 NOTIFY_KINDS = ("slack", "webhook")
 NOTIFY_KEYS = (*NOTIFY_KINDS, "headers")
 
@@ -552,8 +631,9 @@ ENVIRONMENT_KEYS: dict[str, Callable] = {
     "maintenance_from": _maintenance_from,
     "maintenance_scale_down": _optional(_process_types),
 }
-#: Every key an environment takes: ``notify`` is a list checked target by target (:func:`_notify_targets`).
-ENVIRONMENT_KEY_NAMES = (*ENVIRONMENT_KEYS, "notify")
+#: Every key an environment takes: ``notify`` is a list checked target by target (:func:`_notify_targets`),
+#: ``health`` a block over the top-level one (:func:`_health`).
+ENVIRONMENT_KEY_NAMES = (*ENVIRONMENT_KEYS, "notify", "health")
 
 
 def _check(path: KeyPath, value, check: Callable, where: Where):

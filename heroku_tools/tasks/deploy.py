@@ -20,7 +20,7 @@ from invoke import Collection
 
 from ..errors import HerokuToolsError
 from ..output import Console
-from ..release import Outcome
+from ..release import Outcome, Unhealthy
 from ..release import deploy as run_deploy
 from ..release.notes import from_options as note_from_options
 from ..session import Session
@@ -37,6 +37,8 @@ STEP_HELP = {
     "no_loaddata": "skip loading fixtures",
     "maintenance": "turn the maintenance page on even if no downtime is inferred",
     "no_maintenance": "never turn the maintenance page on",
+    "no_health_check": "skip the health check after the release (and so the automatic rollback)",
+    "no_rollback": "never roll an unhealthy release back automatically (the check still runs)",
 }
 
 
@@ -87,7 +89,19 @@ def outcome_fields(outcome: Outcome | None) -> dict:
         "backup": outcome.backup,
         "migrations": plan.schema.as_json() if plan.schema else None,
         "downtime": plan.decision.as_json() if plan.decision else None,
+        "health": outcome.health.as_json() if outcome.health else None,
+        "rolled_back_to": f"v{outcome.rolled_back_to}" if outcome.rolled_back_to else None,
     }
+
+
+def printing_outcome(json: bool, run):
+    """``run()``; with ``--json`` the outcome of an unhealthy release is printed too before the error ends the task."""
+    try:
+        return run()
+    except Unhealthy as error:
+        if json and error.outcome is not None:
+            print(outcome_json(error.outcome))
+        raise
 
 
 @task(default=True, help={
@@ -98,14 +112,15 @@ def outcome_fields(outcome: Outcome | None) -> dict:
 def deploy(c, env, branch=None, force=False, options=None, migrate=False, no_migrate=False,
            collectstatic=False, no_collectstatic=False, loaddata=False, no_loaddata=False,
            maintenance=False, no_maintenance=False, dry_run=False, confirm=None, json=False,
-           note=None, note_file=None, no_note=False):
-    """Deploy ENV: report what will ship, take a release note, confirm with a code, push or promote, run steps, tag."""
-    outcome = run_deploy(
+           note=None, note_file=None, no_note=False, no_health_check=False, no_rollback=False):
+    """Deploy ENV: report, take a release note, confirm with a code, push or promote, run steps, tag, health-check."""
+    outcome = printing_outcome(json, lambda: run_deploy(
         Session.from_context(c), env, branch=branch, force=force, confirm_app=confirm, dry_run=dry_run,
         note=note_from_options(note, note_file, no_note), console=console(json),
+        health_check=not no_health_check, auto_rollback=not no_rollback,
         **step_choices(options, migrate, no_migrate, collectstatic, no_collectstatic, loaddata, no_loaddata,
                        maintenance, no_maintenance),
-    )
+    ))
     if json:
         print(outcome_json(outcome))
 

@@ -22,11 +22,13 @@ from ._task import task
     "to": "the release to go back to, e.g. v41 (default: the previous release with other code)",
     "note": "why: recorded in the release tag and sent with the notifications",
     "force": "roll back even across a migration the older code cannot run on (the report says which)",
+    "no_health_check": "skip the health check of the release the rollback makes",
 })
-def rollback(c, env, to=None, dry_run=False, confirm=None, note=None, note_file=None, force=False):
-    """Roll ENV back to an earlier release; refuses to cross a migration the older code cannot run on."""
+def rollback(c, env, to=None, dry_run=False, confirm=None, note=None, note_file=None, force=False,
+             no_health_check=False):
+    """Roll ENV back to an earlier release, then health-check it; refuses to cross a migration the old code cannot run on."""
     run_rollback(Session.from_context(c), env, to, confirm_app=confirm, dry_run=dry_run,
-                 note=note_from_options(note, note_file) or None, force=force)
+                 note=note_from_options(note, note_file) or None, force=force, health_check=not no_health_check)
 
 
 ns = Collection("rollback", rollback)

@@ -5,6 +5,8 @@ everything that would have reached Heroku.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from heroku_tools.models import Release
 
 
@@ -85,6 +87,15 @@ class FakeHeroku:
     def pipeline_promote(self, app, to=None):
         self._call("pipeline_promote", app, tuple(to or ()))
 
+    def rollback(self, app, version=None):
+        """``heroku releases:rollback vN``: a new current release carrying vN's slug."""
+        self._call("rollback", app, version)
+        target = next(r for r in self._releases if r.version == version)
+        self._releases = [replace(r, current=False) for r in self._releases]
+        self.version = max(r.version for r in self._releases) + 1
+        self._releases.append(replace(target, version=self.version, description=f"Rollback to v{version}", current=True))
+        return self.version
+
     def run(self, app, command, *, exit_code=True, check=True, stream=None, size=None):
         assert exit_code and check, "every step's exit status is checked"
         self._call("run", app, command)
@@ -95,16 +106,46 @@ class FakeHeroku:
 
 
 class FakeApi:
-    """The :class:`heroku_tools.heroku_api.PlatformAPI` calls, over a :class:`FakeHeroku`'s apps and log."""
+    """The :class:`heroku_tools.heroku_api.PlatformAPI` calls, over a :class:`FakeHeroku`'s apps and log.
 
-    def __init__(self, heroku: FakeHeroku):
+    What a health check reads: the app's ``web_url`` and ``maintenance``, its formation (``web`` dynos
+    scaled to ``web``), its dynos (one web dyno on the current release, in ``dyno_states[version]``,
+    ``up`` unless set) and its log (``log_lines``).
+    """
+
+    def __init__(self, heroku: FakeHeroku, *, web_url: str = "https://example.invalid/", web: int = 1):
         self.heroku = heroku
+        self.web_url, self.web = web_url, web
+        self.maintenance = False
+        self.dyno_states: dict[int, str] = {}
+        self.log_lines: list[str] = []
+        self.environ: dict[str, str] = {}
+
+    def app(self, app):
+        self.heroku.calls.append(("api:app", app))
+        return {"name": app, "web_url": self.web_url, "maintenance": self.maintenance}
+
+    def formation(self, app):
+        return [{"type": "web", "quantity": self.web}]
+
+    def dynos(self, app):
+        current = next((r for r in self.heroku.releases(app, 50) if r.current), None)
+        if current is None or not self.web:
+            return []
+        return [{"type": "web", "name": f"web.{n}", "state": self.dyno_states.get(current.version, "up"),
+                 "release": {"version": current.version}, "updated_at": "2026-01-01T00:00:00Z"}
+                for n in range(1, self.web + 1)]
+
+    def log(self, app):
+        return list(self.log_lines)
 
     def maintenance_on(self, app):
         self.heroku.maintenance_on(app)
+        self.maintenance = True
 
     def maintenance_off(self, app):
         self.heroku.maintenance_off(app)
+        self.maintenance = False
 
     def releases(self, app, num=15):
         return [{"version": r.version, "description": r.description, "status": r.status, "current": r.current,

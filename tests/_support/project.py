@@ -42,6 +42,9 @@ environments:
 commands:
     collectstatic: python manage.py collectstatic --noinput
     migrate: python manage.py migrate --noinput
+# The sandbox of these tests runs no web dynos: nothing would answer a health check.
+health:
+    enabled: false
 """
 
 
