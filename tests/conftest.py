@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import itertools
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,12 @@ os.environ.setdefault("HEROKU_TOOLS_BUILD_CACHE", str(cache_root()))
 # real subprocesses) Hypothesis's per-example deadline only produces flakes.
 hypothesis_settings.register_profile("heroku-tools", deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "heroku-tools"))
+
+# Many tests press Ctrl-C (SIGINT) as a terminal does. A runner that starts the suite in the
+# background without job control (`cmd &` in a script, some CI agents) leaves SIGINT ignored,
+# and an ignored signal stays ignored in every child: the tools under test would never see it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: This worker's number under pytest-xdist (``gw3``: ``3``); ``s`` in a serial run.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gws").removeprefix("gw")

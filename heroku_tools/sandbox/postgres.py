@@ -95,7 +95,7 @@ SETTINGS = {
 }
 #: Seconds a starting server has to answer (generous: a busy machine starts it slowly).
 START_TIMEOUT = 60
-_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes, minus "/.s.PGSQL.NNNNN"
+_MAX_SOCKET_PATH = 107 - len("/.s.PGSQL.65535")  # sun_path: 107 bytes and a NUL, the socket name included
 
 
 class PostgresError(RuntimeError):
