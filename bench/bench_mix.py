@@ -149,7 +149,7 @@ def _measured(bench, project, mark, wall0, lines, status, argv, *, release_wait,
 
 
 def run(base: Path) -> dict:
-    from project import Project
+    from _support.project import Project
 
     bench = Bench(base, 1)
     try:
