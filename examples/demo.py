@@ -164,7 +164,8 @@ class Demo:
 
     # -- the steps ----------------------------------------------------------------
     def start_sandbox(self, reset: bool) -> None:
-        sandbox = Sandbox(SANDBOX_DIR)
+        # The formation on: web dynos serve web_url, so each deploy's health check sees the app answer.
+        sandbox = Sandbox(SANDBOX_DIR, formation=True)
         if reset:
             if sandbox.stop():
                 self.say("stopped the running sandbox")
@@ -173,7 +174,8 @@ class Demo:
             self.say(f"wiped {SANDBOX_DIR.relative_to(ROOT)}, {DEMO_HOME.relative_to(ROOT)}")
         if sandbox.is_running():
             self.say(f"reusing the sandbox already running in {SANDBOX_DIR.relative_to(ROOT)} (pid {sandbox.pid()})")
-            sandbox.configure(reuse_env=False, strict=False)  # builds install each app's dependencies, as Heroku's do
+            # builds install each app's dependencies and web dynos serve, as on Heroku
+            sandbox.configure(reuse_env=False, strict=False, formation=True)
         else:
             self.say(f"starting a sandbox in {SANDBOX_DIR.relative_to(ROOT)} ...")
             sandbox.start()
