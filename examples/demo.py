@@ -263,6 +263,14 @@ class Demo:
             self.run("git", "init", "--quiet", "--bare", str(DEMO_ORIGIN), quiet=True)
         self.run("git", "remote", "add", "origin", str(DEMO_ORIGIN), cwd=DEMO_REPO, quiet=True)
         self.run("git", "fetch", "--quiet", "--tags", "origin", cwd=DEMO_REPO, quiet=True)
+        # A previous run's CI step pushed a commit onto origin/dev: start from there, as a teammate would.
+        for branch in ("master", "dev"):
+            ahead = self.run("git", "merge-base", "--is-ancestor", branch, f"origin/{branch}",
+                             cwd=DEMO_REPO, check=False, quiet=True)
+            if ahead.returncode == 0:
+                self.run("git", "switch", "--quiet", branch, cwd=DEMO_REPO, quiet=True)
+                self.run("git", "merge", "--quiet", "--ff-only", f"origin/{branch}", cwd=DEMO_REPO, quiet=True)
+        self.run("git", "switch", "--quiet", "dev", cwd=DEMO_REPO, quiet=True)
 
     def tools(self, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
         """Run ``heroku-tools`` in the demo repository; ``ok`` lists the exit statuses that are fine."""
@@ -405,7 +413,7 @@ class Demo:
             print("in the repository's root:")
             print('    eval "$(.venv/bin/heroku-tools sandbox up)"')
             print(f"    heroku releases -a {APPS[0][0]}")
-            print("Stop it with `./dev demo --stop` or `.venv/bin/heroku-tools sandbox down`.")
+            print("Stop it with `.venv/bin/heroku-tools sandbox down` (or run `./dev demo --stop` next time).")
         return 0 if self.results and all(result[1] for result in self.results) else 1
 
 
