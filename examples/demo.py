@@ -354,7 +354,10 @@ class Demo:
         """CI's turn: the route is the confirmation on dev; an unrouted branch is not an error."""
         self.run("git", "switch", "--quiet", "dev", cwd=DEMO_REPO)
         (DEMO_REPO / "docs").mkdir(exist_ok=True)
-        (DEMO_REPO / "docs" / "ci.md").write_text("Deployed by `heroku-tools ci`, as a CI job runs it.\n")
+        note = DEMO_REPO / "docs" / "ci.md"
+        before = note.read_text() if note.exists() else ""  # a later demo run starts from this one's CI commit
+        runs = before.count("\n") + 1
+        note.write_text(before + f"Deployed by `heroku-tools ci`, as a CI job runs it (demo run {runs}).\n")
         dated = {**GIT_IDENTITY, "GIT_AUTHOR_DATE": "2025-01-08T09:00Z", "GIT_COMMITTER_DATE": "2025-01-08T09:00Z"}
         self.run("git", "add", "--all", cwd=DEMO_REPO, quiet=True)
         self.run("git", "commit", "--quiet", "-m", "Note how CI deploys", cwd=DEMO_REPO, env=dated)
