@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _support.gitrepo import GitRepo
+from _support.gitrepo import pushed_app
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
 
@@ -30,14 +30,7 @@ APP_FILES = {
 @pytest.fixture(scope="module")
 def app(sandbox, tmp_path_factory) -> str:
     name = f"dynos-{os.getpid()}"
-    sandbox.api("POST", "/apps", {"name": name})
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    repo = GitRepo(tmp_path_factory.mktemp("repo"), sandbox.cli_env(home))
-    repo.commit("Dyno test app", APP_FILES)
-    pushed = repo.push(f"{sandbox.base_url}/{name}.git", "main")
-    assert pushed.returncode == 0, pushed.stderr
-    return name
+    return pushed_app(sandbox, tmp_path_factory, name, APP_FILES)
 
 
 def slug_dir(sandbox, app: str) -> Path:

@@ -13,7 +13,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from _support.gitrepo import GitRepo, django_project
+from _support.gitrepo import django_project, pushed_app
 from _support.schema import RequestLog
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
@@ -43,14 +43,7 @@ APP_FILES = {
 def app(sandbox, tmp_path_factory) -> str:
     """One app for the module, deployed with ``git push`` (tests never change its code)."""
     name = f"run-x-{os.getpid()}"
-    sandbox.api("POST", "/apps", {"name": name})
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    repo = GitRepo(tmp_path_factory.mktemp("repo"), sandbox.cli_env(home))
-    repo.commit("Dyno test app", APP_FILES)
-    pushed = repo.push(f"{sandbox.base_url}/{name}.git", "main")
-    assert pushed.returncode == 0, pushed.stderr
-    return name
+    return pushed_app(sandbox, tmp_path_factory, name, APP_FILES)
 
 
 def slug_dir(sandbox, app: str) -> Path:

@@ -5,6 +5,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+from _support.home import make_home
+
 
 class GitRepo:
     """A working tree whose git runs with the sandbox's environment."""
@@ -76,3 +78,13 @@ def django_project(release: str = "echo 'release phase ran' > release-ran.txt", 
             """,
         "static/site.css": "body { color: #430098; }\n",
     }
+
+
+def pushed_app(sandbox, tmp_path_factory, name: str, files: dict[str, str]) -> str:
+    """A sandbox app ``name`` running ``files``, committed and deployed with ``git push``; its name."""
+    sandbox.api("POST", "/apps", {"name": name})
+    repo = GitRepo(tmp_path_factory.mktemp("repo"), sandbox.cli_env(make_home(tmp_path_factory.mktemp("home"))))
+    repo.commit("Dyno test app", files)
+    pushed = repo.push(f"{sandbox.base_url}/{name}.git", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    return name
