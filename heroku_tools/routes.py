@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from .errors import HerokuToolsError
 from .git import Git
 from .output import Console
-from .release import Outcome, deploy
+from .release import Outcome, Unhealthy, deploy
 from .session import Session
 from .settings import Environment
 from .settings.model import Route
@@ -46,6 +46,14 @@ CI_BRANCH_VARS = ("CI_COMMIT_BRANCH", "CIRCLE_BRANCH", "BITBUCKET_BRANCH", "BUIL
 
 class RouteRefused(HerokuToolsError):
     """The route leads to a protected environment without both permissions it needs."""
+
+
+class UnhealthyAlongRoute(Unhealthy):
+    """``ci`` made a release that failed its health check: ``ci_outcome`` is what ``--json`` prints for it."""
+
+    def __init__(self, error: Unhealthy, ci_outcome: CiOutcome):
+        super().__init__(error.message, error.outcome, code=error.code, state=error.state, recover=error.recover)
+        self.ci_outcome = ci_outcome
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,11 @@ def ci(
     confirmed = _confirmation(route, env, confirm_app)
     console.say(f"branch {branch} ({commit[:12]}) → {env.label} ({env.app_name}), by the route {route.branch!r}")
     _unshallow(git, env, console)
-    outcome = deploy(session, env.label, branch=branch, commit=commit, confirm_app=confirmed, dry_run=dry_run,
-                     note=False, console=console)
+    try:
+        outcome = deploy(session, env.label, branch=branch, commit=commit, confirm_app=confirmed, dry_run=dry_run,
+                         note=False, console=console)
+    except Unhealthy as error:
+        raise UnhealthyAlongRoute(error, CiOutcome(branch, commit, route, env, error.outcome)) from None
     return CiOutcome(branch, commit, route, env, outcome)
 
 

@@ -133,6 +133,51 @@ def test_a_health_page_answering_500_is_rolled_back(project, serving):
     assert deploy(project).returncode == 0
 
 
+def test_a_rollback_is_health_checked_and_one_onto_code_that_does_not_serve_says_so(project, serving):
+    """``rollback`` checks the release it makes; one onto code that crashes stays, exits non-zero and says so."""
+    app = project.apps["dev"]
+    now = current(serving, app)["version"]
+    commit_on_dev(project, "Web process crashes again", {"Procfile": CRASHING_PROCFILE})
+    assert deploy(project, "--no-health-check").returncode == 0
+    bad = now + 1
+    commit_on_dev(project, "Web process starts again", {"Procfile": GOOD_PROCFILE})
+    assert deploy(project).returncode == 0
+    good = bad + 1
+
+    onto_bad = project.tools("rollback", "dev", "--to", str(bad), "--confirm", app)
+
+    assert onto_bad.returncode != 0 and "Traceback" not in onto_bad.stderr, output(onto_bad)
+    assert f"v{good + 1} (the code of v{bad}) is unhealthy (H10: web crashed, exit 3)" in onto_bad.stderr, \
+        output(onto_bad)
+    assert current(serving, app)["version"] == good + 1 and get(serving, app, "/health/")[0] == 503
+
+    back = project.tools("rollback", "dev", "--to", str(good), "--confirm", app)
+
+    assert back.returncode == 0, output(back)
+    assert f"v{good + 2} of {app} is healthy" in back.stderr, output(back)
+    assert current(serving, app)["description"] == f"Rollback to v{good}"
+    assert get(serving, app, "/health/")[0] == 200
+
+
+def test_ci_json_carries_the_unhealthy_release_and_its_rollback(project, serving):
+    """A CI job's ``--json`` reads what was deployed even when the release failed its check and was rolled back."""
+    app = project.apps["dev"]
+    before = current(serving, app)["version"]
+    settings = (project.path / "heroku-tools.yml").read_text()
+    commit_on_dev(project, "CI deploys dev; a web process that crashes", {
+        "heroku-tools.yml": settings + "routes:\n    dev: dev\n", "Procfile": CRASHING_PROCFILE})
+
+    result = project.tools("ci", "--json")
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr, output(result)
+    said = outcome(result)
+    assert (said["route"], said["environment"], said["app"], said["release"]) == ("dev", "dev", app, before + 1)
+    assert said["health"]["status"] == "unhealthy" and said["rolled_back_to"] == f"v{before}", said
+    assert get(serving, app, "/health/")[0] == 200
+    commit_on_dev(project, "Web process starts again", {"Procfile": GOOD_PROCFILE})
+    assert deploy(project).returncode == 0
+
+
 def test_with_preboot_the_check_waits_for_the_new_code_to_answer(project, serving):
     """The old dynos answer until the switch: only answers carrying the new release's version count."""
     app = project.apps["dev"]
@@ -144,16 +189,27 @@ def test_with_preboot_the_check_waits_for_the_new_code_to_answer(project, servin
         '    response["X-Release"] = os.environ.get("HEROKU_RELEASE_VERSION", "")\n'
         '    return response')
     assert releasing != views
-    commit_on_dev(project, "The health page names the release", {
-        "customers/views.py": releasing,
+    coupon = ("from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+              "    dependencies = [(\"customers\", \"0001_initial\")]\n"
+              "    operations = [migrations.CreateModel(name=\"Coupon\", fields=[(\"id\", models.BigAutoField("
+              "auto_created=True, primary_key=True, serialize=False))])]\n")
+    commit_on_dev(project, "The health page names the release; coupons", {
+        "customers/views.py": releasing, "customers/migrations/0002_coupon.py": coupon,
         "heroku-tools.yml": settings.replace("    interval: 0.2\n", "    interval: 0.2\n    release_header: X-Release\n")})
     project.heroku("features:enable", "preboot", "-a", app)
     try:
-        result = deploy(project)
+        with web.SteadyLoad(serving.api("GET", f"/apps/{app}")["web_url"], serving.ca_file, "/health/") as load:
+            result = deploy(project)
     finally:
         project.heroku("features:disable", "preboot", "-a", app)
 
     assert result.returncode == 0, output(result)
+    # a compatible migration with preboot: no maintenance, and not one request failed while it shipped
+    assert outcome(result)["maintenance_seconds"] == 0 and "customers.0002_coupon" in result.stderr, output(result)
+    assert len(load.answers) > 20 and [a.status for a in load.answers if a.status != 200] == [], \
+        [(a.status, a.body[:80]) for a in load.answers if a.status != 200]
+    with psycopg.connect(database_url(project, "dev")) as conn:
+        assert conn.execute("SELECT 1 FROM django_migrations WHERE app = 'customers' AND name = '0002_coupon'").fetchone()
     version = outcome(result)["release"]
     assert outcome(result)["health"]["status"] == "healthy", output(result)
     assert f"X-Release: (none), not v{version}: the old code still answers" in result.stderr, output(result)
@@ -169,18 +225,18 @@ def test_a_remove_field_then_a_crash_is_not_rolled_back_and_the_printed_restore_
                      "VALUES ('Ada', 'Lovelace', 'ada@example.com', '', '', 'keep me', now())")
     models = (project.path / "customers" / "models.py").read_text()
     migration = ("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
-                 "    dependencies = [(\"customers\", \"0001_initial\")]\n"
+                 "    dependencies = [(\"customers\", \"0002_coupon\")]\n"
                  "    operations = [migrations.RemoveField(model_name=\"customer\", name=\"notes\")]\n")
     commit_on_dev(project, "Drop customer notes, and a web process that crashes", {
         "customers/models.py": models.replace("    notes = models.TextField(blank=True)\n", ""),
-        "customers/migrations/0002_drop_notes.py": migration,
+        "customers/migrations/0003_drop_notes.py": migration,
         "Procfile": CRASHING_PROCFILE,
     })
 
     result = deploy(project)
 
     assert result.returncode != 0, output(result)
-    assert (f"v{before + 1} was unhealthy (H10: web crashed, exit 3); not rolled back: customers.0002_drop_notes is "
+    assert (f"v{before + 1} was unhealthy (H10: web crashed, exit 3); not rolled back: customers.0003_drop_notes is "
             "incompatible" in result.stderr), output(result)
     assert f"MAINTENANCE IS ON for {app}" in result.stderr
     said = outcome(result)

@@ -16,6 +16,7 @@ import json as jsonlib
 
 from invoke import Collection
 
+from ..routes import CiOutcome, UnhealthyAlongRoute
 from ..routes import ci as run_ci
 from ..session import Session
 from ._task import task
@@ -28,9 +29,19 @@ from .deploy import console, outcome_fields
 })
 def ci(c, branch=None, confirm=None, dry_run=False, json=False):
     """Deploy HEAD along its branch's route (routes: in heroku-tools.yml), without prompting; exit 0 when there is none."""
-    result = run_ci(Session.from_context(c), branch=branch, confirm_app=confirm, dry_run=dry_run, console=console(json))
+    try:
+        result = run_ci(Session.from_context(c), branch=branch, confirm_app=confirm, dry_run=dry_run,
+                        console=console(json))
+    except UnhealthyAlongRoute as error:  # the job's log and its parsers see what was deployed, and the rollback
+        if json:
+            print(ci_json(error.ci_outcome))
+        raise
     if json:
-        print(jsonlib.dumps({**result.as_json(), **outcome_fields(result.outcome)}))
+        print(ci_json(result))
+
+
+def ci_json(result: CiOutcome) -> str:
+    return jsonlib.dumps({**result.as_json(), **outcome_fields(result.outcome)})
 
 
 ns = Collection("ci", ci)
