@@ -238,7 +238,7 @@ def median(values):
 
 
 class Bench:
-    def __init__(self, base: Path, runs: int):
+    def __init__(self, base: Path, runs: int, *, formation: bool = False, time_scale: float = 1.0):
         from heroku_tools.sandbox import Sandbox, find_pinned_heroku
 
         self.base = base
@@ -247,7 +247,7 @@ class Bench:
         if not real or not real.exists():
             raise SystemExit("the pinned heroku CLI is not installed: run `npm ci` in the repository root")
         self.real_heroku = real
-        self.sandbox = Sandbox(base / "sandbox", heroku_bin=real).start()
+        self.sandbox = Sandbox(base / "sandbox", heroku_bin=real, formation=formation, time_scale=time_scale).start()
         self.home = base / "home"
         self.home.mkdir()
         (self.home / ".gitconfig").write_text(
