@@ -256,3 +256,45 @@ def test_a_remove_field_then_a_crash_is_not_rolled_back_and_the_printed_restore_
             "keep me",)
     assert not maintenance(serving, app)
     assert get(serving, app, "/health/")[0] == 200
+
+
+# -- promotion ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipeline(serving, tmp_path_factory) -> Project:
+    """uat and live in a pipeline (live promoted from uat), health-checked; uat and live run the sample app."""
+    root = tmp_path_factory.mktemp("health-pipeline")
+    home = make_home(root / "home", "[user]\n\tname = Test User\n\temail = test@example.com\n")
+    project = Project(root, serving.cli_env(home, GIT_EDITOR="true"), "hlp").create_repo()
+    project.create_apps(labels=("uat", "live"))
+    settings = (project.path / "heroku-tools.yml").read_text()
+    project.commit("Health-check uat and live", {"heroku-tools.yml": settings.replace("health:\n    enabled: false\n",
+                                                                                          HEALTH)})
+    project.git("push", "-q", "origin", "master")
+    for label in ("uat", "live"):
+        first = project.tools("deploy", label, "--confirm", project.apps[label], "--no-note", "--json")
+        assert first.returncode == 0 and outcome(first)["health"]["status"] == "healthy", output(first)
+    return project
+
+
+def test_a_promotion_that_does_not_serve_is_rolled_back_on_live_and_uat_keeps_its_release(pipeline, serving):
+    uat, live = pipeline.apps["uat"], pipeline.apps["live"]
+    pipeline.git("checkout", "-q", "master")
+    pipeline.commit("Web process needs a secret it does not have", {"Procfile": CRASHING_PROCFILE})
+    pipeline.git("push", "-q", "origin", "master")
+    shipped = pipeline.tools("deploy", "uat", "--confirm", uat, "--no-note", "--no-health-check")
+    assert shipped.returncode == 0, output(shipped)
+    before = current(serving, live)["version"]
+
+    result = pipeline.tools("promote", "uat", "--confirm", live, "--no-note", "--json")
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr, output(result)
+    assert (f"v{before + 1} was unhealthy (H10: web crashed, exit 3); rolled back to v{before}, which is healthy"
+            in result.stderr), output(result)
+    said = outcome(result)
+    assert (said["method"], said["release"], said["rolled_back_to"]) == ("promote", before + 1, f"v{before}"), said
+    now = current(serving, live)
+    assert now["version"] == before + 2 and now["description"] == f"Rollback to v{before}"
+    assert get(serving, live, "/health/")[0] == 200
+    assert get(serving, uat, "/health/")[0] == 503  # uat was shipped unchecked: still crashing, not touched
