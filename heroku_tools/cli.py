@@ -62,8 +62,10 @@ class HerokuToolsProgram(ColonSyntax, Program):
             self.config.merge()
 
     def execute(self) -> None:
-        """Run the parsed tasks; with one task, messages can name it (:data:`~heroku_tools.errors.current_task`)."""
-        token = current_task.set(self.tasks[0].name if len(self.tasks) == 1 else None)
+        """Run the parsed tasks; with one task, messages can name it (:data:`~heroku_tools.errors.current_task`)
+        by its shortest name: ``deploy`` rather than ``deploy.deploy``, the collection's default task."""
+        task = min([self.tasks[0].name, *self.tasks[0].aliases], key=len) if len(self.tasks) == 1 else None
+        token = current_task.set(task)
         try:
             super().execute()
         finally:
