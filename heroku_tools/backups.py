@@ -249,8 +249,8 @@ def database_target_url(session: Session, source: Environment, target: Environme
         url = variables.interpolate(target.database_url or "", key=key)
     except variables.MissingReference as error:
         raise HerokuToolsError(f"{error.message}: {target.label}'s database is unknown; nothing was changed",
-                               recover=[f"export {error.missing[0]}=postgres:///my_app_dev   # then run it again",
-                                        f"or write the URL in {key}"]) from None
+                               recover=[f"export {error.missing[0]}=postgres:///my_app_dev   # your database; then "
+                                        "run it again"]) from None
     check_database_target(session.settings, target, url, session.heroku.config,
                           action=f"restore {source.label}'s data into {target.label}")
     return url

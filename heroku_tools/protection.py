@@ -156,12 +156,12 @@ def check_database_target(
     target = libpq_database_of(url)
     if target is None:
         raise HerokuToolsError(f"{where} is not a postgres:// URL; nothing was changed",
-                               recover=f"correct {where} in heroku-tools.yml (or the variable it names)")
+                               recover=f"$EDITOR heroku-tools.yml   # correct {where}, or the variable it names")
     if not env.remote_host and not on_this_machine(target):
         raise ProtectedTarget(
             f"refusing to {action}: {where} points at {target.host}, not this machine; nothing was changed",
-            recover=f"set remote_host: true on environments.{env.label} if {target.host} is really meant, "
-            "or correct the URL")
+            recover=f"$EDITOR heroku-tools.yml   # remote_host: true on environments.{env.label} if {target.host} "
+            "is really meant; else correct the URL")
     apps = [other for other in settings.environments if not other.is_database and not other.is_template]
     configs = dict(zip([other.label for other in apps], _read_all(read_config, [other.app_name for other in apps]),
                        strict=True))
@@ -181,7 +181,7 @@ def check_database_target(
                 raise ProtectedTarget(
                     f"refusing to {action}: {where} ({target}) is {other.label}'s database "
                     f"({other.app_name}'s {var}){guard}; nothing was changed",
-                    recover=f"correct {where} in heroku-tools.yml (or the variable it names)")
+                    recover=f"$EDITOR heroku-tools.yml   # correct {where}, or the variable it names")
     return target
 
 

@@ -165,7 +165,8 @@ def test_a_remote_host_is_refused_unless_the_settings_say_so(project, sandbox):
                  local_url="postgres://db.example.invalid/acme_dev")
     assert result.returncode == 1, output(result)
     assert "environments.local.database_url points at db.example.invalid, not this machine" in result.stderr
-    assert "set remote_host: true on environments.local" in result.stderr
+    assert "$EDITOR heroku-tools.yml   # remote_host: true on environments.local if db.example.invalid is really meant" \
+        in result.stderr, output(result)
 
 
 def test_a_wrong_confirm_is_refused_before_anything(project, sandbox):
