@@ -96,7 +96,6 @@ def rows(url: str) -> list[tuple]:
     (["backups.check", "local"], "backups.check"),
     (["backups.propose", "local"], "backups.propose"),
     (["migrations.plan", "local"], "migrations"),
-    (["unlock", "local", "--confirm", "local"], "unlock"),
 ], ids=lambda value: " ".join(value[:2]) if isinstance(value, list) else None)
 def test_every_task_that_needs_an_app_refuses_a_database(project, sandbox, argv, task):
     start = len(sandbox.requests())
