@@ -149,8 +149,8 @@ def check_database_target(
     says ``remote_host: true`` (a developer's database is on their machine: a
     socket, localhost, a container's published port); a protected
     environment's database, or one whose config vars cannot be read (strict,
-    as every restore is); any other app environment's database (restore into
-    that environment instead, under its own lock and maintenance page).
+    as every restore is); any other app environment's database, the source's
+    included (that app's own lock and maintenance page would be bypassed).
     """
     where = f"environments.{env.label}.database_url"
     target = libpq_database_of(url)
@@ -177,7 +177,7 @@ def check_database_target(
         for var in databases(config).values():
             if libpq_database_of(str(config[var])) == target:
                 guard = f", and {other.label} is protected" if other.protected else \
-                    f": restore into {other.label} itself, under its lock and maintenance page"
+                    ": a database environment needs a database of its own (an app's is changed through its app)"
                 raise ProtectedTarget(
                     f"refusing to {action}: {where} ({target}) is {other.label}'s database "
                     f"({other.app_name}'s {var}){guard}; nothing was changed",

@@ -276,7 +276,8 @@ def test_a_remote_host_needs_saying_so():
                                        "database_url: postgres:///acme_test\n      remote_host: true"))
     test = remote.environment("test", database=True)
     assert check_database_target(remote, test, "postgres://db.example.com/acme", reader(CONFIGS), action="restore")
-    with pytest.raises(ProtectedTarget, match=r"is uat's database \(acme-uat's DATABASE_URL\): restore into uat itself"):
+    with pytest.raises(ProtectedTarget, match=r"is uat's database \(acme-uat's DATABASE_URL\): a database environment "
+                                              r"needs a database of its own"):
         check_database_target(remote, test, "postgres://x@ec2-1.example.com/uat_db", reader(CONFIGS), action="restore")
 
 

@@ -144,8 +144,8 @@ def test_a_local_url_that_is_uats_database_is_refused(project, sandbox):
     start = len(sandbox.requests())
     result = run(project, "backups.restore", "live", "local", "--dry-run", local_url=uat_url)
     assert result.returncode == 1, output(result)
-    assert f"is uat's database ({project.apps['uat']}'s DATABASE_URL): restore into uat itself" in result.stderr, \
-        output(result)
+    assert f"is uat's database ({project.apps['uat']}'s DATABASE_URL): a database environment needs a database of " \
+        "its own" in result.stderr, output(result)
     assert changes(sandbox, start) == []
 
 
