@@ -39,7 +39,7 @@ from .lock import hold
 from .models import Transfer
 from .output import Console
 from .private import private_file, user_cache_dir, would_track
-from .protection import check_target, database_of
+from .protection import check_database_target, check_target, database_of
 from .session import Session
 from .settings import Environment, Settings, variables
 from .release.steps import Step, StepProgress, script
@@ -110,9 +110,14 @@ def check_direction(settings: Settings, source: Environment, target: Environment
     """Data flows down the configured order only, never into a protected environment, never out of a personal one.
 
     A personal environment (``dev-alice``) stands where its template is in the
-    order: below the shared environments, so it can take their data.
+    order: below the shared environments, so it can take their data. A
+    database environment (``database_url:``) is listed below every app (the
+    settings insist), so it can take any app's data, and is never a source.
     """
     order = settings.labels
+    if source.is_database:
+        raise DataFlowRefused(f"{source.label} is a database, not a Heroku app: it is never the source of a restore; "
+                              "nothing was changed")
     if source.template is not None:
         raise DataFlowRefused(f"{source.label} is a personal environment: it is never the source of a restore; "
                               "nothing was changed")
@@ -189,8 +194,8 @@ def plan_restore(
     source's schema as it is now, and the plan says a fresh backup would be taken.
     """
     settings = session.settings
-    source = settings.environment(source_label)
-    target = settings.environment(target_label)
+    source = settings.environment(source_label, database=True)  # check_direction says why a database is no source
+    target = settings.environment(target_label, database=True)
     check_direction(settings, source, target)
     data = data_settings(settings, target)
     source_url, target_url = _databases(session, source, target)
@@ -213,6 +218,8 @@ def plan_restore(
 def _databases(session: Session, source: Environment, target: Environment) -> tuple[str, str]:
     """Both apps' ``DATABASE_URL``: never the same database, and the target's never a protected one."""
     settings, heroku = session.settings, session.heroku
+    if target.is_database:
+        return _database_url(session, source.label), database_target_url(session, source, target)
     with ThreadPoolExecutor(2) as pool:
         source_config, target_config = pool.map(heroku.config, [source.app_name, target.app_name])
     # Strict: data never goes where it cannot be ruled out that a protected database is.
@@ -228,6 +235,25 @@ def _databases(session: Session, source: Environment, target: Environment) -> tu
             f"{target.app_name}'s database is {source.app_name}'s own database: refusing to restore onto the source"
         )
     return source_url, target_url
+
+
+def database_target_url(session: Session, source: Environment, target: Environment) -> str:
+    """A database environment's URL, ``${VAR}`` expanded now, once it is shown to be nobody else's database.
+
+    Checked before any data moves (:func:`~heroku_tools.protection.check_database_target`):
+    on this machine unless ``remote_host: true``, and neither a protected
+    environment's database nor any app environment's (the source's included).
+    """
+    key = f"environments.{target.label}.database_url"
+    try:
+        url = variables.interpolate(target.database_url or "", key=key)
+    except variables.MissingReference as error:
+        raise HerokuToolsError(f"{error.message}: {target.label}'s database is unknown; nothing was changed",
+                               recover=[f"export {error.missing[0]}=postgres:///my_app_dev   # your database; then "
+                                        "run it again"]) from None
+    check_database_target(session.settings, target, url, session.heroku.config,
+                          action=f"restore {source.label}'s data into {target.label}")
+    return url
 
 
 def _backup(session: Session, source: Environment, backup: str | None, console: Console) -> tuple[Transfer, str]:
@@ -289,7 +315,8 @@ def render_restore(plan: RestorePlan) -> str:
     lines = [
         f"Source:  {plan.source.label} ({plan.source.app_name})",
         f"Backup:  {taken}",
-        f"Target:  {plan.target.label} ({plan.target.app_name}) — its database is REPLACED, in one transaction",
+        f"Target:  {plan.target.label} ({plan.target.app_name or 'its database_url'}) — its database is REPLACED, "
+        "in one transaction",
         "",
         "Tables (rows estimated from the source's statistics):",
     ]
@@ -392,7 +419,8 @@ def restore(
     and :func:`execute_restore`. This is what ``backups.restore`` runs.
     """
     if confirm_app is not None:  # a wrong --confirm is refused before anything is captured
-        confirm_change(session.settings.environment(target), f"restore into {target}", confirm_app=confirm_app)
+        confirm_change(session.settings.environment(target, database=True), f"restore into {target}",
+                       confirm_app=confirm_app)
     with before_any_change("while planning the restore", f"heroku-tools backups.restore {source} {target}",
                            state=f"nothing was changed on {target} (a backup of {source} may still be completing)"):
         plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)

@@ -28,7 +28,7 @@ from invoke.parser import Argument
 
 from ._version import __version__
 from .colon import ColonSyntax
-from .errors import HerokuToolsError
+from .errors import HerokuToolsError, current_task
 from .output import error
 from .settings import ENV_VAR, FILENAME, NAMESPACE
 from .tasks import ns
@@ -60,6 +60,16 @@ class HerokuToolsProgram(ColonSyntax, Program):
             self.config.load_overrides(overrides, merge=False)
         if merge:
             self.config.merge()
+
+    def execute(self) -> None:
+        """Run the parsed tasks; with one task, messages can name it (:data:`~heroku_tools.errors.current_task`)
+        by its shortest name: ``deploy`` rather than ``deploy.deploy``, the collection's default task."""
+        task = min([self.tasks[0].name, *self.tasks[0].aliases], key=len) if len(self.tasks) == 1 else None
+        token = current_task.set(task)
+        try:
+            super().execute()
+        finally:
+            current_task.reset(token)
 
     def run(self, argv=None, exit: bool = True) -> None:
         colorama.just_fix_windows_console()

@@ -49,8 +49,13 @@ def confirm_change(
     naming the environment and its app: ``"push 3 config var changes to live
     (my-app-live)"``. The prompt goes to ``console.prompt`` (stdout unless the
     console says otherwise: a ``--json`` run asks on stderr).
+
+    A database environment (a developer's own database) has no app name: its
+    label is what ``--confirm`` must name (``--confirm local``).
     """
-    confirm(env.app_name, action, confirm_app=confirm_app, stdout=console.prompt, read=read)
+    name = env.label if env.is_database else env.app_name
+    confirm(name, action, confirm_app=confirm_app, stdout=console.prompt, read=read,
+            what="the database environment being changed" if env.is_database else "the app being changed")
 
 
 def confirm(
@@ -61,16 +66,18 @@ def confirm(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     read: Callable[[str], str] | None = None,
+    what: str = "the app being changed",
 ) -> None:
     """Return when the change to ``app_name`` is confirmed; raise otherwise.
 
     :param action: what will happen, e.g. ``"deploy to live (my-app-live)"``.
     :param confirm_app: the value of ``--confirm``; must equal ``app_name``.
+    :param what: what ``app_name`` is, for the message when ``--confirm`` names something else.
     """
     if confirm_app is not None:
         if confirm_app != app_name:
             raise ConfirmationRefused(
-                f"--confirm {confirm_app} does not match the app being changed ({app_name}); nothing was changed.",
+                f"--confirm {confirm_app} does not match {what} ({app_name}); nothing was changed.",
                 recover=f"re-run with --confirm {app_name} if {app_name} is really the target",
             )
         return

@@ -11,6 +11,11 @@ import contextlib
 import difflib
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
+
+#: The task the ``heroku-tools`` program is running (``deploy``, ``backups.capture``), so that a message
+#: can name the command the user typed; None elsewhere (a fabfile, ``inv``, a library call).
+current_task: ContextVar[str | None] = ContextVar("current_task", default=None)
 
 
 class HerokuToolsError(Exception):
@@ -58,6 +63,22 @@ class SettingsError(HerokuToolsError):
 
 class UnknownEnvironment(SettingsError):
     """An environment label that the settings do not define."""
+
+
+class NotAnApp(SettingsError):
+    """A database environment (``database_url:``) named where a Heroku app is needed.
+
+    Raised where every operation resolves a label (:meth:`~heroku_tools.settings.Settings.environment`),
+    before anything runs; the message names the task when the program knows it.
+    """
+
+    def __init__(self, label: str):
+        task = current_task.get()
+        needs = f"`{task}` needs an app" if task else "this needs a Heroku app"
+        super().__init__(f"{label} is a database, not a Heroku app: {needs}; nothing was done. "
+                         f"A database environment is only ever the target of a restore.",
+                         recover=f"heroku-tools backups.restore SOURCE {label}   # the one task that takes it")
+        self.label = label
 
 
 class ToolNotFound(HerokuToolsError):

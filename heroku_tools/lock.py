@@ -20,7 +20,9 @@ holds this lock (``--force-with-lease``).
 A project without that remote, or one that cannot be reached or written, gets
 a lock in the repository's git directory instead (``heroku-tools/locks/<env>``,
 created with ``O_CREAT | O_EXCL``: atomic across the processes of this
-machine), and is told that the lock is local only.
+machine), and is told that the lock is local only. So does a database
+environment (``database_url:``): ``local`` is each developer's own database,
+and one developer's restore into theirs must not lock out everybody else's.
 
 :func:`hold` is the context manager the operations use, and a fabfile can::
 
@@ -210,7 +212,7 @@ def unlock(session: Session, label: str, *, confirm_app: str | None = None, cons
     holder is gone: breaking the lock of a change still running lets another
     one interleave with it.
     """
-    env = session.settings.environment(label)
+    env = session.settings.environment(label, database=True)  # a restore into a database environment locks it too
     found, notes = locks(session.git, env)
     for note in notes:
         console.warn(note)
@@ -319,12 +321,14 @@ def _local_path(git: Git, env: Environment) -> tuple[Path, bool]:
     """
     result = git.execute(["rev-parse", "--git-path", f"{LOCAL_DIR}/{env.label}"], ok=(0, 128))
     if result.exit_code:
-        return user_cache_dir("locks") / env.app_name, False
+        return user_cache_dir("locks") / (env.app_name or env.label), False
     return Path(git.cwd or ".", result.stdout.strip()).resolve(), True
 
 
 def _no_remote(git: Git, env: Environment, repository: bool) -> str | None:
     """Why the lock cannot be on the environment's remote; None when it can be tried."""
+    if env.is_database:
+        return f"{env.label} is a database environment: each machine has its own"
     if not repository:
         return "the project is not a git repository"
     if not git.remote_url(env.remote):

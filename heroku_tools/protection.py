@@ -17,9 +17,20 @@ An operation on the protected environment itself is not refused here: what a
 protected environment allows (a deploy from its branch or by promotion, a
 confirmed config change or rollback; never a restore into it) is each
 operation's own rule.
+
+A database environment (``database_url:``, a developer's own database) has no
+app to read: :func:`check_database_target` identifies its URL the way libpq
+would connect (a unix socket and every loopback address are this machine;
+``PGHOST``, ``PGPORT``, ``PGDATABASE`` fill what the URL leaves out) and
+refuses it when it is any app environment's database, a protected one above
+all — and when it is on another machine, unless ``remote_host: true`` says
+that is intended.
 """
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +85,104 @@ def databases(config: Mapping[str, str]) -> dict[Database, str]:
 
 class Unverified(HerokuToolsError):
     """A protected environment's config vars could not be read, so sharing cannot be ruled out."""
+
+
+#: Host names of this machine's loopback interface; a unix socket (an empty host, or a directory) is this machine too.
+_LOOPBACK = ("localhost", "::1")
+
+
+def _local_host(host: str) -> str:
+    """``host`` with every name of this machine's loopback interface and socket spelled ``localhost``."""
+    host = host.lower()
+    if not host or host.startswith("/") or host in _LOOPBACK or host.startswith("127."):
+        return "localhost"
+    return host
+
+
+def libpq_database_of(url: str, environ: Mapping[str, str] | None = None) -> Database | None:
+    """The database ``psql URL`` connects to, with libpq's defaults filled in; None if not a ``postgres://`` URL.
+
+    ``postgres:///acme_dev`` is the socket on this machine, port ``$PGPORT`` or
+    5432; a missing name is ``$PGDATABASE``, else the user's name. Every way
+    of saying "this machine" (a socket, ``localhost``, ``127.0.0.1``, ``::1``)
+    comes out as ``localhost``, so that two spellings of one server compare equal.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        parts = urllib.parse.urlsplit(str(url).strip())
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        port = parts.port or int(query.get("port") or environ.get("PGPORT") or _DEFAULT_PORT)
+    except ValueError:
+        return None
+    if parts.scheme not in _POSTGRES_SCHEMES:
+        return None
+    host = parts.hostname or query.get("host") or environ.get("PGHOST") or ""
+    user = parts.username or query.get("user") or environ.get("PGUSER") or _login()
+    name = urllib.parse.unquote(parts.path.lstrip("/")) or query.get("dbname") or environ.get("PGDATABASE") or user
+    return Database(_local_host(host), port, name)
+
+
+def _login() -> str:
+    """The user name libpq defaults to (the operating system's); empty when there is none to read."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def on_this_machine(database: Database) -> bool:
+    """Whether ``database`` (from :func:`libpq_database_of`) is served by this machine."""
+    return database.host in ("localhost", socket.gethostname().lower())
+
+
+def check_database_target(
+    settings: Settings,
+    env: Environment,
+    url: str,
+    read_config: Callable[[str], Mapping[str, str]],
+    *,
+    action: str,
+) -> Database:
+    """The database environment ``env``'s database (``url``, expanded), once it is shown to be nobody else's.
+
+    Refused, before anything moves: a URL on another machine unless ``env``
+    says ``remote_host: true`` (a developer's database is on their machine: a
+    socket, localhost, a container's published port); a protected
+    environment's database, or one whose config vars cannot be read (strict,
+    as every restore is); any other app environment's database, the source's
+    included (that app's own lock and maintenance page would be bypassed).
+    """
+    where = f"environments.{env.label}.database_url"
+    target = libpq_database_of(url)
+    if target is None:
+        raise HerokuToolsError(f"{where} is not a postgres:// URL; nothing was changed",
+                               recover=f"$EDITOR heroku-tools.yml   # correct {where}, or the variable it names")
+    if not env.remote_host and not on_this_machine(target):
+        raise ProtectedTarget(
+            f"refusing to {action}: {where} points at {target.host}, not this machine; nothing was changed",
+            recover=f"$EDITOR heroku-tools.yml   # remote_host: true on environments.{env.label} if {target.host} "
+            "is really meant; else correct the URL")
+    apps = [other for other in settings.environments if not other.is_database and not other.is_template]
+    configs = dict(zip([other.label for other in apps], _read_all(read_config, [other.app_name for other in apps]),
+                       strict=True))
+    for other in apps:
+        config = configs[other.label]
+        if isinstance(config, BaseException):
+            if other.protected:
+                why = getattr(config, "message", str(config))
+                raise Unverified(f"refusing to {action}: could not verify that {env.label}'s database is not "
+                                 f"{other.label}'s ({other.label} is protected): {why}; nothing was changed",
+                                 recover=f"run it as someone who can read {other.app_name}'s config vars")
+            continue
+        for var in databases(config).values():
+            if libpq_database_of(str(config[var])) == target:
+                guard = f", and {other.label} is protected" if other.protected else \
+                    ": a database environment needs a database of its own (an app's is changed through its app)"
+                raise ProtectedTarget(
+                    f"refusing to {action}: {where} ({target}) is {other.label}'s database "
+                    f"({other.app_name}'s {var}){guard}; nothing was changed",
+                    recover=f"$EDITOR heroku-tools.yml   # correct {where}, or the variable it names")
+    return target
 
 
 def check_target(

@@ -229,3 +229,25 @@ def test_from_where_names_the_ci_job_when_the_provider_gives_one(repo):
         "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_RUN_ID": "42"})
     assert github.where.endswith(", https://github.com/acme/shop/actions/runs/42")
     assert Holder.parse(github.text()) == github
+
+
+def test_a_database_environment_is_locked_on_this_machine_only_and_unlocked_by_its_label(repo):
+    """``local`` is each developer's own database: its lock never reaches origin, where it would stop everyone's."""
+    settings = parse("environments: [{label: uat, app_name: acme-uat, branch: master}, "
+                     "{label: local, database_url: 'postgres:///acme_dev'}]")
+    session = Session(settings, Git(cwd=repo), None, None)
+    local = settings.environment("local", database=True)
+    said = Said()
+    lock = acquire(session.git, local, "replace local's database", console=said.console())
+    path = repo / ".git" / "heroku-tools" / "locks" / "local"
+    assert lock.path == path and path.read_text().startswith("heroku-tools lock on local\n")
+    assert on_origin(repo) == {}
+    assert "locked local on this machine only (local is a database environment: each machine has its own)" in str(said)
+    with pytest.raises(LockHeld, match="local is locked"):
+        acquire(session.git, local, "another", console=said.console())
+    with pytest.raises(Exception, match=r"--confirm acme-uat does not match the database environment being changed"):
+        unlock(session, "local", confirm_app="acme-uat", console=said.console())
+    assert path.exists()
+    assert [held.holder.action for held in unlock(session, "local", confirm_app="local", console=said.console())] == \
+        ["replace local's database"]
+    assert not path.exists()

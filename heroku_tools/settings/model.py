@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import SettingsError, UnknownEnvironment, did_you_mean
+from ..errors import NotAnApp, SettingsError, UnknownEnvironment, did_you_mean
 
 FILENAME = "heroku-tools.yml"
 ENV_VAR = "HEROKU_TOOLS_CONFIG"
@@ -118,9 +118,10 @@ class NotifyTarget:
 
 @dataclass(frozen=True)
 class Environment:
-    """One Heroku app in the dev → uat → live chain."""
+    """One Heroku app in the dev → uat → live chain, or a database below it (:attr:`database_url`)."""
 
     label: str
+    #: ``""`` for a database environment: it has no app (see :attr:`is_database`).
     app_name: str
     branch: str | None = None
     #: Deploy by promoting the upstream environment's slug instead of pushing.
@@ -155,10 +156,21 @@ class Environment:
     #: The health check after each release, and the automatic rollback (the top-level ``health:`` with this
     #: environment's keys over it).
     health: Health = field(default_factory=Health)
+    #: A database environment's connection URL, as written (``${VAR}`` expanded only when a restore
+    #: uses it, see :func:`heroku_tools.backups.database_target_url`); None for a Heroku app.
+    database_url: str | None = None
+    #: A database environment whose host is not this machine: refused unless the settings say so.
+    remote_host: bool = False
 
     def tag(self, version: int) -> str:
         """The git tag recording release ``version`` of this environment."""
         return self.tag_format.format(label=self.label, version=version, app_name=self.app_name)
+
+    @property
+    def is_database(self) -> bool:
+        """A database rather than a Heroku app (``database_url:``): the lowest, never protected, only ever the
+        target of a restore — a developer's own database."""
+        return self.database_url is not None
 
     @property
     def is_template(self) -> bool:
@@ -240,14 +252,20 @@ class Settings:
         """The project root: relative paths in the settings are relative to it."""
         return self.source.parent if self.source else Path.cwd()
 
-    def environment(self, label: str) -> Environment:
+    def environment(self, label: str, *, database: bool = False) -> Environment:
         """The environment called ``label``; a clear error (with a suggestion) otherwise.
 
         Use it for every environment name taken from the command line: Invoke
         can hand a flag such as ``--help`` over as a positional value (invoke#982).
+        Every operation reaches an app through here, so a database environment
+        is refused here (:class:`~heroku_tools.errors.NotAnApp`) unless the
+        caller takes one (``database=True``: a restore's target, and its source
+        so that the direction check can say why it is refused).
         """
         for env in self.environments:
             if env.label == label and not env.is_template:
+                if env.is_database and not database:
+                    raise NotAnApp(label)
                 return env
         personal = self._personal(str(label))
         if personal is not None:

@@ -208,11 +208,18 @@ def _build_environments(raw: dict, where: Where, health: dict) -> tuple[Environm
     if len(templates) > 1:
         raise where.error(("environments", templates[1], "label"),
                           f"one template of personal environments at most; {templates[0]!r} is one already")
-    labels = [label for label in raw if "*" not in label]
+    databases = [label for label, env in raw.items() if "database_url" in env]
+    labels = [label for label in raw if "*" not in label and label not in databases]
     envs = []
     apps: dict[str, str] = {}
     for label, env in raw.items():
         base = ("environments", label)
+        if label in databases:
+            envs.append(Environment(**_database_values(base, env, where)))
+            continue
+        if databases and list(raw).index(databases[0]) < list(raw).index(label):
+            raise where.error(("environments", databases[0]), f"a database environment ({databases[0]}) is the lowest: "
+                              f"list it after every app environment ({label} comes after it)")
         if label in templates:
             envs.append(Environment(**_template_values(base, env, where), health=_health(health, base, env, where)))
             continue
@@ -220,7 +227,7 @@ def _build_environments(raw: dict, where: Where, health: dict) -> tuple[Environm
         _check_own_app(base, values["app_name"], label, apps, where)
         position = labels.index(label)
         values.setdefault("upstream", labels[position + 1] if position + 1 < len(labels) else None)
-        _check_chain(base, values, labels, where)
+        _check_chain(base, values, labels, where, databases)
         if values.get("protected") is None:
             values["protected"] = label == "live"
         envs.append(Environment(**values))
@@ -256,7 +263,8 @@ def _environment_values(base: KeyPath, env: dict, where: Where, required=("label
             raise where.error(base, f"unknown key {key!r}{did_you_mean(key, ENVIRONMENT_KEY_NAMES)}", at=base + (key,))
     for key in required:
         if env.get(key) is None:
-            raise where.error(base, f"missing key {key!r}")
+            hint = " (or database_url, for a database environment)" if key == "app_name" else ""
+            raise where.error(base, f"missing key {key!r}{hint}")
     checks = {**ENVIRONMENT_KEYS, "label": _template_label} if "*" in str(env.get("label")) else ENVIRONMENT_KEYS
     values = {key: _check(base + (key,), env[key], checks[key], where) for key in env if key not in ("notify", "health")}
     if env.get("notify") is not None:
@@ -272,6 +280,42 @@ def _environment_values(base: KeyPath, env: dict, where: Where, required=("label
     return values
 
 
+#: The keys of a database environment (``database_url:``): a developer's own database, the lowest target of a restore.
+DATABASE_KEYS = ("label", "database_url", "remote_host", "protected")
+
+
+def _database_values(base: KeyPath, env: dict, where: Where) -> dict:
+    """A database environment's keys, as :class:`Environment`'s keyword arguments.
+
+    Any key only an app has is refused by name (a ``branch`` here would mean
+    the file confuses this environment with an app), and so is ``protected:
+    true``: a database environment is only ever a restore's lowest target.
+    """
+    if "*" in base[-1]:
+        raise where.error(base + ("database_url",), f"a template of personal environments ({base[-1]}) is a Heroku "
+                          "app (app_name), never a database")
+    for key in env:
+        if key == "app_name":
+            raise where.error(base + (key,), "an environment is a Heroku app (app_name) or a database (database_url), "
+                              "not both")
+        if key in ENVIRONMENT_KEY_NAMES and key not in DATABASE_KEYS:
+            raise where.error(base + (key,), f"{base[-1]} is a database (database_url), not a Heroku app: "
+                              f"{key!r} only makes sense for an app")
+        if key not in DATABASE_KEYS:
+            raise where.error(base, f"unknown key {key!r}{did_you_mean(key, DATABASE_KEYS)}", at=base + (key,))
+    if _check(base + ("protected",), env.get("protected"), _optional(_bool), where):
+        raise where.error(base + ("protected",), f"a database environment ({base[-1]}) is never protected: it is "
+                          "only ever the lowest target of a restore, and never a source")
+    return {
+        "label": _check(base + ("label",), env["label"], _label, where),
+        "app_name": "",
+        "database_url": _check_secret(base + ("database_url",), env["database_url"], _database_url, where),
+        "remote_host": _check(base + ("remote_host",), env.get("remote_host", False), _bool, where),
+        "protected": False,
+        "push_tags": False,
+    }
+
+
 def _check_own_app(base: KeyPath, app: str, label: str, apps: dict[str, str], where: Where) -> None:
     """Protection belongs to the app: a second label for it would bypass the first one's rules."""
     if app in apps:
@@ -280,10 +324,13 @@ def _check_own_app(base: KeyPath, app: str, label: str, apps: dict[str, str], wh
     apps[app] = label
 
 
-def _check_chain(base: KeyPath, values: dict, labels: list[str], where: Where) -> None:
+def _check_chain(base: KeyPath, values: dict, labels: list[str], where: Where, databases: list[str]) -> None:
     """The environment's place in the chain: a known upstream, and a way to get code (branch or pipeline)."""
     upstream = values["upstream"]
     if upstream is not None:
+        if upstream in databases:
+            raise where.error(base + ("upstream",), f"{upstream} is a database environment: never an upstream "
+                              "(code comes from an app or a branch)")
         if upstream not in labels:
             raise where.error(base + ("upstream",), f"unknown environment {upstream!r}{did_you_mean(upstream, labels)}"
                               + (" (a template of personal environments is never an upstream)" if "*" in upstream else ""))
@@ -469,7 +516,9 @@ def _route(path: KeyPath, branch, target, environments: tuple[Environment, ...],
             raise where.error(path, f"{target!r} names a personal environment, but no environment is its template "
                               "(label: dev-*, app_name: my-app-dev-*)")
         return Route(branch, PERSONAL, allow)
-    labels = [env.label for env in environments if not env.is_template]
+    labels = [env.label for env in environments if not env.is_template and not env.is_database]
+    if target in [env.label for env in environments if env.is_database]:
+        raise where.error(path, f"{target} is a database environment, not a Heroku app: no branch deploys to it")
     if target not in labels:
         known = ", ".join(labels + [PERSONAL] * (template is not None))
         raise where.error(path, f"unknown environment {target!r}{did_you_mean(target, labels)} (known: {known})")
@@ -605,6 +654,15 @@ def _variables(value):
         return variables.check(value)
     except variables.MalformedReference as error:
         raise _Expected(f"${{NAME}} or ${{NAME:-default}} references ({error.message.split(': ', 1)[-1]})") from None
+
+
+def _database_url(value):
+    """``postgres:///acme_dev``, ``postgresql://me@localhost:5433/acme``, or ``${VAR}`` holding one."""
+    _variables(value)
+    if not variables.starts_with_reference(value) and not value.startswith(("postgres://", "postgresql://")):
+        raise _Expected("a postgres:// URL (postgres:///my_app_dev for a local socket), or ${VARIABLE} naming an "
+                        "environment variable that holds one")
+    return value
 
 
 def _notify_url(value):
