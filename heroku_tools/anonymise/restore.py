@@ -90,7 +90,7 @@ class Progress:
     seconds: float
 
 
-class _Ticker:
+class Ticker:
     """Calls ``progress`` at most every ``interval`` seconds (and on each change of phase)."""
 
     def __init__(self, progress, started: float, interval: float = 1.0):
@@ -146,7 +146,7 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify, early_indexes=early)
     pipeline = Pipeline(open_dump_source(dump), psql=psql, target_env=target_env, buffer_bytes=buffer_bytes)
     run_pipeline(pipeline, stream, [pg_restore, *restore_flags(pg_restore, tool_env), "-f", "-"], env=tool_env,
-                 chunk_size=chunk_size, ticker=_Ticker(progress, started))
+                 chunk_size=chunk_size, ticker=Ticker(progress, started))
     stats = stream.stats
     return RestoreResult(
         tables=stats.tables, rows_in=stats.rows_in, rows_out=stats.rows_out, sql_bytes=stats.bytes_in,
@@ -157,7 +157,7 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
 
 
 def run_pipeline(pipeline: Pipeline, stream, argv: list[str], *, env: dict, chunk_size: int = CHUNK,
-                 ticker: _Ticker | None = None) -> None:
+                 ticker: Ticker | None = None) -> None:
     """pg_restore → ``stream`` → the pipeline's consumer, to the end and the commit; on any failure
     (KeyboardInterrupt included) everything is stopped before anything could commit, and the error re-raised."""
     try:
@@ -210,7 +210,7 @@ class Pipeline:
         set_pipe_size(self.producer.stdout)
         self.source.start(self.producer)
 
-    def rewrite(self, stream, chunk_size: int, ticker: _Ticker | None = None) -> None:
+    def rewrite(self, stream, chunk_size: int, ticker: Ticker | None = None) -> None:
         """Feed pg_restore's SQL through ``stream`` until pg_restore closes it, sending what comes out."""
         read_fd = self.producer.stdout.fileno()
         while True:
