@@ -327,6 +327,15 @@ def where_it_runs(plan: RestorePlan) -> str:
     return f"in a one-off dyno of {plan.target.app_name}: only progress crosses this machine"
 
 
+def size_text(count: float) -> str:
+    """``93.4 kB``, ``1.2 GB``: a byte count for people."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"
+
+
 def _rule_summary(table_rule) -> str:
     """``truncated`` or e.g. ``2 fake, 1 null, 5 keep``: what happens to a table's data."""
     if table_rule is None:
@@ -465,7 +474,7 @@ def restore(
         result = execute_restore(plan, session, console=console)
     console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
                 f"{result.rows_out:,} rows in {result.seconds:.1f}s, {'here' if plan.here else 'in a one-off dyno'}; "
-                f"{result.bytes_crossed / 1e6:,.2f} MB crossed this machine")
+                f"{size_text(result.bytes_crossed)} ({result.bytes_crossed:,} bytes) crossed this machine")
     return result
 
 

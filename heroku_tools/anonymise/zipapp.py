@@ -74,7 +74,9 @@ finally:
     os.unlink(f.name)
 """.strip()
 
-BOOTSTRAP = f"""P=$(command -v python || command -v python3); "$P" -u -c '{_BOOTSTRAP_CODE}'"""
+#: One line (the CLI shows the command in its ``Running … up, run.1234`` line, which names the dyno), no ``'``:
+#: the code as a JSON string, which is a Python string literal too.
+BOOTSTRAP = f"""P=$(command -v python || command -v python3); "$P" -u -c 'exec({json.dumps(_BOOTSTRAP_CODE)})'"""
 
 
 @dataclass(frozen=True)
