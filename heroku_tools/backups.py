@@ -15,6 +15,11 @@ enforce them:
    result into the target in one transaction that verifies before it commits.
    Raw personal data never reaches the target's tables or WAL, nor a local
    file; any failure — Ctrl-C included — leaves the target as it was.
+5. **Where the data lives**: by default that engine runs in a one-off dyno of
+   the target app (:func:`heroku_tools.anonymise.remote.restore_in_dyno`), so
+   live's data goes from the backup's signed URL to the target inside Heroku
+   and only progress crosses this machine; ``here=True`` (``--here``) runs it
+   on this machine, as before.
 """
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
+from .anonymise.remote import restore_in_dyno
+from .anonymise.restore import Progress
 from .confirm import confirm_change
 from .errors import HerokuToolsError, before_any_change
 from .lock import hold
@@ -148,6 +155,10 @@ class RestorePlan:
     schema: Schema
     row_estimates: dict[str, int]
     data: DataSettings
+    #: Run the engine on this machine (``--here``) rather than in a one-off dyno of the target.
+    here: bool = False
+    #: The backup's size as pg:backups shows it (``3.2MB``), when known.
+    backup_size: str | None = None
 
 
 def age(created: str | None, now: datetime.datetime | None = None) -> str:
@@ -183,6 +194,7 @@ def plan_restore(
     *,
     backup: str | None = None,
     dry_run: bool = False,
+    here: bool = False,
     console: Console = Console(),
 ) -> RestorePlan:
     """Everything checked and gathered before the confirmation code; nothing changed but a fresh backup.
@@ -204,14 +216,14 @@ def plan_restore(
         schema = _checked(data, target, source, lambda: read_database_schema(source_url), f"{source.label}'s schema")
         return RestorePlan(source=source, target=target, backup=None, backup_created=None, captured_now=False,
                            backup_url="", target_url=target_url, schema=schema,
-                           row_estimates=_row_estimates(source_url), data=data)
+                           row_estimates=_row_estimates(source_url), data=data, here=here)
     chosen, backup_url = _backup(session, source, backup, console)
     console.say("==> reading the backup's schema and checking the anonymisation rules")
     schema = _checked(data, target, source, lambda: read_dump_schema(backup_url), f"backup {chosen.name} of {source.label}")
     return RestorePlan(
         source=source, target=target, backup=chosen.name, backup_created=chosen.created_at,
         captured_now=backup is None, backup_url=backup_url, target_url=target_url, schema=schema,
-        row_estimates=_row_estimates(source_url), data=data,
+        row_estimates=_row_estimates(source_url), data=data, here=here, backup_size=chosen.size,
     )
 
 
@@ -317,6 +329,7 @@ def render_restore(plan: RestorePlan) -> str:
         f"Backup:  {taken}",
         f"Target:  {plan.target.label} ({plan.target.app_name or 'its database_url'}) — its database is REPLACED, "
         "in one transaction",
+        f"Runs:    {where_it_runs(plan)}",
         "",
         "Tables (rows estimated from the source's statistics):",
     ]
@@ -330,6 +343,24 @@ def render_restore(plan: RestorePlan) -> str:
     if plan.data.post_restore:
         lines += ["", "After the load (one dyno on the target):", *(f"    {c}" for c in plan.data.post_restore)]
     return "\n".join(lines)
+
+
+def where_it_runs(plan: RestorePlan) -> str:
+    """Where the anonymising engine runs, and how much data crosses this machine because of it."""
+    if plan.here:
+        size = f"~{plan.backup_size}" if plan.backup_size else "its size is known once captured"
+        return (f"here: the whole backup ({size}) is downloaded and the rewritten data uploaded through this "
+                "machine (--here)")
+    return f"in a one-off dyno of {plan.target.app_name}: only progress crosses this machine"
+
+
+def size_text(count: float) -> str:
+    """``93.4 kB``, ``1.2 GB``: a byte count for people."""
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"
 
 
 def _rule_summary(table_rule) -> str:
@@ -356,14 +387,11 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
                              f"{error.message}", state=[f"nothing was changed on {app}: no data was loaded"],
                              recover=[_again(plan)]) from None
     try:
-        say(f"==> streaming {plan.backup} into {app}, anonymised (one transaction)")
-        result = anonymised_restore(
-            plan.backup_url, plan.target_url, plan.data.rules, secret=plan.data.secret,
-            canary=plan.data.canary[0] if plan.data.canary else None, schema=plan.schema,
-        )
+        result = _load(plan, session, console)
     except (AnonymiseError, KeyboardInterrupt) as error:
         reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
-        state = [f"{app}'s database is as it was before the restore: nothing was committed"]
+        state = [f"{app}'s database is as it was before the restore: nothing was committed",
+                 *([error.note] if getattr(error, "note", None) else [])]
         try:
             session.api.maintenance_off(app)
             state.append(f"maintenance is off again for {app}")
@@ -401,6 +429,43 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
     return result
 
 
+def _load(plan: RestorePlan, session: Session, console: Console) -> RestoreResult:
+    """The anonymised load itself: in a one-off dyno of the target (the default), or here."""
+    app, canary = plan.target.app_name, plan.data.canary[0] if plan.data.canary else None
+    progress = ProgressLines(plan.row_estimates, console.stream)
+    if plan.here:
+        console.say(f"==> streaming {plan.backup} into {app} from here, anonymised (one transaction)")
+        return anonymised_restore(plan.backup_url, plan.target_url, plan.data.rules, secret=plan.data.secret,
+                                  canary=canary, schema=plan.schema, progress=progress)
+    console.say(f"==> restoring {plan.backup} into {app} in a one-off dyno of {app}, anonymised (one transaction)")
+    return restore_in_dyno(session.heroku, app, backup_url=plan.backup_url, rules=plan.data.rules,
+                           secret=plan.data.secret, canary=canary, database_url=plan.target_url, progress=progress)
+
+
+class ProgressLines:
+    """One line per progress report: the table, its rows and SQL bytes, the rate and (from the source's
+    statistics) an estimate of the time left for the table."""
+
+    def __init__(self, estimates: dict[str, int], show: Callable[[str], None]):
+        self.estimates, self.show = estimates, show
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.phase == "committing":
+            self.show(f"all {progress.rows:,} rows read ({progress.sql_bytes / 1e6:,.1f} MB of SQL in "
+                      f"{progress.seconds:.0f}s): verifying, then committing")
+            return
+        if progress.table is None:
+            return
+        rate = progress.sql_bytes / progress.seconds / 1e6 if progress.seconds else 0.0
+        line = (f"{progress.table}: {progress.table_rows:,} rows, {progress.table_bytes / 1e6:,.1f} MB "
+                f"({rate:,.1f} MB/s)")
+        expected = self.estimates.get(progress.table if "." in progress.table else f"public.{progress.table}")
+        row_rate = progress.rows / progress.seconds if progress.seconds else 0.0
+        if expected and row_rate and expected > progress.table_rows:
+            line += f", ~{(expected - progress.table_rows) / row_rate:,.0f}s left in this table"
+        self.show(line)
+
+
 def restore(
     session: Session,
     source: str,
@@ -409,6 +474,7 @@ def restore(
     backup: str | None = None,
     dry_run: bool = False,
     confirm_app: str | None = None,
+    here: bool = False,
     console: Console = Console(),
 ) -> RestoreResult | None:
     """Bring ``source``'s data down into ``target``, anonymised, all or nothing; None after ``dry_run``.
@@ -416,14 +482,16 @@ def restore(
     The plan (direction, protection, a fresh backup unless ``backup`` names
     one, the rules checked against the dump) comes before the confirmation
     code (or ``confirm_app``, the target app's name); see :func:`plan_restore`
-    and :func:`execute_restore`. This is what ``backups.restore`` runs.
+    and :func:`execute_restore`. The engine runs in a one-off dyno of the
+    target unless ``here`` (then on this machine). This is what
+    ``backups.restore`` runs.
     """
     if confirm_app is not None:  # a wrong --confirm is refused before anything is captured
         confirm_change(session.settings.environment(target, database=True), f"restore into {target}",
                        confirm_app=confirm_app)
     with before_any_change("while planning the restore", f"heroku-tools backups.restore {source} {target}",
                            state=f"nothing was changed on {target} (a backup of {source} may still be completing)"):
-        plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, console=console)
+        plan = plan_restore(session, source, target, backup=backup, dry_run=dry_run, here=here, console=console)
     console.report(render_restore(plan))
     if dry_run:
         console.say("--dry-run: stopping here; the target was not changed.")
@@ -433,7 +501,8 @@ def restore(
     with hold(session, plan.target, f"{action} of {plan.source.label}", console=console):
         result = execute_restore(plan, session, console=console)
     console.say(f"restored {plan.backup} of {plan.source.label} into {plan.target.label}: {result.tables} tables, "
-                f"{result.rows_out:,} rows in {result.seconds:.1f}s")
+                f"{result.rows_out:,} rows in {result.seconds:.1f}s, {'here' if plan.here else 'in a one-off dyno'}; "
+                f"{size_text(result.bytes_crossed)} ({result.bytes_crossed:,} bytes) crossed this machine")
     return result
 
 

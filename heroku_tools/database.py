@@ -101,3 +101,9 @@ def applied_migrations(url: str) -> list[tuple[str, str]]:
     if not exists or exists[0][0] != "t":
         return []
     return [(row[0], row[1]) for row in query(url, APPLIED_MIGRATIONS)]
+
+
+def identity(url: str) -> str:
+    """``host:port/dbname`` of a database URL, without its credentials: what two URLs must share to be one database."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{urllib.parse.unquote(parts.path.lstrip('/'))}"

@@ -181,8 +181,15 @@ class Heroku(Runner):
         check: bool = True,
         stream: LineCallback | None = None,
         size: str | None = None,
+        input: bytes | None = None,
+        keep_output: bool = True,
     ) -> Result:
         """Run ``command`` in a one-off dyno and wait for it.
+
+        ``input`` becomes the dyno's stdin (the CLI ends it with ``\x04``);
+        ``keep_output=False`` passes the dyno's output to ``stream`` only (a
+        stream of data: kept, it would all be held in memory), and ``stream``
+        returning True hangs up on the dyno, which Heroku then stops.
 
         ``command`` is an argv list (quoted with :func:`shlex.join`) or a shell
         line used as is; either way it goes after ``--`` as ONE argument, so none
@@ -196,7 +203,8 @@ class Heroku(Runner):
         args = ["run", *(["-x"] if exit_code else []), "--no-tty", *(["-s", size] if size else []), "-a", app]
         watched = _DynoWatch(stream)
         try:
-            result = self.execute([*args, "--", line], ok=range(256), stream=watched)
+            result = self.execute([*args, "--", line], ok=range(256), stream=watched, input=input,
+                                  keep_stdout=keep_output)
         except KeyboardInterrupt:
             raise self._stop(app, watched) from None
         status = result.exit_code
@@ -344,11 +352,12 @@ class _DynoWatch:
         self.dyno: str | None = None
         self.interrupted = False
 
-    def __call__(self, line: str) -> None:
+    def __call__(self, line: str) -> bool | None:
         if self.dyno is None and (found := self._NAME.search(line)) and line.lstrip().startswith("Running"):
             self.dyno = found.group(1)
         if self.stream is not None and not self.interrupted:
-            self.stream(line)
+            return self.stream(line)
+        return None
 
 
 def _flag(argv: Sequence[str], flag: str) -> str | None:

@@ -20,7 +20,6 @@ import json
 import logging
 import netrc
 import os
-import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 from .errors import HerokuToolsError
 from .heroku import Heroku
+from .trust import ssl_context
 
 log = logging.getLogger("heroku_tools")
 
@@ -61,21 +61,6 @@ def api_base_url(environ: dict | None = None) -> str:
     if not allowed:
         return "https://api.heroku.com"
     return host.rstrip("/") if host.startswith("http") else f"https://api.{host}"
-
-
-def ssl_context(environ: dict | None = None) -> ssl.SSLContext:
-    """The system's trust store plus the extra CA bundle the heroku CLI trusts.
-
-    ``NODE_EXTRA_CA_CERTS`` is how a company proxy's CA (or a local Heroku)
-    is trusted by the CLI; reading it here keeps Python's view of Heroku's
-    hosts — the API, signed backup URLs — the same as the CLI's.
-    """
-    environ = os.environ if environ is None else environ
-    context = ssl.create_default_context()
-    extra = environ.get("NODE_EXTRA_CA_CERTS")
-    if extra and os.path.exists(extra):
-        context.load_verify_locations(cafile=extra)
-    return context
 
 
 class PlatformAPI:

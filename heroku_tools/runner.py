@@ -29,8 +29,8 @@ log = logging.getLogger("heroku_tools")
 # as debug logging is on (``--debug``); the runner logs its own line, secrets masked, instead.
 logging.getLogger("sh").setLevel(logging.WARNING)
 
-#: Called with each line of output (stdout and stderr) of a streamed command.
-LineCallback = Callable[[str], None]
+#: Called with each line of output (stdout and stderr) of a streamed command; True stops the command.
+LineCallback = Callable[[str], "bool | None"]
 
 #: No pager, no colour, no prompts: the output is parsed, and no one is there to answer.
 QUIET_ENV = {"NO_COLOR": "1", "TERM": "dumb"}
@@ -87,11 +87,17 @@ class Runner:
         ok: Iterable[int] = (0,),
         stream: LineCallback | None = None,
         shown: Sequence[str] | None = None,
+        input: bytes | None = None,
+        keep_stdout: bool = True,
     ) -> Result:
         """Run ``bin prefix args``; raise :meth:`error` unless the status is in ``ok``.
 
         ``stream`` receives each output line as it arrives (long steps such as a
-        push); ``shown`` is the argv to put in messages when ``args`` hold secrets.
+        push); if it returns True the command is terminated (its consumer has
+        failed). ``shown`` is the argv to put in messages when ``args`` hold
+        secrets. ``input`` is the command's stdin (default: none, at end of file);
+        ``keep_stdout=False`` leaves stdout out of the result (a stream of data
+        the callback consumes: kept, it would all be held in memory).
         """
         args = [str(arg) for arg in args]
         argv = (*self.prefix(), *args)
@@ -106,7 +112,7 @@ class Runner:
         err: list[str] = []
         kwargs = {}
         if stream is not None:
-            kwargs = {"_out": _collect(out, stream), "_err": _collect(err, stream)}
+            kwargs = {"_out": _collect(out if keep_stdout else None, stream), "_err": _collect(err, stream)}
         try:
             with sigint_deferred() as interrupted:
                 running = command(
@@ -114,7 +120,7 @@ class Runner:
                     _bg=True,
                     _bg_exc=False,
                     _tty_out=False,
-                    _in="",
+                    _in=input if input is not None else "",
                     _env=env,
                     _cwd=self.cwd,
                     _truncate_exc=False,
@@ -257,10 +263,18 @@ def _without_warnings(lines: list[str]) -> list[str]:
     return kept
 
 
-def _collect(into: list[str], stream: LineCallback) -> Callable[[str], None]:
-    def callback(line: str) -> None:
-        into.append(line)
-        stream(line.rstrip("\r\n"))
+def _collect(into: list[str] | None, stream: LineCallback) -> Callable[..., bool | None]:
+    """sh's output callback: keep the line (unless ``into`` is None), pass it on; a True answer stops the command."""
+    def callback(line: str, _stdin, process) -> bool | None:
+        if into is not None:
+            into.append(line)
+        if stream(line.rstrip("\r\n")) is True:
+            running = process()
+            if running is not None:
+                with contextlib.suppress(OSError, ProcessLookupError):
+                    running.signal(signal.SIGTERM)
+            return True
+        return None
 
     return callback
 

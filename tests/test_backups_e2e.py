@@ -14,9 +14,17 @@ sandbox's request log (maintenance switches, dynos, backups captured), the
 databases' own catalogs. Every failure must leave the target exactly as it was,
 canary-free, with maintenance off and a message saying what happened and what
 to do — never a traceback.
+
+A restore runs in three places (docs/backups.rst, "Where the restore runs"):
+in a one-off dyno of the target (the default; the sandbox's dynos are local
+processes, and the rendezvous counts what it relays in ``dynos.jsonl``), here
+(``--here``), or in a dyno that streams the anonymised script down into a
+database on this machine (emit mode, ``restore_from_dyno``). The failure tests
+run on the paths they concern.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +32,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +41,11 @@ import pytest
 import yaml
 from psycopg import sql
 
-from heroku_tools.anonymise import Fakes
+from heroku_tools.anonymise import Fakes, RestoreFailed, Rules
+from heroku_tools.anonymise.remote import restore_from_dyno
+from heroku_tools.heroku import Heroku
+from heroku_tools.sandbox.dynos import descendants
+from heroku_tools.sandbox.postgres import PostgresCluster, find_bin_dir
 from _support.home import project_env
 from _support.project import HEROKU_TOOLS, Project
 from _support.schema import RequestLog
@@ -40,6 +53,8 @@ from _support.schema import RequestLog
 pytestmark = pytest.mark.sandbox
 
 PREFIX = "bkp"
+#: In the command of every dyno the restore's engine runs in (the bootstrap checks its header).
+ENGINE = "heroku-tools-engine"
 CANARY = "canary-7f3a9@example.org"
 SECRET = "e2e-secret-4b1d0c9e8f7a6b5c4d3e2f1a0b9c8d7e"
 LIVE_CUSTOMERS = 200
@@ -271,9 +286,17 @@ class Log(RequestLog):
                 if e["method"] == "PATCH" and pattern.fullmatch(e["path"])
                 and isinstance(e["body"], dict) and "maintenance" in e["body"]]
 
-    def dynos(self, app: str) -> list[dict]:
+    def all_dynos(self, app: str) -> list[dict]:
         pattern = re.compile(self.app_path(app) + "/dynos")
         return [e for e in self.entries() if e["method"] == "POST" and pattern.fullmatch(e["path"])]
+
+    def dynos(self, app: str) -> list[dict]:
+        """The dynos that ran commands (post-restore), not the restore's engine."""
+        return [e for e in self.all_dynos(app) if ENGINE not in e["body"]["command"]]
+
+    def engines(self, app: str) -> list[dict]:
+        """The dynos the restore's engine ran in."""
+        return [e for e in self.all_dynos(app) if ENGINE in e["body"]["command"]]
 
     def changes(self) -> list[dict]:
         """Every request that could change something."""
@@ -293,8 +316,23 @@ def assert_clean_failure(result, *, says: list[str], recover: bool = True) -> st
     return text
 
 
+def fingerprint(url: str) -> tuple[str, str]:
+    """SHA-256 of ``pg_dump --schema-only`` and of ``pg_dump --data-only``: equal means byte-identical contents.
+
+    (``\\restrict`` lines carry a random key per run: left out.)
+    """
+    digests = []
+    for flag in ("--schema-only", "--data-only"):
+        out = subprocess.run([str(find_bin_dir() / "pg_dump"), "--no-owner", flag, "-d", url],
+                             capture_output=True, check=True).stdout
+        kept = b"\n".join(line for line in out.splitlines() if not line.startswith((b"\\restrict", b"\\unrestrict")))
+        digests.append(hashlib.sha256(kept).hexdigest())
+    return digests[0], digests[1]
+
+
 class Untouched:
-    """uat before and after: same rows in every table, no canary, maintenance off, switched at most on→off."""
+    """uat before and after: byte-identical (pg_dump), same rows in every table, no canary, maintenance off,
+    switched at most on→off, no post-restore command run, nothing left in the tool's temp directory."""
 
     def __init__(self, project: Project, sandbox, label: str = "uat"):
         self.project, self.sandbox, self.label = project, sandbox, label
@@ -303,18 +341,26 @@ class Untouched:
 
     def __enter__(self):
         self.before = snapshot(self.url)
+        self.print = fingerprint(self.url)
         self.log = Log(self.sandbox)
         return self
 
     def __exit__(self, *exc):
         if exc[0] is not None:
             return False
+        assert gone(self.url), "nothing of the restore is left connected to the target"
         assert snapshot(self.url) == self.before, f"{self.label}'s database changed"
+        assert fingerprint(self.url) == self.print, f"{self.label}'s database changed (pg_dump differs)"
+        assert list(self.project.tmp.iterdir()) == [], "nothing left in the temp directory here"
         assert canary_hits(self.url) == {}
         assert maintenance(self.sandbox, self.app) is False
         assert self.log.switches(self.app) in ([], [True, False])
         assert self.log.dynos(self.app) == [], "no post-restore command may run after a failed load"
         return False
+
+
+#: Where the engine runs: in a one-off dyno of the target (the default), or here (--here).
+PATHS = {"dyno": (), "here": ("--here",)}
 
 
 # -- the tests: success ----------------------------------------------------------------------
@@ -365,6 +411,17 @@ def test_restore_live_into_uat(project, sandbox):
     name = f"b{new[0]:03d}"
     assert re.search(rf"Backup:\s+{name}, captured now, just now", text), text
     assert f"restored {name} of live into uat" in text
+    # in a one-off dyno of uat (the target), never of live; only the engine, progress and the verdict crossed here
+    assert "Runs:    in a one-off dyno of bkp-uat: only progress crosses this machine" in text
+    assert len(log.engines(project.apps["uat"])) == 1 and log.all_dynos(project.apps["live"]) == []
+    relayed = engine_traffic(sandbox, project.apps["uat"])[-1]
+    assert relayed["exit_status"] == 0
+    assert relayed["stdout_bytes"] < 20_000, "the dyno sent back progress and a verdict, not data"
+    crossed = int(re.search(r"\(([\d,]+) bytes\) crossed this machine", text).group(1).replace(",", ""))
+    # what the tool counts (the engine and parameters sent, every line the CLI printed) against what the
+    # rendezvous relayed: the same, but for the CLI's own lines and the \x04
+    relayed_total = relayed["stdin_bytes"] + relayed["stdout_bytes"]
+    assert relayed_total - 10 <= crossed <= relayed_total + 10_000, (crossed, relayed)
 
     # uat's rows replaced: same counts as live (plus the post-restore user), personal fields differ
     uat_counts = counts(uat)
@@ -405,6 +462,43 @@ def test_restore_live_into_uat(project, sandbox):
     # nothing touched live but the backup
     assert counts(live) == live_counts
     assert log.switches(project.apps["live"]) == []
+
+
+def engine_traffic(sandbox, app: str) -> list[dict]:
+    """What the rendezvous relayed for each engine dyno of ``app`` that has ended (the sandbox's dynos.jsonl)."""
+    path = Path(sandbox.directory) / "dynos.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line["app"] == app and ENGINE in line["command"]]
+
+
+def test_restore_here_into_uat(project, sandbox):
+    """``--here``: the same restore, the engine on this machine — no dyno for the load, the backup downloaded here."""
+    live, uat = project.urls["live"], project.urls["uat"]
+    live_counts = counts(live)
+    log = Log(sandbox)
+
+    result = restore(project, "live", "uat", "--backup", "b001", "--here")
+
+    assert result.returncode == 0, output(result)
+    text = result.stdout + result.stderr
+    assert re.search(r"Runs:    here: the whole backup \(~[\d.]+ ?[kKMG]?B\) is downloaded and the rewritten data "
+                     r"uploaded through this machine", text), text
+    assert log.engines(project.apps["uat"]) == [], "the load ran here"
+    assert len(log.dynos(project.apps["uat"])) == 1, "the post-restore command still runs in a dyno"
+    assert "restored b001 of live into uat" in text
+    crossed = int(re.search(r"\(([\d,]+) bytes\) crossed this machine", text).group(1).replace(",", ""))
+    assert crossed > 50_000, "the backup came down and the data went up through this machine"
+    uat_counts = counts(uat)
+    b001 = {t: c for t, c in uat_counts.items() if t != "public.auth_user"}
+    assert b001["public.customers_customer"] == LIVE_CUSTOMERS
+    assert b001.keys() == {t for t in live_counts if t != "public.auth_user"}
+    assert canary_hits(uat) == {}
+    email = Fakes(SECRET).make("email", max_length=254)
+    live_emails = dict(query(live, "SELECT id, email FROM customers_customer WHERE id <= %s", (LIVE_CUSTOMERS,)))
+    uat_emails = dict(query(uat, "SELECT id, email FROM customers_customer"))
+    assert all(uat_emails[i] == email(live_emails[i]) for i in uat_emails if i in live_emails)
+    assert list(project.tmp.iterdir()) == []
+    assert maintenance(sandbox, project.apps["uat"]) is False
 
 
 def test_restore_uat_into_dev_anonymises_again(project, sandbox):
@@ -473,7 +567,8 @@ def test_data_never_flows_up_or_sideways(project, sandbox):
 # -- deny by default -------------------------------------------------------------------------
 
 
-def test_a_column_without_a_rule_stops_the_restore_before_any_data_loads(project, sandbox):
+@pytest.mark.parametrize("path", PATHS)
+def test_a_column_without_a_rule_stops_the_restore_before_any_data_loads(project, sandbox, path):
     live = project.urls["live"]
     with psycopg.connect(live) as conn:
         conn.execute("ALTER TABLE customers_customer ADD COLUMN secret_note text")
@@ -481,7 +576,8 @@ def test_a_column_without_a_rule_stops_the_restore_before_any_data_loads(project
                      "(SELECT id FROM customers_customer ORDER BY id LIMIT 5)", (f"PIN 1234 {CANARY}",))
     try:
         with Untouched(project, sandbox) as uat:
-            result = restore(project, "live", "uat")
+            result = restore(project, "live", "uat", *PATHS[path])
+            assert uat.log.engines(project.apps["uat"]) == [], "refused before any dyno started"
             assert_clean_failure(result, says=[r"customers_customer\.secret_note", "nothing was changed",
                                                r"\$ heroku-tools backups\.check live", r"\$ \$EDITOR anonymise\.yml"])
             assert uat.log.switches(project.apps["uat"]) == [], "refused before maintenance mode"
@@ -578,11 +674,12 @@ def test_a_truncated_download_commits_nothing(project, sandbox):
         assert uat.log.switches(project.apps["uat"]) == [True, False], "the load had started"
 
 
-def test_a_failing_verification_commits_nothing(project, sandbox):
+@pytest.mark.parametrize("path", PATHS)
+def test_a_failing_verification_commits_nothing(project, sandbox, path):
     """A rule that keeps a column the canary sits in: the canary check stops the load."""
     leaky = variant(project, "leaky", rules=with_rules(project, customers_customer={"notes": "keep"}))
     with Untouched(project, sandbox) as uat:
-        result = restore(project, "live", "uat", "--backup", "b001", config=leaky)
+        result = restore(project, "live", "uat", "--backup", "b001", *PATHS[path], config=leaky)
         assert_clean_failure(result, says=[
             r"canary", r"customers_customer\.notes", r"nothing was committed",
             r"maintenance is off again for bkp-uat",
@@ -617,11 +714,11 @@ def bulk(project, sandbox):
     return name, config
 
 
-def start_restore(project: Project, config: str, backup: str) -> subprocess.Popen:
+def start_restore(project: Project, config: str, backup: str, *extra: str) -> subprocess.Popen:
     """``backups.restore live uat`` in its own process group, as a terminal runs a foreground job."""
     return subprocess.Popen(
         [str(HEROKU_TOOLS), "-f", config, "backups.restore", "live", "uat", "--backup", backup,
-         "--confirm", project.apps["uat"]],
+         "--confirm", project.apps["uat"], *extra],
         cwd=project.path, env=project.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
@@ -668,12 +765,14 @@ def test_a_lost_connection_mid_load_commits_nothing(project, sandbox, bulk):
     assert "public.bulk_event" not in snapshot(project.urls["uat"])
 
 
-def test_the_process_killed_mid_load_commits_nothing(project, sandbox, bulk):
-    """SIGKILL: nothing can clean up, yet the orphaned psql sees its input end without COMMIT."""
+@pytest.mark.parametrize("path", PATHS)
+def test_the_process_killed_mid_load_commits_nothing(project, sandbox, bulk, path):
+    """SIGKILL: nothing can clean up, yet the orphaned psql sees its input end without COMMIT (here), or the
+    dyno loses its CLI and is stopped (in a dyno)."""
     backup, config = bulk
     uat_url, uat_app = project.urls["uat"], project.apps["uat"]
     before = snapshot(uat_url)
-    proc = start_restore(project, config, backup)
+    proc = start_restore(project, config, backup, *PATHS[path])
     try:
         wait_mid_load(uat_url, proc)
         os.killpg(proc.pid, signal.SIGKILL)
@@ -693,10 +792,11 @@ def test_the_process_killed_mid_load_commits_nothing(project, sandbox, bulk):
         assert unlocked.returncode == 0, output(unlocked)
 
 
-def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk):
+@pytest.mark.parametrize("path", PATHS)
+def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk, path):
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
-        proc = start_restore(project, config, backup)
+        proc = start_restore(project, config, backup, *PATHS[path])
         try:
             wait_mid_load(uat.url, proc)
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the foreground process group
@@ -710,8 +810,189 @@ def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk):
             r"nothing was committed", r"maintenance is off again for bkp-uat",
         ])
         assert uat.log.switches(project.apps["uat"]) == [True, False]
+        if path == "dyno":
+            assert re.search(r"the one-off dyno run\.\d+ was stopped", result.stderr), output(result)
+            assert wait_until(lambda: one_off_dynos(sandbox, uat.app) == []), "the dyno is gone"
     # nothing of the restore is left running against uat
     assert gone(uat.url), "the restore's connection to uat is closed"
+
+
+def one_off_dynos(sandbox, app: str) -> list[str]:
+    """The one-off dynos running on ``app`` (its web dyno aside)."""
+    return [d["name"] for d in sandbox.api("GET", f"/apps/{app}/dynos") if d["type"] == "run"]
+
+
+def engine_dyno(sandbox, app: str, timeout: float = 30) -> str:
+    """The name of the one-off dyno the restore's engine runs in."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = [d["name"] for d in sandbox.api("GET", f"/apps/{app}/dynos") if ENGINE in d["command"]]
+        if running:
+            return running[0]
+        time.sleep(0.1)
+    pytest.fail("no engine dyno is running")
+
+
+def test_a_dyno_stopped_mid_load_commits_nothing(project, sandbox, bulk):
+    """``heroku ps:stop`` on the engine's dyno while it loads (someone else's, or the platform's restart)."""
+    backup, config = bulk
+    with Untouched(project, sandbox) as uat:
+        proc = start_restore(project, config, backup)
+        try:
+            wait_mid_load(uat.url, proc)
+            stopper = threading.Thread(target=project.heroku, args=("ps:stop", engine_dyno(sandbox, uat.app),
+                                                                     "-a", uat.app))
+            stopper.start()
+            out, err = proc.communicate(timeout=180)
+            stopper.join(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        assert_clean_failure(result, says=[
+            rf"restore of {backup} into uat failed: the engine was stopped \(SIGTERM\)",
+            r"nothing was committed", r"maintenance is off again for bkp-uat",
+            rf"heroku-tools backups.restore live uat --backup {backup}",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False]
+
+
+def heroku_cli_of(proc: subprocess.Popen) -> int:
+    """The pid of the ``heroku run`` the restoring process started."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for pid in descendants(proc.pid):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"run" in argv and any(b"heroku" in arg for arg in argv[:3]):
+                return pid
+        time.sleep(0.1)
+    pytest.fail("no heroku run process")
+
+
+def test_a_dropped_connection_to_the_dyno_commits_nothing(project, sandbox, bulk):
+    """The heroku CLI dies mid-load (a network drop looks the same to both ends): the dyno is stopped with it."""
+    backup, config = bulk
+    with Untouched(project, sandbox) as uat:
+        proc = start_restore(project, config, backup)
+        try:
+            wait_mid_load(uat.url, proc)
+            os.kill(heroku_cli_of(proc), signal.SIGKILL)
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        assert_clean_failure(result, says=[
+            rf"restore of {backup} into uat failed: the one-off dyno on bkp-uat ended before its verdict",
+            r"nothing was committed", r"maintenance is off again for bkp-uat",
+            rf"heroku-tools backups.restore live uat --backup {backup}",
+        ])
+        assert uat.log.switches(project.apps["uat"]) == [True, False]
+        assert wait_until(lambda: one_off_dynos(sandbox, uat.app) == []), "the dyno went with its CLI"
+
+
+def wait_until(predicate, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+# -- emit mode: anonymised in a dyno, loaded into a database on this machine ------------------
+
+
+@pytest.fixture
+def developer(sandbox, tmp_path):
+    """A plain database on the test cluster standing in for a developer's own, with something in it already."""
+    url = PostgresCluster(Path(sandbox.directory) / "postgres").create_database(f"developer_{os.getpid()}_"
+                                                                                  f"{tmp_path.name[-8:].lower()}")["url"]
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE my_notes (id int PRIMARY KEY, body text)")
+        conn.execute("INSERT INTO my_notes VALUES (1, 'work in progress')")
+    return url
+
+
+def emit(project: Project, sandbox, target_url: str, *, backup: str = "b001", rules: dict | None = None,
+         app_label: str = "dev", progress=None):
+    """``restore_from_dyno``: the library function, through the real CLI and a dyno of ``app_label``'s app."""
+    heroku = Heroku(env=project.env, cwd=project.path)
+    live_app = project.apps["live"]
+    url = heroku.pg_backups_url(live_app, backup)
+    return restore_from_dyno(heroku, project.apps[app_label], target_url, backup_url=url,
+                             rules=Rules.from_mapping(rules or project.rules), secret=SECRET, canary=CANARY,
+                             progress=progress)
+
+
+def test_emit_mode_loads_anonymised_data_into_a_local_database(project, sandbox, developer):
+    live = project.urls["live"]
+    log = Log(sandbox)
+    seen = []
+
+    result = emit(project, sandbox, developer, progress=seen.append)
+
+    assert result.committed and result.where == f"dyno {project.apps['dev']}"
+    local = counts(developer)
+    assert local["public.customers_customer"] == LIVE_CUSTOMERS
+    assert "public.my_notes" not in local, "the database is replaced, as a target app's is"
+    assert canary_hits(developer) == {}
+    email = Fakes(SECRET).make("email", max_length=254)
+    live_emails = dict(query(live, "SELECT id, email FROM customers_customer"))
+    local_emails = dict(query(developer, "SELECT id, email FROM customers_customer"))
+    assert local_emails and all(local_emails[i] == email(live_emails[i]) for i in local_emails)
+    # the anonymisation ran in a dyno of dev (never of live), and what came down was only the anonymised script
+    assert len(log.engines(project.apps["dev"])) == 1 and log.all_dynos(project.apps["live"]) == []
+    relayed = engine_traffic(sandbox, project.apps["dev"])[-1]
+    assert relayed["stdout_bytes"] - 10 <= result.bytes_received <= relayed["stdout_bytes"] + 10_000, (result, relayed)
+    assert result.rows_out == sum(result.per_table.values())
+    assert seen and seen[-1].phase == "committing"
+
+
+def test_emit_mode_with_a_failing_verification_commits_nothing_locally(project, sandbox, developer):
+    before = fingerprint(developer)
+    with pytest.raises(Exception) as raised:
+        emit(project, sandbox, developer, rules=with_rules(project, customers_customer={"notes": "keep"}))
+    assert type(raised.value).__name__ == "CanaryFound" and "customers_customer.notes" in str(raised.value)
+    assert fingerprint(developer) == before
+    assert counts(developer) == {"public.my_notes": 1}
+
+
+def test_emit_mode_cut_mid_stream_commits_nothing_locally(project, sandbox, bulk, developer):
+    """The dyno stopped while the script streams down: the local load never gets its COMMIT."""
+    backup, _ = bulk
+    rules = with_rules(project, bulk_event={"id": "keep", "email": {"fake": "email"}, "payload": {"fake": "text"}})
+    before = fingerprint(developer)
+    failure: list[BaseException] = []
+
+    def run():
+        try:
+            emit(project, sandbox, developer, backup=backup, rules=rules)
+        except BaseException as error:  # noqa: BLE001 - examined below
+            failure.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 180
+        with psycopg.connect(developer, autocommit=True) as conn:
+            while time.monotonic() < deadline and worker.is_alive():
+                if conn.execute("SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
+                                "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= 20000"
+                                ).fetchone():
+                    break
+                time.sleep(0.02)
+        assert worker.is_alive(), f"the load ended before it was caught mid-way: {failure}"
+        project.heroku("ps:stop", engine_dyno(sandbox, project.apps["dev"]), "-a", project.apps["dev"])
+    finally:
+        worker.join(180)
+    assert failure and isinstance(failure[0], RestoreFailed), failure
+    assert "nothing was committed" in str(failure[0])
+    assert gone(developer)
+    assert fingerprint(developer) == before
 
 
 def gone(url: str, timeout: float = 15) -> bool:

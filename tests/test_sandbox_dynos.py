@@ -7,6 +7,7 @@ dyno list.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -142,3 +143,58 @@ def test_dynos_get_the_variables_heroku_sets(sandbox, heroku, app):
     current = next(r for r in sandbox.api("GET", f"/apps/{app}/releases") if r["current"])
     assert version == f"v{current['version']}"
     assert pythonpath == cwd and python == f"{cwd}/.heroku/python/bin/python"
+
+
+def test_a_dyno_has_the_postgres_client_and_curl_and_trusts_the_platform(sandbox, heroku, app):
+    """What the restore's engine needs of the stack image: pg_restore, psql, curl, HTTPS to the platform."""
+    health = f"{sandbox.base_url}/_sandbox/health"
+    result = heroku("run", "-x", "--no-tty", "-a", app, "--",
+                    "for tool in pg_restore psql curl; do command -v $tool; done; pg_restore --version; "
+                    f"curl -sS -o /dev/null -w '%{{http_code}}\\n' {health}; "
+                    f"python -c 'import urllib.request; print(urllib.request.urlopen(\"{health}\").status)'",
+                    check=False)
+
+    assert result.returncode == 0, result.stderr
+    pg_restore, psql, curl, version, curl_status, python_status = result.stdout.splitlines()
+    assert Path(pg_restore).name == "pg_restore" and Path(psql).name == "psql" and Path(curl).name == "curl"
+    assert Path(pg_restore).parent == Path(psql).parent
+    assert version.startswith("pg_restore (PostgreSQL)")
+    assert curl_status == "200" and python_status == "200"
+
+
+def test_a_stopped_dyno_takes_the_processes_of_other_sessions_with_it(sandbox, app, cli_env, tmp_path):
+    """A program in the dyno that puts its children in sessions of their own (as the restore's engine does with
+    psql) does not leave them running when the dyno stops: the dyno ends as a unit, as a container does."""
+    pids = tmp_path / "pids"
+    command = f"setsid sleep 300 & echo $! > {pids}.bg; echo $$ > {pids}; wait"
+    cli = subprocess.Popen(["heroku", "run", "--no-tty", "-a", app, "--", command], env=cli_env, cwd=tmp_path,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    try:
+        wait_for(lambda: pids.exists() and pids.read_text().strip() and Path(f"{pids}.bg").exists()
+                 and Path(f"{pids}.bg").read_text().strip(), timeout=60)
+        shell, detached = int(pids.read_text()), int(Path(f"{pids}.bg").read_text())
+        wait_for(lambda: os.getsid(detached) == detached)  # setsid has made its session
+        assert os.getsid(detached) != os.getsid(shell)
+        os.killpg(cli.pid, signal.SIGKILL)
+        cli.wait(timeout=10)
+        wait_for(lambda: not alive(shell) and not alive(detached), timeout=15)
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+
+
+def test_the_rendezvous_counts_the_bytes_it_relays_each_way(sandbox, heroku, app):
+    """Per dyno, what crossed the CLI's side: its stdin (up to and with the ``\\x04``) and its output."""
+    data = "x" * 100_000 + "\n"
+    result = heroku("run", "-x", "--no-tty", "-a", app, "--", "wc -c; seq 1 1000", input=data, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].strip() == str(len(data))
+    lines = [json.loads(line) for line in (sandbox.directory / "dynos.jsonl").read_text().splitlines()]
+    mine = [line for line in lines if line["app"] == app and line["command"].startswith("wc -c; seq 1 1000")]
+    assert len(mine) == 1 and mine[0]["attached"] and mine[0]["exit_status"] == 0
+    assert mine[0]["stdin_bytes"] == len(data) + 1  # and the \x04
+    output = len(f"{len(data)}\n".encode()) + len("".join(f"{n}\n" for n in range(1, 1001)))
+    assert output < mine[0]["stdout_bytes"] < output + 100  # the output, and the exit-status line

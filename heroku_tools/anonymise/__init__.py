@@ -33,7 +33,7 @@ The modules, from the outside in:
   and proposes new ones, :mod:`.fakes` makes the fakes;
   :mod:`.errors` holds the exceptions.
 """
-from .check import check, find_problems, proposal_yaml, propose_rules, write_proposal
+from .check import check, find_problems
 from .errors import (
     AnonymiseError,
     CanaryFound,
@@ -45,6 +45,7 @@ from .errors import (
     VerificationFailed,
 )
 from .fakes import FAKES, FakeError, Fakes
+from .proposal import proposal_yaml, propose_rules, write_proposal
 from .restore import RestoreResult, restore
 from .rules import ColumnRule, Rules, TableRule
 from .schema import Schema, read_database_schema, read_dump_schema, read_literal_holders

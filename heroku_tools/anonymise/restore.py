@@ -49,7 +49,7 @@ from .pipeio import CHUNK, Collector, Writer, set_pipe_size
 from .rules import Rules
 from .schema import PG_RESTORE_SAFE_FLAGS, read_dump_schema
 from ..database import libpq_env
-from .sources import open_dump_source
+from .sources import NO_SOURCE, UrlSource, open_dump_source
 from .stream import AnonymisingStream
 from .transaction import CANARY_MARK, STATUS_MARK, VERIFY_MARK
 
@@ -64,13 +64,63 @@ class RestoreResult:
     seconds: float
     per_table: dict = field(default_factory=dict)   #: table -> rows loaded
     committed: bool = True
+    #: Where the work ran: ``here``, or ``dyno APP`` (see :mod:`.remote`).
+    where: str = "here"
+    #: Bytes that crossed this machine: the dump downloaded and the script uploaded (here), or what the
+    #: heroku CLI sent to and received from the dyno.
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+    @property
+    def bytes_crossed(self) -> int:
+        return self.bytes_sent + self.bytes_received
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a restore is: the table being read, its rows and SQL bytes so far, and the totals."""
+
+    phase: str                #: ``loading``, then ``committing`` once the whole script is on its way
+    table: str | None         #: the table being read (None between tables)
+    table_rows: int
+    table_bytes: int
+    rows: int                 #: rows read from the dump so far, every table
+    sql_bytes: int
+    dump_bytes: int
+    seconds: float
+
+
+class Ticker:
+    """Calls ``progress`` at most every ``interval`` seconds (and on each change of phase)."""
+
+    def __init__(self, progress, started: float, interval: float = 1.0):
+        self.progress, self.started, self.interval = progress, started, interval
+        self.last = started
+        self.table: str | None = None
+        self.table_start = 0
+
+    def __call__(self, stream, source, phase: str = "loading", force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        table, rows = stream.position
+        if table != self.table:
+            self.table, self.table_start = table, stream.stats.bytes_in
+        if not force and now - self.last < self.interval:
+            return
+        self.last = now
+        done = sum(plan.rows_in for plan in stream.plans.values())
+        self.progress(Progress(phase=phase, table=table, table_rows=rows,
+                               table_bytes=stream.stats.bytes_in - self.table_start if table else 0, rows=done,
+                               sql_bytes=stream.stats.bytes_in, dump_bytes=source.bytes_read,
+                               seconds=now - self.started))
 
 
 def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | None = None,
             precheck: bool = True, wipe: bool = True, verify: bool = True,
             pg_restore: str = "pg_restore", psql: str = "psql", env: dict | None = None,
             chunk_size: int = CHUNK, early_indexes: bool = True, buffer_bytes: int = 256 << 20,
-            stream_factory=None, schema=None) -> RestoreResult:
+            stream_factory=None, schema=None, progress=None) -> RestoreResult:
     """Load ``dump`` (a ``pg_dump -Fc`` file path or an http(s) URL) into ``target_url``, anonymised.
 
     ``rules`` is a :class:`Rules` or its mapping; ``secret`` keys the fakes;
@@ -80,7 +130,8 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     :class:`CanaryFound`, :class:`RestoreFailed`, or re-raises
     KeyboardInterrupt; in every case nothing was committed.  ``schema``, the
     dump's schema when the caller has read it already, saves reading it again
-    (for a URL, a second download of most of the dump).
+    (for a URL, a second download of most of the dump).  ``progress``, if
+    given, is called with a :class:`Progress` at most once a second.
     """
     started = time.monotonic()
     rules = rules if isinstance(rules, Rules) else Rules.from_mapping(rules)
@@ -93,22 +144,33 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
         early = _precheck(dump, rules, schema, pg_restore=pg_restore, env=tool_env, early_indexes=early_indexes)
     make_stream = stream_factory or AnonymisingStream
     stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify, early_indexes=early)
+    pipeline = Pipeline(open_dump_source(dump), psql=psql, target_env=target_env, buffer_bytes=buffer_bytes)
+    run_pipeline(pipeline, stream, [pg_restore, *restore_flags(pg_restore, tool_env), "-f", "-"], env=tool_env,
+                 chunk_size=chunk_size, ticker=Ticker(progress, started))
+    stats = stream.stats
+    return RestoreResult(
+        tables=stats.tables, rows_in=stats.rows_in, rows_out=stats.rows_out, sql_bytes=stats.bytes_in,
+        dump_bytes=pipeline.source.bytes_read, seconds=time.monotonic() - started, per_table=dict(stats.per_table),
+        bytes_received=pipeline.source.bytes_read if isinstance(pipeline.source, UrlSource) else 0,
+        bytes_sent=stats.bytes_out,
+    )
 
-    pipeline = _Pipeline(open_dump_source(dump), psql=psql, target_env=target_env, buffer_bytes=buffer_bytes)
+
+def run_pipeline(pipeline: Pipeline, stream, argv: list[str], *, env: dict, chunk_size: int = CHUNK,
+                 ticker: Ticker | None = None) -> None:
+    """pg_restore → ``stream`` → the pipeline's consumer, to the end and the commit; on any failure
+    (KeyboardInterrupt included) everything is stopped before anything could commit, and the error re-raised."""
     try:
-        pipeline.start_producer([pg_restore, *restore_flags(pg_restore, tool_env), "-f", "-"], env=tool_env)
-        pipeline.rewrite(stream, chunk_size)
+        pipeline.start_producer(argv, env=env)
+        pipeline.rewrite(stream, chunk_size, ticker)
         pipeline.wait_producer()
+        if ticker is not None:
+            ticker(stream, pipeline.source, "committing", force=True)
         pipeline.send(stream.finish())
         pipeline.commit()
     except BaseException:
         pipeline.abort()
         raise
-    stats = stream.stats
-    return RestoreResult(
-        tables=stats.tables, rows_in=stats.rows_in, rows_out=stats.rows_out, sql_bytes=stats.bytes_in,
-        dump_bytes=pipeline.source.bytes_read, seconds=time.monotonic() - started, per_table=dict(stats.per_table),
-    )
 
 
 def _precheck(dump, rules: Rules, schema, *, pg_restore: str, env: dict, early_indexes: bool) -> dict | None:
@@ -120,11 +182,16 @@ def _precheck(dump, rules: Rules, schema, *, pg_restore: str, env: dict, early_i
     return schema.index_statements if early_indexes else None
 
 
-class _Pipeline:
-    """``pg_restore | (the stream) | psql``: the processes and threads of one restore, and how to stop them."""
+class Pipeline:
+    """``pg_restore | (the stream) | psql``: the processes and threads of one restore, and how to stop them.
+
+    Its parts serve the dyno's engine too (:mod:`.dyno`): the producer half
+    with another consumer (frames on stdout), and the consumer half fed by
+    frames from a dyno (:mod:`.remote`), with ``source`` None.
+    """
 
     def __init__(self, source, *, psql: str, target_env: dict, buffer_bytes: int):
-        self.source = source
+        self.source = source if source is not None else NO_SOURCE
         self.psql, self.target_env, self.buffer_bytes = psql, target_env, buffer_bytes
         self.producer: subprocess.Popen | None = None
         self.producer_err: Collector | None = None
@@ -137,13 +204,13 @@ class _Pipeline:
         """Start pg_restore on the dump source (a file argument, or stdin fed from a download)."""
         self.producer = subprocess.Popen(
             [*argv, *self.source.args],
-            stdin=self.source.stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, process_group=0,
+            stdin=self.source.stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
         )
         self.producer_err = Collector(self.producer.stderr)
         set_pipe_size(self.producer.stdout)
         self.source.start(self.producer)
 
-    def rewrite(self, stream, chunk_size: int) -> None:
+    def rewrite(self, stream, chunk_size: int, ticker: Ticker | None = None) -> None:
         """Feed pg_restore's SQL through ``stream`` until pg_restore closes it, sending what comes out."""
         read_fd = self.producer.stdout.fileno()
         while True:
@@ -151,6 +218,8 @@ class _Pipeline:
             if not data:
                 return
             self.send(stream.feed(data))
+            if ticker is not None:
+                ticker(stream, self.source)
 
     def wait_producer(self) -> None:
         """pg_restore must exit successfully, and the download (if any) must have completed."""
@@ -174,7 +243,7 @@ class _Pipeline:
         self.consumer = subprocess.Popen(
             [self.psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.target_env,
-            process_group=0, bufsize=0,
+            start_new_session=True, bufsize=0,
         )
         set_pipe_size(self.consumer.stdin)
         self.consumer_out, self.consumer_err = Collector(self.consumer.stdout), Collector(self.consumer.stderr)

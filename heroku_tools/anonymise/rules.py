@@ -32,6 +32,9 @@ Column rules:
 
 Nothing is implied: a column without a rule, or a rule naming a column or
 table the schema lacks, is an error (see :mod:`.check`).
+
+:meth:`Rules.to_mapping` and :meth:`Rules.from_mapping` are the JSON-safe form
+in which the rules travel to a one-off dyno (see :mod:`.zipapp`).
 """
 from __future__ import annotations
 
@@ -40,8 +43,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from .errors import RulesError
 from .fakes import FAKES
@@ -121,6 +122,9 @@ class Rules:
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "rules") -> Rules:
+        """Rules from YAML text. PyYAML is imported here, not with the module: the engine that runs in a
+        one-off dyno takes its rules as a mapping (:meth:`from_mapping`) and has no PyYAML."""
+        import yaml  # optional: the dyno's engine (anonymise/zipapp.py) reads rules as JSON, never YAML
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

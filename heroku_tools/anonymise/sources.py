@@ -20,8 +20,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ..heroku_api import ssl_context
-
+from ..trust import ssl_context
 from .errors import AnonymiseError, RestoreFailed
 from .pipeio import CHUNK, Collector
 
@@ -98,6 +97,26 @@ class FileSource:
 
     def close(self) -> None:
         pass
+
+
+class NoSource:
+    """No dump here: the script comes from elsewhere (a dyno's frames, see :mod:`.remote`)."""
+
+    stdin = subprocess.DEVNULL
+    args: list[str] = []
+    bytes_read = 0
+
+    def start(self, proc) -> None:
+        pass
+
+    def check(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+NO_SOURCE = NoSource()
 
 
 class UrlSource:

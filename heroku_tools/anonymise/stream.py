@@ -99,7 +99,7 @@ class AnonymisingStream:
 
     def __init__(self, rules: Rules, secret: bytes | str | Fakes, *, canary: str | None = None,
                  wipe: bool = True, verify: bool = True, verify_canary_in_database: bool = True,
-                 early_indexes: dict | None = None):
+                 early_indexes: dict | None = None, commit: bool = True):
         self.rules = Rules.from_mapping(rules) if not isinstance(rules, Rules) else rules
         self.fakes = secret if isinstance(secret, Fakes) else Fakes(secret)
         self.check_canary(canary)
@@ -108,6 +108,9 @@ class AnonymisingStream:
         self.wipe = wipe
         self.verify = verify
         self.verify_canary_in_database = verify_canary_in_database
+        #: False: :meth:`finish` ends with the verification, and whoever loads the script sends
+        #: :data:`COMMIT_SQL` once it knows the script arrived whole (a dyno's emit mode, see :mod:`.dyno`).
+        self.commit = commit
         self.encoding = "utf-8"
         self.scanner = SqlScanner()
         self.state = "predata"
@@ -184,12 +187,19 @@ class AnonymisingStream:
                 sql = self._verify_sql(plan)
                 if sql:
                     tail.append(sql)
-        tail.append(COMMIT_SQL)
+        if self.commit:
+            tail.append(COMMIT_SQL)
         self._finished = True
         script = "".join(tail).encode("utf-8")
         self.stats.bytes_out += len(script)
         out.append(script)
         return out
+
+    @property
+    def position(self) -> tuple[str | None, int]:
+        """The table whose rows are being read (None between tables) and how many of its rows have been read."""
+        plan = self._copy
+        return (plan.name, plan.rows_in) if plan is not None else (None, 0)
 
     # -- output -----------------------------------------------------------------------
     def _emit(self, out: list[bytes]) -> list[bytes]:

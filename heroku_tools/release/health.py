@@ -38,9 +38,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..heroku_api import PlatformAPI, PlatformAPIError, ssl_context
+from ..heroku_api import PlatformAPI, PlatformAPIError
 from ..output import Console
 from ..settings import Health
+from ..trust import ssl_context
 
 #: Router errors that make a release unhealthy: app crashed (or boot timeout), request timeout, connection closed.
 ROUTER_ERRORS = ("H10", "H12", "H13")

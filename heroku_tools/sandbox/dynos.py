@@ -6,7 +6,14 @@ it ends, with the slug's Python and the app's config vars (plus the ``env`` of
 the request) as its environment, in its own process group so stopping the dyno
 stops everything it started. What one dyno writes, no other dyno sees. Its
 life goes to the app's log (``heroku[run.1234]``), and a detached dyno's output
-too (``app[run.1234]``).
+too (``app[run.1234]``). Stopping a dyno signals every process it started, in
+whatever process group or session (as a container's end does on Heroku).
+
+The rendezvous counts the bytes it relays for an attached dyno, each way
+(``stdin_bytes`` from the CLI, ``stdout_bytes`` to it): live on the dyno's
+record (``_relayed``, not shown by the API), and once it ends as one line of
+``<sandbox>/dynos.jsonl`` — what a benchmark reads to know how much crossed the
+machine the CLI runs on.
 
 Dyno records live in ``state.data["dynos"][app_id][dyno_id]``, shaped as the
 Platform API shows them, for as long as the process runs: Heroku forgets a
@@ -20,9 +27,11 @@ the API threads hand work to it with :func:`asyncio.run_coroutine_threadsafe`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
+import sys
 from pathlib import Path
 
 from .runtime import DynoWorld, dyno_name, remove_leftover_dynos
@@ -52,6 +61,7 @@ class Dyno:
         self.release, self.env, self.faulty = release, env, faulty
         self.process: asyncio.subprocess.Process | None = None
         self.world: DynoWorld | None = None
+        self.attached = False
 
     @property
     def name(self) -> str:
@@ -96,18 +106,53 @@ class Dyno:
             self.record["state"] = value
             self.record["updated_at"] = now()
 
+    def relayed(self, direction: str, count: int) -> None:
+        """Count ``count`` bytes the rendezvous relayed (``stdin_bytes`` or ``stdout_bytes``)."""
+        self.record["_relayed"][direction] += count
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the dyno's whole process group: a dyno stops as a unit, background jobs included."""
+        """Signal every process of the dyno: its process group, and every descendant in a group or session of its
+        own (a program's children it shields from its terminal): a dyno stops as a unit, as a container does."""
         if self.process is not None:
+            pids = descendants(self.process.pid)
             try:
                 os.killpg(self.process.pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
     def kill_if_running(self, sig: int = signal.SIGKILL) -> None:
         """:meth:`kill`, unless the command has ended (a later signal must not reach a reused process id)."""
         if self.process is not None and self.process.returncode is None:
             self.kill(sig)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux: from /proc; elsewhere none, and the process group is all there is)."""
+    if not sys.platform.startswith("linux"):
+        return set()
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 class DynoRuntime:
@@ -155,6 +200,7 @@ class DynoRuntime:
             "state": "starting",
             "type": body.get("type") or "run",
             "updated_at": created,
+            "_relayed": {"stdin_bytes": 0, "stdout_bytes": 0},
         }
         dyno = Dyno(self.state, app, record, release, env, faulty)
         self.state.log_api(app, f"Starting process with command `{command}` by user {self.state.account['email']}")
@@ -168,6 +214,7 @@ class DynoRuntime:
             self.loop.call_soon_threadsafe(self.loop.call_later, ATTACH_TIMEOUT, self._expire, secret)
             host, port = self.attach_address
             shown["attach_url"] = f"rendezvous://{host}:{port}/{secret}"
+            dyno.attached = True
         else:
             asyncio.run_coroutine_threadsafe(self._run_detached(dyno), self.loop)
         return shown
@@ -187,11 +234,18 @@ class DynoRuntime:
             self.finish(dyno)
 
     def finish(self, dyno: Dyno) -> None:
-        """Forget a dyno whose process ended (or never started), and its files."""
+        """Forget a dyno whose process ended (or never started), and its files; note what the rendezvous relayed."""
+        if self.running.pop(dyno.record["id"], None) is None:
+            return
         dyno.ended()
-        self.running.pop(dyno.record["id"], None)
         with self.state.mutate() as data:
             data["dynos"].get(dyno.app["id"], {}).pop(dyno.record["id"], None)
+        record = dyno.record
+        line = {"app": dyno.app["name"], "dyno": record["name"], "id": record["id"], "command": record["command"],
+                "attached": dyno.attached, "exit_status": dyno.process.returncode if dyno.process else None,
+                "ended_at": now(), **record["_relayed"]}
+        with (self.state.directory / "dynos.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
 
     def log_path(self, dyno: Dyno) -> Path:
         return self.state.directory / "dynos" / f"{dyno.record['id']}.log"

@@ -125,6 +125,7 @@ class RendezvousServer:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         input_done = asyncio.Event()
+        dyno.relayed("stdin_bytes", len(first))
         feeding = asyncio.ensure_future(_feed_input(reader, first, process, dyno, input_done))
         output = asyncio.ensure_future(_stream_output(process, writer, dyno))
         try:
@@ -164,6 +165,7 @@ async def _feed_input(reader: asyncio.StreamReader, data: bytes, process, dyno: 
             data = await reader.read(CHUNK)
         except (ConnectionError, ssl.SSLError, OSError):
             data = b""
+        dyno.relayed("stdin_bytes", len(data))
         if not data:
             input_done.set()
             dyno.hang_up()
@@ -198,6 +200,7 @@ async def _stream_output(process, writer: asyncio.StreamWriter, dyno: Dyno) -> N
                 at = pending.find(SENTINEL)
                 ready, pending = (pending, b"") if at < 0 else (pending[:at], pending[at:])
                 await _send(writer, ready)
+                dyno.relayed("stdout_bytes", len(ready))
                 continue
             if not chunk:
                 break
@@ -205,8 +208,10 @@ async def _stream_output(process, writer: asyncio.StreamWriter, dyno: Dyno) -> N
             end = pending.rfind(b"\n") + 1
             if end:
                 await _send(writer, pending[:end])
+                dyno.relayed("stdout_bytes", end)
                 pending = pending[end:]
         await _send(writer, pending)
+        dyno.relayed("stdout_bytes", len(pending))
     except (ConnectionError, ssl.SSLError, OSError):
         dyno.hang_up()
         while await process.stdout.read(CHUNK):

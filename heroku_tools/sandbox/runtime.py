@@ -15,11 +15,19 @@ cache (:mod:`heroku_tools.sandbox.environments`), which the slug links to as
 packages (read them, do not install into them). With ``sandbox up
 --reuse-env`` there is no such environment: the sandbox's own Python comes
 first on ``PATH``, as before this was faithful.
+
+As Heroku's stack image does, a dyno has the PostgreSQL client (``psql``,
+``pg_restore``: the sandbox cluster's own binaries, found as
+:mod:`heroku_tools.sandbox.postgres` finds them) and ``curl`` on ``PATH``, and
+trusts the platform's HTTPS endpoints (signed backup URLs): ``SSL_CERT_FILE``
+and ``CURL_CA_BUNDLE`` name the system's CA bundle with the sandbox's CA added.
 """
 from __future__ import annotations
 
+import functools
 import os
 import random
+import ssl
 import shutil
 import subprocess
 import sys
@@ -27,6 +35,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .postgres import PostgresError, find_bin_dir
 from .state import State
 
 #: Where a dyno finds the programs of the stack image (bash, git, psql, pg_restore, curl...).
@@ -42,10 +51,35 @@ def reuse_env(state: State) -> bool:
     return bool(state.data.get("settings", {}).get("reuse_env"))
 
 
+@functools.lru_cache(maxsize=1)
+def postgres_bin() -> tuple[str, ...]:
+    """The PostgreSQL client's directory, as the stack image has it (none if this machine has no PostgreSQL)."""
+    try:
+        return (str(find_bin_dir()),)
+    except PostgresError:
+        return ()
+
+
 def search_path(state: State, app_dir: Path) -> str:
-    """``PATH`` in a dyno: the slug's Python (or, reusing, the sandbox's) before the system's."""
+    """``PATH`` in a dyno: the slug's Python (or, reusing, the sandbox's), the PostgreSQL client, the system's."""
     first = str(Path(sys.executable).parent) if reuse_env(state) else str(app_dir / ".heroku" / "python" / "bin")
-    return os.pathsep.join((first, *SYSTEM_PATH))
+    return os.pathsep.join((first, *postgres_bin(), *SYSTEM_PATH))
+
+
+def ca_bundle(state: State) -> Path | None:
+    """The system's CA certificates plus the sandbox's CA, written once: what a dyno trusts."""
+    ca = state.directory / "tls" / "ca.pem"
+    if not ca.is_file():
+        return None
+    bundle = state.directory / "tls" / "dyno-ca-bundle.pem"
+    system = ssl.get_default_verify_paths().cafile
+    content = (Path(system).read_bytes().rstrip(b"\n") + b"\n" if system and os.path.isfile(system) else b"") \
+        + ca.read_bytes()
+    if not bundle.is_file() or bundle.read_bytes() != content:
+        partial = bundle.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(content)
+        partial.replace(bundle)
+    return bundle
 
 
 def dyno_environment(state: State, app: dict, dyno_name: str | None, app_dir: Path, release: dict | None = None,
@@ -67,6 +101,9 @@ def dyno_environment(state: State, app: dict, dyno_name: str | None, app_dir: Pa
     }
     if dyno_name:
         env["DYNO"] = dyno_name
+    bundle = ca_bundle(state)
+    if bundle is not None:
+        env["SSL_CERT_FILE"] = env["CURL_CA_BUNDLE"] = str(bundle)
     release = release or state.current_release(app)
     if release:
         env["HEROKU_RELEASE_VERSION"] = f"v{release['version']}"

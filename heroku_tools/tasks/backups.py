@@ -71,11 +71,12 @@ def download(c, env, backup=None, output=None, force=False):
     "backup": "restore this backup (e.g. b003) instead of capturing a fresh one",
     "dry_run": "show the plan and stop: nothing is captured or changed (the rules are checked against the live schema)",
     "confirm": "the target app's name, instead of typing the confirmation code (for CI)",
+    "here": "anonymise on this machine (the whole backup crosses it) instead of in a one-off dyno of TARGET",
 })
-def restore(c, source, target, backup=None, dry_run=False, confirm=None):
-    """Restore SOURCE's data into TARGET, anonymised on the way, in one transaction."""
+def restore(c, source, target, backup=None, dry_run=False, confirm=None, here=False):
+    """Restore SOURCE's data into TARGET, anonymised on the way, in one transaction (in a one-off dyno of TARGET)."""
     data.restore(Session.from_context(c), source, target, backup=backup, dry_run=dry_run, confirm_app=confirm,
-                 console=Console())
+                 here=here, console=Console())
 
 
 @task(help={"env": "environment whose live schema the rules are checked against"})
