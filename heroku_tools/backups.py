@@ -38,7 +38,7 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
-from .anonymise.remote import restore_in_dyno
+from .anonymise.remote import restore_from_dyno, restore_in_dyno
 from .anonymise.restore import Progress
 from .confirm import confirm_change
 from .errors import HerokuToolsError, before_any_change
@@ -141,6 +141,26 @@ def check_direction(settings: Settings, source: Environment, target: Environment
         )
 
 
+def anonymising_environment(settings: Settings, target: Environment) -> Environment:
+    """The app whose one-off dyno runs the engine: the target itself, or — for a database environment, which
+    has no dyno — the lowest Heroku environment that is not protected.
+
+    Never a protected app's (live's): the dyno holds the raw backup while it
+    anonymises it, and a dyno of the lowest environment already runs that
+    environment's code next to anonymised data only. Only the anonymised rows
+    come down to this machine.
+    """
+    if not target.is_database:
+        return target
+    apps = [env for env in settings.environments if not (env.is_database or env.is_template or env.protected)]
+    if not apps:
+        raise DataFlowRefused(
+            f"{target.label} is a database: its data is anonymised in a one-off dyno of an unprotected Heroku "
+            "environment, and the settings have none; nothing was changed",
+            recover=f"heroku-tools backups.restore SOURCE {target.label} --here   # anonymise on this machine instead")
+    return apps[-1]
+
+
 @dataclass(frozen=True)
 class RestorePlan:
     source: Environment
@@ -155,8 +175,10 @@ class RestorePlan:
     schema: Schema
     row_estimates: dict[str, int]
     data: DataSettings
-    #: Run the engine on this machine (``--here``) rather than in a one-off dyno of the target.
+    #: Run the engine on this machine (``--here``) rather than in a one-off dyno.
     here: bool = False
+    #: The app whose one-off dyno runs the engine (see :func:`anonymising_environment`); None with ``here``.
+    worker: Environment | None = None
     #: The backup's size as pg:backups shows it (``3.2MB``), when known.
     backup_size: str | None = None
 
@@ -209,6 +231,7 @@ def plan_restore(
     source = settings.environment(source_label, database=True)  # check_direction says why a database is no source
     target = settings.environment(target_label, database=True)
     check_direction(settings, source, target)
+    worker = None if here else anonymising_environment(settings, target)
     data = data_settings(settings, target)
     source_url, target_url = _databases(session, source, target)
     if backup is None and dry_run:
@@ -216,14 +239,14 @@ def plan_restore(
         schema = _checked(data, target, source, lambda: read_database_schema(source_url), f"{source.label}'s schema")
         return RestorePlan(source=source, target=target, backup=None, backup_created=None, captured_now=False,
                            backup_url="", target_url=target_url, schema=schema,
-                           row_estimates=_row_estimates(source_url), data=data, here=here)
+                           row_estimates=_row_estimates(source_url), data=data, here=here, worker=worker)
     chosen, backup_url = _backup(session, source, backup, console)
     console.say("==> reading the backup's schema and checking the anonymisation rules")
     schema = _checked(data, target, source, lambda: read_dump_schema(backup_url), f"backup {chosen.name} of {source.label}")
     return RestorePlan(
         source=source, target=target, backup=chosen.name, backup_created=chosen.created_at,
         captured_now=backup is None, backup_url=backup_url, target_url=target_url, schema=schema,
-        row_estimates=_row_estimates(source_url), data=data, here=here, backup_size=chosen.size,
+        row_estimates=_row_estimates(source_url), data=data, here=here, worker=worker, backup_size=chosen.size,
     )
 
 
@@ -347,11 +370,14 @@ def render_restore(plan: RestorePlan) -> str:
 
 def where_it_runs(plan: RestorePlan) -> str:
     """Where the anonymising engine runs, and how much data crosses this machine because of it."""
-    if plan.here:
+    if plan.worker is None:
         size = f"~{plan.backup_size}" if plan.backup_size else "its size is known once captured"
-        return (f"here: the whole backup ({size}) is downloaded and the rewritten data uploaded through this "
-                "machine (--here)")
-    return f"in a one-off dyno of {plan.target.app_name}: only progress crosses this machine"
+        return (f"here (--here): the whole backup ({size}, raw data) is downloaded to this machine, anonymised "
+                "here, and the rewritten data loaded from here")
+    if plan.target.is_database:
+        return (f"in a one-off dyno of {plan.worker.app_name} ({plan.worker.label}): only the anonymised rows, "
+                f"compressed, come down to this machine into {plan.target.label}'s database; raw data never does")
+    return f"in a one-off dyno of {plan.worker.app_name}: only progress crosses this machine"
 
 
 def size_text(count: float) -> str:
@@ -376,7 +402,10 @@ def _rule_summary(table_rule) -> str:
 
 
 def execute_restore(plan: RestorePlan, session: Session, *, console: Console = Console()) -> RestoreResult:
-    """Maintenance on, the anonymised load, post-restore commands, maintenance off."""
+    """Maintenance on, the anonymised load, post-restore commands, maintenance off (a database environment:
+    the load alone, see :func:`_restore_database`)."""
+    if plan.target.is_database:
+        return _restore_database(plan, session, console)
     heroku, say = session.heroku, console.say
     app = plan.target.app_name
     say(f"==> maintenance on for {app}")
@@ -389,9 +418,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
     try:
         result = _load(plan, session, console)
     except (AnonymiseError, KeyboardInterrupt) as error:
-        reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
-        state = [f"{app}'s database is as it was before the restore: nothing was committed",
-                 *([error.note] if getattr(error, "note", None) else [])]
+        state = [f"{app}'s database is as it was before the restore: nothing was committed", *_notes(error)]
         try:
             session.api.maintenance_off(app)
             state.append(f"maintenance is off again for {app}")
@@ -399,12 +426,7 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
         except (HerokuToolsError, KeyboardInterrupt):
             state.append(f"MAINTENANCE IS STILL ON for {app}: turning it off failed")
             recover = [f"heroku maintenance:off -a {app}"]
-        if isinstance(error, VerificationFailed):
-            # the same rules would fail the same way: the rule named in the message needs fixing first
-            recover.append(f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let personal data through")
-        recover.append(_again(plan))
-        raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
-                             state=state, recover=recover) from None
+        raise _aborted(plan, error, state, recover) from None
     if plan.data.post_restore:
         steps = [Step(f"post-restore {index}", command) for index, command in enumerate(plan.data.post_restore, 1)]
         progress = StepProgress(steps, show=console.stream)
@@ -429,16 +451,56 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
     return result
 
 
+def _restore_database(plan: RestorePlan, session: Session, console: Console) -> RestoreResult:
+    """Into a database environment: it has no app, so no maintenance page and no dyno of its own — the same
+    all-or-nothing load, anonymised in a dyno of :attr:`RestorePlan.worker` (or here with ``--here``)."""
+    try:
+        result = _load(plan, session, console)
+    except (AnonymiseError, KeyboardInterrupt) as error:
+        raise _aborted(plan, error, [f"{plan.target.label}'s database is as it was before the restore: nothing was "
+                                     "committed", *_notes(error)], []) from None
+    if plan.data.post_restore:
+        console.say(f"post-restore commands run in a dyno of the target app, and {plan.target.label} is a database: "
+                    "none was run; run them in your project against it if you need them:")
+        for command in plan.data.post_restore:
+            console.say(f"    {command}")
+    return result
+
+
+def _notes(error: BaseException) -> list[str]:
+    """What an engine error adds to the state (a dyno that was stopped, say)."""
+    return [error.note] if getattr(error, "note", None) else []
+
+
+def _aborted(plan: RestorePlan, error: BaseException, state: list[str], recover: list[str]) -> RestoreAborted:
+    """The error of a load that failed: nothing was committed; run it again (after fixing the rules that let
+    personal data through, for a failed verification — the same rules would fail the same way)."""
+    reason = "interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt) else str(error)
+    if isinstance(error, VerificationFailed):
+        recover = [*recover, f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let "
+                   "personal data through"]
+    return RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}", state=state,
+                          recover=[*recover, _again(plan)])
+
+
 def _load(plan: RestorePlan, session: Session, console: Console) -> RestoreResult:
-    """The anonymised load itself: in a one-off dyno of the target (the default), or here."""
-    app, canary = plan.target.app_name, plan.data.canary[0] if plan.data.canary else None
+    """The anonymised load itself: in a one-off dyno of the target (the default), of the worker app for a
+    database environment (the rows come down here), or all here."""
+    canary = plan.data.canary[0] if plan.data.canary else None
     progress = ProgressLines(plan.row_estimates, console.stream)
-    if plan.here:
-        console.say(f"==> streaming {plan.backup} into {app} from here, anonymised (one transaction)")
+    into = plan.target.app_name or f"{plan.target.label}'s database"
+    if plan.worker is None:
+        console.say(f"==> streaming {plan.backup} into {into} from here, anonymised (one transaction)")
         return anonymised_restore(plan.backup_url, plan.target_url, plan.data.rules, secret=plan.data.secret,
                                   canary=canary, schema=plan.schema, progress=progress)
-    console.say(f"==> restoring {plan.backup} into {app} in a one-off dyno of {app}, anonymised (one transaction)")
-    return restore_in_dyno(session.heroku, app, backup_url=plan.backup_url, rules=plan.data.rules,
+    worker = plan.worker.app_name
+    if plan.target.is_database:
+        console.say(f"==> anonymising {plan.backup} in a one-off dyno of {worker}, loading it into {into} here "
+                    "(one transaction)")
+        return restore_from_dyno(session.heroku, worker, plan.target_url, backup_url=plan.backup_url,
+                                 rules=plan.data.rules, secret=plan.data.secret, canary=canary, progress=progress)
+    console.say(f"==> restoring {plan.backup} into {into} in a one-off dyno of {worker}, anonymised (one transaction)")
+    return restore_in_dyno(session.heroku, worker, backup_url=plan.backup_url, rules=plan.data.rules,
                            secret=plan.data.secret, canary=canary, database_url=plan.target_url, progress=progress)
 
 
