@@ -91,11 +91,14 @@ REFERENCE_COLUMNS = {
 
 
 def settings_text(prefix: str = PREFIX, *, rules: str = "anonymise.yml", uat_protected: bool = False,
-                  dev_app: str | None = None) -> str:
-    return SETTINGS.format(
+                  dev_app: str | None = None, local: bool = False) -> str:
+    """The settings; ``local``: with a database environment ``local`` (``${LOCAL_DATABASE_URL}``) below dev."""
+    text = SETTINGS.format(
         prefix=prefix, rules=rules, canary=CANARY, dev_app=dev_app or f"{prefix}-dev",
         uat_extra="\n      protected: true" if uat_protected else "",
     )
+    return text.replace("\ndata:\n", "\n    - label:    local\n      database_url: ${LOCAL_DATABASE_URL}\ndata:\n", 1) \
+        if local else text
 
 
 def database_url(sandbox, app: str) -> str:
@@ -1003,6 +1006,97 @@ def gone(url: str, timeout: float = 15) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+# -- a database environment: the developer's own database, through the program ---------------------------
+
+
+def into_local(project: Project, url: str, *args: str, config: str) -> subprocess.Popen:
+    """``backups.restore live local`` with ``LOCAL_DATABASE_URL`` set, in its own process group."""
+    return subprocess.Popen(
+        [str(HEROKU_TOOLS), "-f", config, "backups.restore", "live", "local", "--confirm", "local", *args],
+        cwd=project.path, env={**project.env, "LOCAL_DATABASE_URL": url}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def finished(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_restore_live_into_a_local_database(project, sandbox, developer, path):
+    """Anonymised in a dyno of dev (the lowest app), only anonymised rows come down (or all here with --here)."""
+    live, dev = project.urls["live"], project.apps["dev"]
+    config = variant(project, "local", local=True)
+    log = Log(sandbox)
+
+    result = finished(into_local(project, developer, "--backup", "b001", *PATHS[path], config=config))
+
+    assert result.returncode == 0 and "Traceback" not in result.stderr, output(result)
+    text = result.stdout + result.stderr
+    assert "Target:  local (its database_url)" in text, text
+    if path == "dyno":
+        assert (f"Runs:    in a one-off dyno of {dev} (dev): only the anonymised rows, compressed, come down to this "
+                "machine into local's database; raw data never does") in text, text
+        assert len(log.engines(dev)) == 1
+    else:
+        assert "Runs:    here (--here): the whole backup" in text and log.all_dynos(dev) == [], text
+    assert all(log.all_dynos(project.apps[label]) == [] for label in ("live", "uat"))
+    assert all(log.switches(app) == [] for app in project.apps.values()), "a database has no maintenance page"
+    assert "post-restore commands run in a dyno of the target app, and local is a database: none was run" in text
+    assert "restored b001 of live into local" in text
+    local = counts(developer)
+    assert local["public.customers_customer"] == LIVE_CUSTOMERS and "public.my_notes" not in local
+    assert canary_hits(developer) == {}
+    email = Fakes(SECRET).make("email", max_length=254)
+    live_emails = dict(query(live, "SELECT id, email FROM customers_customer"))
+    local_emails = dict(query(developer, "SELECT id, email FROM customers_customer"))
+    assert local_emails and all(local_emails[i] == email(live_emails[i]) for i in local_emails)
+    assert list(project.tmp.iterdir()) == []
+
+
+def test_into_a_local_database_a_column_without_a_rule_stops_before_any_dyno(project, sandbox, developer):
+    live = project.urls["live"]
+    config = variant(project, "local", local=True)
+    before = fingerprint(developer)
+    with psycopg.connect(live) as conn:
+        conn.execute("ALTER TABLE customers_customer ADD COLUMN secret_note text")
+    log = Log(sandbox)
+    try:
+        result = finished(into_local(project, developer, config=config))
+    finally:
+        with psycopg.connect(live) as conn:
+            conn.execute("ALTER TABLE customers_customer DROP COLUMN secret_note")
+    assert_clean_failure(result, says=[r"customers_customer\.secret_note", "nothing was changed"])
+    assert log.engines(project.apps["dev"]) == []
+    assert fingerprint(developer) == before
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_ctrl_c_while_a_local_database_loads_commits_nothing(project, sandbox, bulk, developer, path):
+    backup, _ = bulk
+    config = variant(project, "bulk-local", local=True, rules=with_rules(
+        project, bulk_event={"id": "keep", "email": {"fake": "email"}, "payload": {"fake": "text"}}))
+    before = fingerprint(developer)
+    proc = into_local(project, developer, "--backup", backup, *PATHS[path], config=config)
+    try:
+        wait_mid_load(developer, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+    finally:
+        result = finished(proc, timeout=180)
+    assert_clean_failure(result, says=[rf"restore of {backup} into local failed: interrupted \(Ctrl-C\)",
+                                       r"local's database is as it was before the restore: nothing was committed"])
+    if path == "dyno":
+        assert re.search(r"the one-off dyno run\.\d+ was stopped", result.stderr), output(result)
+        assert wait_until(lambda: one_off_dynos(sandbox, project.apps["dev"]) == []), "the dyno is gone"
+    assert gone(developer)
+    assert fingerprint(developer) == before
+    assert list(project.tmp.iterdir()) == []
 
 
 # -- from a project's own fabfile -------------------------------------------------------------
