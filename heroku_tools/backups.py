@@ -38,7 +38,7 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
-from .anonymise.remote import restore_in_dyno
+from .anonymise.remote import EngineNotStarted, restore_in_dyno
 from .anonymise.restore import Progress
 from .confirm import confirm_change
 from .errors import HerokuToolsError, before_any_change
@@ -376,6 +376,8 @@ def execute_restore(plan: RestorePlan, session: Session, *, console: Console = C
             # the same rules would fail the same way: the rule named in the message needs fixing first
             recover.append(f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let personal data through")
         recover.append(_again(plan))
+        if isinstance(error, EngineNotStarted):
+            recover.append(f"{_again(plan)} --here   # the same restore on this machine")
         raise RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}",
                              state=state, recover=recover) from None
     if plan.data.post_restore:
