@@ -38,7 +38,7 @@ from .anonymise import (
 )
 from .anonymise import restore as anonymised_restore
 from .anonymise.errors import RulesError
-from .anonymise.remote import restore_from_dyno, restore_in_dyno
+from .anonymise.remote import EngineNotStarted, restore_from_dyno, restore_in_dyno
 from .anonymise.restore import Progress
 from .confirm import confirm_change
 from .errors import HerokuToolsError, before_any_change
@@ -479,8 +479,11 @@ def _aborted(plan: RestorePlan, error: BaseException, state: list[str], recover:
     if isinstance(error, VerificationFailed):
         recover = [*recover, f"$EDITOR {shlex.quote(str(plan.data.rules_file))}   # the rule named above let "
                    "personal data through"]
+    recover = [*recover, _again(plan)]
+    if isinstance(error, EngineNotStarted):
+        recover.append(f"{_again(plan)} --here   # the same restore on this machine")
     return RestoreAborted(f"restore of {plan.backup} into {plan.target.label} failed: {reason}", state=state,
-                          recover=[*recover, _again(plan)])
+                          recover=recover)
 
 
 def _load(plan: RestorePlan, session: Session, console: Console) -> RestoreResult:

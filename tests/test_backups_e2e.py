@@ -897,6 +897,19 @@ def test_a_dropped_connection_to_the_dyno_commits_nothing(project, sandbox, bulk
         assert wait_until(lambda: one_off_dynos(sandbox, uat.app) == []), "the dyno went with its CLI"
 
 
+def test_a_dyno_that_cannot_start_the_engine_changes_nothing_and_offers_here(project, sandbox):
+    """Heroku fails to start the dyno (R99): nothing began, and the message offers the same restore here."""
+    sandbox.arm_fault(project.apps["uat"], "run")
+    with Untouched(project, sandbox) as uat:
+        result = restore(project, "live", "uat", "--backup", "b001")
+        assert_clean_failure(result, says=[
+            r"restore of b001 into uat failed: the engine did not start in a one-off dyno of bkp-uat",
+            r"nothing was changed", r"maintenance is off again for bkp-uat",
+            r"\$ heroku-tools backups.restore live uat --backup b001 --here   # the same restore on this machine",
+        ])
+        assert len(uat.log.engines(uat.app)) == 1
+
+
 def wait_until(predicate, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

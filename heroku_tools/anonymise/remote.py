@@ -48,6 +48,10 @@ ERRORS = {cls.__name__: cls for cls in (AnonymiseError, CanaryFound, RestoreFail
 STRAY_KEPT = 20
 
 
+class EngineNotStarted(RestoreFailed):
+    """The engine never said hello: the dyno did not start, or its Python could not run the engine."""
+
+
 class _Frames:
     """The consumer of the CLI's output lines: frames dispatched, everything else kept aside, bytes counted."""
 
@@ -147,21 +151,24 @@ def _run(heroku: Heroku, app: str, parameters: dict, frames: _Frames) -> int:
         if frames.failure is not None:
             raise _as_error(frames.failure) from None
         if frames.verdict is None:
-            raise RestoreFailed(_lost(app, frames, error.message)) from None
+            raise _lost(app, frames, error.message) from None
     if frames.failure is not None:
         raise _as_error(frames.failure)
     if frames.verdict is None:
-        raise RestoreFailed(_lost(app, frames, frames.unexplained() or "its output ended without one"))
+        raise _lost(app, frames, frames.unexplained() or "its output ended without one")
     if frames.hello is not None and frames.hello.get("version") != build().version:
         raise RestoreFailed(f"the dyno ran engine {frames.hello.get('version')}, not {build().version}")
     return len(payload)
 
 
-def _lost(app: str, frames: _Frames, why: str) -> str:
+def _lost(app: str, frames: _Frames, why: str) -> RestoreFailed:
+    """The error for a dyno that ended without a verdict: when it stopped tells what became of the target."""
+    if frames.hello is None:
+        return EngineNotStarted(f"the engine did not start in a one-off dyno of {app} ({why}); nothing was changed")
     if frames.committing:
-        return (f"the one-off dyno on {app} stopped reporting while it was committing ({why}): the target may or may "
-                "not hold the new data; check it before running the restore again")
-    return f"the one-off dyno on {app} ended before its verdict ({why}); nothing was committed"
+        return RestoreFailed(f"the one-off dyno on {app} stopped reporting while it was committing ({why}): the "
+                             "target may or may not hold the new data; check it before running the restore again")
+    return RestoreFailed(f"the one-off dyno on {app} ended before its verdict ({why}); nothing was committed")
 
 
 def _as_error(error: BaseException) -> BaseException:
