@@ -364,7 +364,9 @@ def render_restore(plan: RestorePlan) -> str:
         count = f"~{rows:,} rows" if rows is not None else "rows unknown"
         lines.append(f"    {name:<{width}}  {count:>14}  {_rule_summary(plan.data.rules.table(key))}")
     if plan.data.post_restore:
-        lines += ["", "After the load (one dyno on the target):", *(f"    {c}" for c in plan.data.post_restore)]
+        where = ("not run: a database environment has no dyno; run them in your project against it"
+                 if plan.target.is_database else "one dyno on the target")
+        lines += ["", f"After the load ({where}):", *(f"    {c}" for c in plan.data.post_restore)]
     return "\n".join(lines)
 
 
