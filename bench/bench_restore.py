@@ -1,10 +1,13 @@
-"""Benchmark: anonymised restore vs plain pg_restore vs restore + row-by-row anonymisation.
+"""Benchmark: anonymised restore vs plain pg_restore (and ``-j 4``) vs restore + row-by-row anonymisation, at scale.
 
-    .venv/bin/python bench/bench_restore.py [--rows 1000000] [--sample 20000] [--runs 1]
+    .venv/bin/python bench/bench_restore.py [--sizes 1M,10M] [--sample 20000] [--runs 1] [--output FILE]
 
-Builds, once, in a throwaway PostgreSQL cluster (run as ``nobody`` when root):
+For each size (``auth_user`` rows; default 1M and 10M), builds in a throwaway
+PostgreSQL cluster (run as ``nobody`` when root), on the server side
+(``INSERT ... SELECT ... FROM generate_series``, keys and indexes added once the
+rows are in):
 
-* ``auth_user``: ``--rows`` rows shaped exactly like Django's (identity PK,
+* ``auth_user``: that many rows shaped exactly like Django's (identity PK,
   unique username + its ``_like`` index, 11 columns), realistic repeated first
   and last names and unique emails;
 * ``customer``: rows/5, FK to auth_user, name, phone, address, city, postcode,
@@ -13,12 +16,20 @@ Builds, once, in a throwaway PostgreSQL cluster (run as ``nobody`` when root):
   (all columns kept: exercises the pass-through path);
 * ``django_session``: rows/20 (truncated by the rules);
 
-dumps it with ``pg_dump -Fc``, then measures into fresh databases of the same
-cluster:
+dumps it with ``pg_dump -Fc``, then measures into fresh, empty databases of the
+same cluster:
 
 (a) plain ``pg_restore`` of the dump (no anonymisation: the limit);
+(a4) ``pg_restore -j 4`` of the same dump (four connections: a second
+    reference, what parallelism buys a restore that need not be one
+    transaction);
 (b) this project's :func:`heroku_tools.anonymise.restore` (one transaction,
-    anonymised stream, verification, canary check);
+    anonymised stream, verification, canary check), run in a child process
+    (this script, ``--child``) so that its memory can be measured: the child's
+    own RSS high-water mark (``VmHWM``: the process that runs the anonymising
+    stream), and pg_restore's and psql's, sampled every 0.1 s.  Its time is
+    :func:`restore`'s own (the child's start-up, a fraction of a second of
+    imports, is left out: the tool's process is already running);
 (c) plain ``pg_restore`` followed by row-by-row anonymisation **the way
     ORM-based peers do it** (django-anonymise's ``obj.anonymise(); obj.save()``,
     django-anon's per-object fakes): Django's ORM, configured in-process
@@ -29,35 +40,56 @@ cluster:
     ``DELETE FROM django_session``.  The loop runs on a ``--sample`` of each
     anonymised table (default 20,000 rows) and is **extrapolated** linearly
     to the full row counts, unless ``--sample 0`` asks for the full run.
+    (c) runs at the smallest size only, unless ``--row-by-row all``.
+
+``--buffer-mb 64,16`` runs (b) again with each of these sizes of its queue to
+psql (:func:`restore`'s ``buffer_bytes``; default 256 MB), for their time and
+peak memory: the queue, which lets the stream rewrite on while the server is
+busy (building the previous table's indexes), is most of the anonymising
+process's memory once the dump's SQL text outgrows it.
 
 For context only, an extra line (c') does the same updates with psycopg
 directly, one ``UPDATE ... WHERE id = %s`` per row inside one transaction
 (no ORM, no per-row commit): a faster row-by-row than the peers use, still
 extrapolated from the same samples.
 
-Prints seconds, MB/s (COPY text of the dump) and rows/s for each, and the
-ratios b/a (goal ≤ 1.5) and c/b (goal ≥ 20).
+Prints seconds, MB/s (the SQL text pg_restore emits) and rows/s for each, then
+the goals, each "met" or "MISSED": b/a ≤ 1.5 at every size; the anonymising
+process's peak memory flat as rows grow (largest size / smallest ≤ 1.2); c/b ≥
+20.  The issue's other goal, bytes through the operator's side per restore
+(dyno path against ``--here``), needs the restore inside a dyno: until it
+exists its line says "NOT MEASURED" and the JSON holds null.  ``--output FILE``
+writes the figures as JSON.  The cluster and the dumps live in a temporary
+directory removed at the end unless ``--keep``; each database is dropped once
+measured.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from probes import client_cpu, server_cpu  # noqa: E402  (bench/, beside this script)
+from probes import DescendantPeaks, client_cpu, peak_rss_kb, server_cpu  # noqa: E402  (bench/, beside this script)
 
 from heroku_tools.anonymise import Fakes, Rules, restore  # noqa: E402
 from heroku_tools.sandbox.postgres import PostgresCluster  # noqa: E402
 
 SECRET = "bench-secret"
 CANARY = "canary-7f3a9@example.org"
+RATIO_GOAL = 1.5    #: anonymised restore / plain pg_restore, at every size
+MEMORY_GOAL = 1.2   #: the anonymising process's peak RSS, largest size / smallest
 
 RULES = {
     "tables": {
@@ -91,11 +123,11 @@ ROW_BY_ROW = {
 
 SCHEMA_SQL = """
 CREATE TABLE auth_user (
-    id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    id integer GENERATED BY DEFAULT AS IDENTITY,
     password varchar(128) NOT NULL,
     last_login timestamptz,
     is_superuser boolean NOT NULL,
-    username varchar(150) NOT NULL UNIQUE,
+    username varchar(150) NOT NULL,
     first_name varchar(150) NOT NULL,
     last_name varchar(150) NOT NULL,
     email varchar(254) NOT NULL,
@@ -103,10 +135,9 @@ CREATE TABLE auth_user (
     is_active boolean NOT NULL,
     date_joined timestamptz NOT NULL
 );
-CREATE INDEX auth_user_username_6821ab7c_like ON auth_user (username varchar_pattern_ops);
 CREATE TABLE customer (
-    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    user_id integer NOT NULL REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED,
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    user_id integer NOT NULL,
     full_name varchar(200) NOT NULL,
     phone varchar(32) NOT NULL,
     address_line1 varchar(255) NOT NULL,
@@ -117,22 +148,37 @@ CREATE TABLE customer (
     preferences jsonb NOT NULL,
     created_at timestamptz NOT NULL
 );
-CREATE INDEX customer_user_id ON customer (user_id);
 CREATE TABLE shop_order (
-    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    customer_id bigint NOT NULL REFERENCES customer (id) DEFERRABLE INITIALLY DEFERRED,
-    reference varchar(20) NOT NULL UNIQUE,
+    id bigint GENERATED BY DEFAULT AS IDENTITY,
+    customer_id bigint NOT NULL,
+    reference varchar(20) NOT NULL,
     status varchar(20) NOT NULL,
     total numeric(10, 2) NOT NULL,
     created_at timestamptz NOT NULL
 );
-CREATE INDEX shop_order_customer_id ON shop_order (customer_id);
 CREATE TABLE django_session (
-    session_key varchar(40) PRIMARY KEY,
+    session_key varchar(40) NOT NULL,
     session_data text NOT NULL,
     expire_date timestamptz NOT NULL
 );
+"""
+
+# the keys and indexes, added once the rows are in (faster than maintaining them row by row); the dump
+# is the same as if the tables had been created with them: pg_dump puts both in its post-data section
+KEYS_SQL = """
+SET maintenance_work_mem = '512MB';
+ALTER TABLE auth_user ADD PRIMARY KEY (id), ADD UNIQUE (username);
+CREATE INDEX auth_user_username_6821ab7c_like ON auth_user (username varchar_pattern_ops);
+ALTER TABLE customer ADD PRIMARY KEY (id),
+    ADD FOREIGN KEY (user_id) REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX customer_user_id ON customer (user_id);
+ALTER TABLE shop_order ADD PRIMARY KEY (id), ADD UNIQUE (reference),
+    ADD FOREIGN KEY (customer_id) REFERENCES customer (id) DEFERRABLE INITIALLY DEFERRED;
+CREATE INDEX shop_order_customer_id ON shop_order (customer_id);
+ALTER TABLE django_session ADD PRIMARY KEY (session_key);
 CREATE INDEX django_session_expire_date ON django_session (expire_date);
+UPDATE customer SET notes = notes || ' ' || :'canary', full_name = :'canary' WHERE id = 1;
+UPDATE auth_user SET email = :'canary' WHERE id = 3;
 """
 
 FILL_SQL = """
@@ -190,9 +236,6 @@ INSERT INTO django_session
 SELECT md5(g::text) || substr(md5((g + 1)::text), 1, 8), encode(sha512(g::text::bytea), 'base64'),
        timestamptz '2025-01-01' + g * interval '1 minute'
 FROM generate_series(1, :rows / 20) g;
-UPDATE customer SET notes = notes || ' ' || :'canary', full_name = :'canary' WHERE id = 1;
-UPDATE auth_user SET email = :'canary' WHERE id = 3;
-VACUUM ANALYZE;
 """
 
 
@@ -229,9 +272,281 @@ def fresh_db(cluster: PostgresCluster, name: str) -> str:
     return cluster.url(name, user="app")
 
 
-def plain_restore(cluster: PostgresCluster, dump: Path, dbname: str) -> None:
-    sh(["pg_restore", "--no-owner", "--no-privileges", "-d", dbname, str(dump)],
-       env=cluster.env("app", dbname), stdout=subprocess.DEVNULL)
+def parse_size(text: str) -> int:
+    """``1M``, ``10M``, ``250k`` or ``100000``: auth_user rows."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (say 1M, 250k or 100000)")
+    return int(float(match.group(1)) * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2).lower()])
+
+
+def size_label(rows: int) -> str:
+    if rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}M"
+    if rows % 1_000 == 0:
+        return f"{rows // 1_000}k"
+    return str(rows)
+
+
+@dataclass
+class Source:
+    """One size's source, built and dumped (the database itself is dropped once dumped)."""
+    rows: int                #: auth_user rows
+    counts: dict             #: table -> rows
+    dump: Path
+    build_seconds: float
+    dump_seconds: float
+
+    @property
+    def label(self) -> str:
+        return size_label(self.rows)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.counts.values())
+
+
+def build_source(cluster: PostgresCluster, workdir: Path, rows: int) -> Source:
+    """Fill a database on the server side (generate_series), add its keys, dump it (``pg_dump -Fc``), drop it."""
+    label = size_label(rows)
+    dbname = f"source_{label.lower()}"
+    fresh_db(cluster, dbname)
+    env = cluster.env("app", dbname)
+
+    def build():
+        sh(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"rows={rows}", "-v", f"canary={CANARY}"],
+           input=SCHEMA_SQL + FILL_SQL + KEYS_SQL, text=True, env=env, stdout=subprocess.DEVNULL)
+        cluster.psql("VACUUM ANALYZE", dbname=dbname)
+
+    build_seconds, _ = timed(build)
+    counts = {table: int(cluster.psql(f"SELECT count(*) FROM {table}", dbname=dbname).strip())
+              for table in ("auth_user", "customer", "shop_order", "django_session")}
+    dump = workdir / f"source-{label}.dump"
+    dump_seconds, _ = timed(lambda: sh(["pg_dump", "-Fc", "-f", str(dump)], env=env))
+    cluster.dropdb(dbname)
+    return Source(rows, counts, dump, build_seconds, dump_seconds)
+
+
+def plain_restore(cluster: PostgresCluster, dump: Path, dbname: str, jobs: int = 1) -> None:
+    sh(["pg_restore", "--no-owner", "--no-privileges", *(["-j", str(jobs)] if jobs > 1 else []), "-d", dbname,
+        str(dump)], env=cluster.env("app", dbname), stdout=subprocess.DEVNULL)
+
+
+def anonymised_restore(dump: Path, url: str, canary: str | None, buffer_mb: int | None = None) -> dict:
+    """This project's restore, run by a child process (this script, ``--child``) whose peak memory is measured.
+
+    Returns the child's figures (see :func:`child_restore`) and ``sampled_kb``: the peak of each command
+    below it (pg_restore, psql), sampled."""
+    child = subprocess.Popen([sys.executable, __file__, "--child"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    sampler = DescendantPeaks(child.pid)
+    out, _ = child.communicate(json.dumps({"dump": str(dump), "url": url, "canary": canary, "buffer_mb": buffer_mb}))
+    sampled = sampler.stop()
+    if child.returncode != 0:
+        raise RuntimeError(f"the anonymised restore failed (child exit {child.returncode}; its error is above)")
+    figures = json.loads(out.splitlines()[-1])
+    figures["sampled_kb"] = {name: kb for name, kb in sampled.items() if name in ("pg_restore", "psql")}
+    return figures
+
+
+def child_restore() -> int:
+    """``--child``: one anonymised restore, as the JSON on stdin says; its figures as JSON on stdout, with
+    this process's RSS high-water mark (kB) and CPU seconds, and its children's (pg_restore, psql) CPU
+    seconds.  Not their peak memory from ``RUSAGE_CHILDREN``: a child spawned by vfork and exec is charged
+    this process's RSS at the time, so it says nothing of pg_restore's or psql's own."""
+    job = json.loads(sys.stdin.read())
+    buffer = {"buffer_bytes": job["buffer_mb"] << 20} if job.get("buffer_mb") else {}
+    result = restore(job["dump"], job["url"], Rules.from_mapping(RULES), secret=SECRET, canary=job["canary"],
+                     **buffer)
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({
+        "seconds": result.seconds, "rows_in": result.rows_in, "rows_out": result.rows_out,
+        "sql_bytes": result.sql_bytes, "peak_kb": peak_rss_kb(),
+        "cpu_self_s": own.ru_utime + own.ru_stime, "cpu_children_s": children.ru_utime + children.ru_stime,
+    }))
+    return 0
+
+
+def measure_size(cluster: PostgresCluster, source: Source, runs: int, canary: str | None,
+                 buffers: list[int] = ()) -> dict:
+    """(a), (a4) and (b) of one size, ``runs`` times each: the best times, the largest memory peaks; and (b)
+    again with each of ``buffers`` (MB) as its queue to psql (``buffer_bytes``)."""
+    a_runs, a4_runs, b_runs = [], [], []
+    variants = {mb: [] for mb in buffers}
+    for run in range(runs):
+        fresh_db(cluster, "plain")
+        a_runs.append(measured(cluster, lambda: plain_restore(cluster, source.dump, "plain")))
+        cluster.dropdb("plain")
+        fresh_db(cluster, "plain_j4")
+        a4_runs.append(measured(cluster, lambda: plain_restore(cluster, source.dump, "plain_j4", jobs=4)))
+        cluster.dropdb("plain_j4")
+        url = fresh_db(cluster, "anon")
+        cluster.psql("CREATE TABLE previous (x int); INSERT INTO previous VALUES (1)", dbname="anon", user="app")
+        # the canary is planted in the source: with it in the rules' scope the restore must still succeed
+        b_runs.append(measured(cluster, lambda url=url: anonymised_restore(source.dump, url, canary)))
+        cluster.dropdb("anon")
+        a, a4, b = a_runs[-1], a4_runs[-1], b_runs[-1]
+        print(f"  {source.label} run {run + 1}: (a) {a[0]:.2f}s [cpu: server {a[1]:.1f}s, clients {a[2]:.1f}s]   "
+              f"(a4) {a4[0]:.2f}s   (b) {b[3]['seconds']:.2f}s [cpu: server {b[1]:.1f}s, clients {b[2]:.1f}s]   "
+              f"({b[3]['rows_in']:,} rows read, {b[3]['rows_out']:,} loaded)   load {os.getloadavg()[0]:.1f}",
+              flush=True)
+        for mb, done in variants.items():
+            url = fresh_db(cluster, "anon")
+            done.append(measured(cluster, lambda url=url, mb=mb: anonymised_restore(source.dump, url, canary, mb)))
+            cluster.dropdb("anon")
+            print(f"  {source.label} run {run + 1}: (b) with a {mb} MB buffer {done[-1][3]['seconds']:.2f}s, "
+                  f"peak {done[-1][3]['peak_kb'] / 1024:.0f} MB   load {os.getloadavg()[0]:.1f}", flush=True)
+    children = [b[3]["sampled_kb"] for b in b_runs]
+    return {
+        "size": source.label, "auth_user_rows": source.rows, "rows": source.total_rows, "counts": source.counts,
+        "build_s": source.build_seconds, "dump_s": source.dump_seconds, "dump_bytes": source.dump.stat().st_size,
+        "sql_bytes": b_runs[0][3]["sql_bytes"],
+        "plain_s": min(r[0] for r in a_runs),
+        "plain_j4_s": min(r[0] for r in a4_runs),
+        "anonymised_s": min(r[3]["seconds"] for r in b_runs),
+        "anonymised_process_s": min(r[0] for r in b_runs),
+        "cpu_s": {"plain": min(r[1] + r[2] for r in a_runs), "plain_j4": min(r[1] + r[2] for r in a4_runs),
+                  "anonymised": min(r[1] + r[2] for r in b_runs),
+                  # where (b)'s CPU goes (best run by wall time)
+                  "plain_server": min(a_runs)[1], "plain_pg_restore": min(a_runs)[2],
+                  "anonymised_server": min(b_runs, key=_b_seconds)[1],
+                  "anonymised_stream_process": min(b_runs, key=_b_seconds)[3]["cpu_self_s"],
+                  "anonymised_pg_restore_psql": min(b_runs, key=_b_seconds)[3]["cpu_children_s"]},
+        "peak_rss_kb": {
+            "anonymising_process": max(r[3]["peak_kb"] for r in b_runs),
+            "pg_restore_sampled": max(c.get("pg_restore", 0) for c in children),
+            "psql_sampled": max(c.get("psql", 0) for c in children),
+        },
+        "runs": runs,
+        "buffer_variants": [{"buffer_mb": mb, "anonymised_s": min(r[3]["seconds"] for r in done),
+                             "peak_rss_kb": max(r[3]["peak_kb"] for r in done)} for mb, done in variants.items()],
+    }
+
+
+def _b_seconds(run) -> float:
+    return run[3]["seconds"]
+
+
+def report_size(fig: dict, canary: bool) -> None:
+    mb = fig["sql_bytes"] / 1e6
+    print(f"\nresults, {fig['size']} auth_user rows ({fig['rows']:,} rows, {mb:.0f} MB of SQL text, "
+          f"{fig['dump_bytes'] / 1e6:.0f} MB archive; built in {fig['build_s']:.0f}s, dumped in "
+          f"{fig['dump_s']:.0f}s; best of {fig['runs']}):")
+
+    def line(label, seconds, note=""):
+        print(f"  {label:<60} {seconds:8.2f} s  {mb / seconds:7.1f} MB/s  {fig['rows'] / seconds:10,.0f} rows/s {note}")
+
+    line("(a) plain pg_restore (the limit)", fig["plain_s"])
+    line("(a4) pg_restore -j 4 (second reference)", fig["plain_j4_s"])
+    line("(b) heroku-tools anonymised restore", fig["anonymised_s"],
+         "(one transaction, verified" + (", canary checked)" if canary else ")"))
+    peaks = fig["peak_rss_kb"]
+    print(f"      (b) peak memory (RSS high-water mark): the anonymising process {peaks['anonymising_process'] / 1024:.0f} MB;"
+          f" its children: pg_restore {peaks['pg_restore_sampled'] / 1024:.0f} MB, psql "
+          f"{peaks['psql_sampled'] / 1024:.0f} MB (sampled every 0.1 s)")
+    cpu = fig["cpu_s"]
+    print(f"      b/a = {fig['anonymised_s'] / fig['plain_s']:.2f}x, b/a4 = {fig['anonymised_s'] / fig['plain_j4_s']:.2f}x;"
+          f" CPU seconds, all processes: (a) {cpu['plain']:.1f}s, (a4) {cpu['plain_j4']:.1f}s, "
+          f"(b) {cpu['anonymised']:.1f}s")
+    print(f"      CPU seconds by process: (a) pg_restore {cpu['plain_pg_restore']:.1f}s + server "
+          f"{cpu['plain_server']:.1f}s; (b) the anonymising process {cpu['anonymised_stream_process']:.1f}s + "
+          f"pg_restore and psql {cpu['anonymised_pg_restore_psql']:.1f}s + server {cpu['anonymised_server']:.1f}s")
+    for variant in fig["buffer_variants"]:
+        line(f"(b) with buffer_bytes = {variant['buffer_mb']} MB", variant["anonymised_s"],
+             f"peak memory {variant['peak_rss_kb'] / 1024:.0f} MB")
+
+
+def row_by_row_figures(cluster: PostgresCluster, source: Source, sample: int) -> dict:
+    """(c): plain restore, then row by row through the ORM; (c'): the same with psycopg in one transaction."""
+    def restore_then_rows(dbname, update_rows):
+        fresh_db(cluster, dbname)
+        t_restore, _ = timed(lambda: plain_restore(cluster, source.dump, dbname))
+        t_update, notes = 0.0, []
+        for table, columns in ROW_BY_ROW.items():
+            seconds, done = update_rows(cluster, dbname, table, columns, sample or None)
+            full = source.counts[table]
+            scaled = seconds * full / done if done else 0.0
+            t_update += scaled
+            if done < full:
+                notes.append(f"{table}: {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s) "
+                             f"-> {full:,} rows EXTRAPOLATED {scaled:.0f}s")
+            else:
+                notes.append(f"{table}: all {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s)")
+        t_delete, _ = timed(lambda: cluster.psql("DELETE FROM django_session", dbname=dbname, user="app"))
+        cluster.dropdb(dbname)
+        return {"restore_s": t_restore, "update_s": t_update, "delete_s": t_delete,
+                "total_s": t_restore + t_update + t_delete, "notes": notes}
+
+    orm = restore_then_rows("rowbyrow", row_by_row_orm)
+    psycopg_ = restore_then_rows("rowbyrow_psycopg", row_by_row)
+    extrapolated = any("EXTRAPOLATED" in n for n in orm["notes"] + psycopg_["notes"])
+    return {"size": source.label, "orm": orm, "psycopg": psycopg_, "extrapolated": extrapolated,
+            "updated_rows": sum(source.counts[t] for t in ROW_BY_ROW)}
+
+
+def report_row_by_row(rbr: dict, fig: dict) -> None:
+    mb, best_b = fig["sql_bytes"] / 1e6, fig["anonymised_s"]
+    tag = " [EXTRAPOLATED]" if rbr["extrapolated"] else ""
+
+    def line(label, seconds, note=""):
+        print(f"  {label:<60} {seconds:8.2f} s  {mb / seconds:7.1f} MB/s  {fig['rows'] / seconds:10,.0f} rows/s {note}")
+
+    orm, psy = rbr["orm"], rbr["psycopg"]
+    line("(c) pg_restore + Django obj.save() per row" + tag, orm["total_s"])
+    for n in orm["notes"]:
+        print(f"      {n}")
+    print(f"      (c) = restore {orm['restore_s']:.1f}s + ORM saves {orm['update_s']:.1f}s + DELETE sessions "
+          f"{orm['delete_s']:.1f}s")
+    line("(c') pg_restore + psycopg UPDATE per row, 1 txn" + tag, psy["total_s"], "(context: not how ORM peers do it)")
+    for n in psy["notes"]:
+        print(f"      {n}")
+    print(f"      (c') = restore {psy['restore_s']:.1f}s + updates {psy['update_s']:.1f}s + DELETE sessions "
+          f"{psy['delete_s']:.1f}s")
+    print(f"      c'/b = {psy['total_s'] / best_b:.1f}x  (context: psycopg row by row in one transaction)")
+    latency = rbr["updated_rows"] * 0.001
+    print(f"      (c) measured over a Unix socket (round trip ~0). With the 1 ms round trip of a dyno talking "
+          f"to its database, each of the {rbr['updated_rows']:,} UPDATEs waits 1 ms more: (c) ~ "
+          f"{orm['total_s'] + latency:.0f}s, c/b ~ {(orm['total_s'] + latency) / best_b:.0f}x [ESTIMATE, not measured]")
+
+
+def goals(figures: list[dict], rbr: dict | None) -> list[dict]:
+    """The issue's goals against the figures: name, value, met (None: not measured)."""
+    out = [{"goal": f"anonymised / plain pg_restore <= {RATIO_GOAL}x at {fig['size']}",
+            "value": round(fig["anonymised_s"] / fig["plain_s"], 3),
+            "met": fig["anonymised_s"] / fig["plain_s"] <= RATIO_GOAL} for fig in figures]
+    if len(figures) > 1:
+        small, large = figures[0], figures[-1]
+        growth = large["peak_rss_kb"]["anonymising_process"] / small["peak_rss_kb"]["anonymising_process"]
+        out.append({"goal": f"peak memory of the anonymising process flat {small['size']} -> {large['size']} "
+                            f"(<= {MEMORY_GOAL}x)", "value": round(growth, 3), "met": growth <= MEMORY_GOAL})
+    if rbr is not None:
+        fig = next(f for f in figures if f["size"] == rbr["size"])
+        ratio = rbr["orm"]["total_s"] / fig["anonymised_s"]
+        out.append({"goal": f"row by row (c) / anonymised (b) >= 20x at {rbr['size']}"
+                            + (" [c extrapolated from samples]" if rbr["extrapolated"] else ""),
+                    "value": round(ratio, 1), "met": ratio >= 20})
+    # the issue's goal (2): needs the restore inside a dyno, counted through the sandbox's relay
+    out.append({"goal": "bytes through the operator's side, dyno path / --here <= 1% (Heroku target)",
+                "value": None, "met": None})
+    return out
+
+
+def report_goals(figures: list[dict], items: list[dict]) -> None:
+    print("\ngoals:")
+    for item in items:
+        if item["met"] is None:
+            print(f"  {item['goal']}: not measured yet (the restore inside a dyno is not built; this bench will "
+                  "count what the CLI relays once it is) — NOT MEASURED")
+            continue
+        print(f"  {item['goal']}: {item['value']}x — {'met' if item['met'] else 'MISSED'}")
+    if len(figures) > 1:
+        peaks = ", ".join(f"{f['size']} {f['peak_rss_kb']['anonymising_process'] / 1024:.0f} MB" for f in figures)
+        print(f"      (peak RSS of the anonymising process: {peaks})")
+        small, large = figures[0], figures[-1]
+        for v_small, v_large in zip(small["buffer_variants"], large["buffer_variants"], strict=True):
+            print(f"      (context, buffer_bytes = {v_small['buffer_mb']} MB: peak {v_small['peak_rss_kb'] / 1024:.0f} MB "
+                  f"-> {v_large['peak_rss_kb'] / 1024:.0f} MB = {v_large['peak_rss_kb'] / v_small['peak_rss_kb']:.2f}x; "
+                  f"b/a {v_small['anonymised_s'] / small['plain_s']:.2f}x, {v_large['anonymised_s'] / large['plain_s']:.2f}x)")
 
 
 _MODELS: dict = {}
@@ -341,13 +656,24 @@ def row_by_row(cluster: PostgresCluster, dbname: str, table: str, columns, limit
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="auth_user rows (default 1,000,000)")
+    parser.add_argument("--sizes", default="1M,10M",
+                        help="auth_user rows per case, comma-separated, smallest first (default 1M,10M)")
     parser.add_argument("--sample", type=int, default=20_000,
                         help="rows per table for the row-by-row variants, extrapolated (0: run them in full)")
-    parser.add_argument("--runs", type=int, default=1, help="repeat (a) and (b) this many times, report the best")
-    parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    parser.add_argument("--row-by-row", choices=("smallest", "all", "none"), default="smallest",
+                        help="sizes at which (c) and (c') run (default: the smallest)")
+    parser.add_argument("--buffer-mb", default="",
+                        help="also run (b) with these sizes (MB, comma-separated) of its queue to psql "
+                             "(restore's buffer_bytes), to compare their time and peak memory")
+    parser.add_argument("--runs", type=int, default=1, help="repeat (a), (a4) and (b) this many times, report the best")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (cluster and dumps)")
     parser.add_argument("--no-canary", action="store_true", help="run (b) without a canary")
+    parser.add_argument("--output", help="also write the figures as JSON to this file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return child_restore()
+    sizes = sorted(parse_size(size) for size in args.sizes.split(","))
 
     # durable, as a real server is: the cluster's defaults trade durability for speed
     settings = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
@@ -355,114 +681,50 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ht-bench-"))
     workdir.chmod(0o755)  # the cluster runs as nobody when we are root
     cluster = PostgresCluster(workdir / "pg", settings=settings)
-    print(f"cluster: PostgreSQL in {cluster.directory} (fsync on, shared_buffers 1GB); {os.cpu_count()} CPUs")
+    load_start = os.getloadavg()
+    print(f"cluster: PostgreSQL in {cluster.directory} (fsync on, shared_buffers 1GB); {os.cpu_count()} CPUs; "
+          f"{shutil.disk_usage(workdir).free / 1e9:.0f} GB free; load average {_load(load_start)}", flush=True)
+    canary = None if args.no_canary else CANARY
+    figures, rbr = [], None
     cluster.start()
     try:
         cluster.psql("CREATE ROLE app LOGIN")
-        cluster.createdb("source", owner="app")
-        cluster.psql(SCHEMA_SQL, dbname="source", user="app")
-        FILL = FILL_SQL.replace("VACUUM ANALYZE;", "")
-        t, _ = timed(lambda: sh(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"rows={args.rows}",
-                                 "-v", f"canary={CANARY}"], input=FILL, text=True,
-                                env=cluster.env("app", "source"), stdout=subprocess.DEVNULL))
-        cluster.psql("VACUUM ANALYZE", dbname="source")
-        counts = {}
-        for table in ("auth_user", "customer", "shop_order", "django_session"):
-            counts[table] = int(cluster.psql(f"SELECT count(*) FROM {table}", dbname="source").strip())
-        total_rows = sum(counts.values())
-        print(f"source built in {t:.1f}s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        dump = workdir / "source.dump"
-        t, _ = timed(lambda: sh(["pg_dump", "-Fc", "-f", str(dump)], env=cluster.env("app", "source")))
-        sql_bytes = len(subprocess.run(["pg_restore", "-f", "-", "--data-only", str(dump)],
-                                       capture_output=True, check=True).stdout)
-        print(f"pg_dump -Fc: {t:.1f}s, {dump.stat().st_size / 1e6:.0f} MB archive, "
-              f"{sql_bytes / 1e6:.0f} MB of COPY text, {total_rows:,} rows")
-
-        def report(label, seconds, note=""):
-            print(f"  {label:<60} {seconds:8.2f} s  {sql_bytes / 1e6 / seconds:7.1f} MB/s  "
-                  f"{total_rows / seconds:10,.0f} rows/s {note}")
-
-        rules = Rules.from_mapping(RULES)
-        runs_a, runs_b = [], []
-        for run in range(args.runs):
-            fresh_db(cluster, "plain")
-            a = measured(cluster, lambda: plain_restore(cluster, dump, "plain"))
-            runs_a.append(a)
-            url = fresh_db(cluster, "anon")
-            cluster.psql("CREATE TABLE previous (x int); INSERT INTO previous VALUES (1)", dbname="anon", user="app")
-            canary = None if args.no_canary else CANARY
-            # the canary is planted in the source: with it in the rules' scope the restore must still succeed
-            b = measured(cluster, lambda url=url, canary=canary: restore(str(dump), url, rules, secret=SECRET,
-                                                                           canary=canary))
-            runs_b.append(b)
-            print(f"run {run + 1}: (a) {a[0]:.2f}s [cpu: server {a[1]:.1f}s, clients {a[2]:.1f}s]   "
-                  f"(b) {b[0]:.2f}s [cpu: server {b[1]:.1f}s, clients {b[2]:.1f}s]   "
-                  f"({b[3].rows_in:,} rows read, {b[3].rows_out:,} loaded)   load {os.getloadavg()[0]:.1f}",
-                  flush=True)
-        best_a = min(r[0] for r in runs_a)
-        best_b = min(r[0] for r in runs_b)
-
-        # (c): plain restore, then row by row through the ORM; (c'): the same with psycopg in one transaction
-        def restore_then_rows(dbname, update_rows):
-            fresh_db(cluster, dbname)
-            t_restore, _ = timed(lambda: plain_restore(cluster, dump, dbname))
-            t_update, notes = 0.0, []
-            for table, columns in ROW_BY_ROW.items():
-                seconds, done = update_rows(cluster, dbname, table, columns, args.sample or None)
-                full = counts[table]
-                scaled = seconds * full / done if done else 0.0
-                t_update += scaled
-                if done < full:
-                    notes.append(f"{table}: {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s) "
-                                 f"-> {full:,} rows EXTRAPOLATED {scaled:.0f}s")
-                else:
-                    notes.append(f"{table}: all {done:,} rows in {seconds:.1f}s ({done / seconds:,.0f} rows/s)")
-            t_delete, _ = timed(lambda: cluster.psql("DELETE FROM django_session", dbname=dbname, user="app"))
-            return t_restore, t_update, t_delete, notes
-
-        tc_restore, tc_update, td, notes = restore_then_rows("rowbyrow", row_by_row_orm)
-        tc = tc_restore + tc_update + td
-        tp_restore, tp_update, tpd, notes_p = restore_then_rows("rowbyrow_psycopg", row_by_row)
-        tp = tp_restore + tp_update + tpd
-        extrapolated = any("EXTRAPOLATED" in n for n in notes + notes_p)
-
-        print()
-        print(f"results ({args.rows:,} auth_user rows; {total_rows:,} rows and {sql_bytes / 1e6:.0f} MB of COPY text "
-              f"in all; best of {args.runs}):")
-        report("(a) plain pg_restore (the limit)", best_a)
-        report("(b) heroku-tools anonymised restore", best_b, "(one transaction, verified"
-               + (", canary checked)" if not args.no_canary else ")"))
-        report("(c) pg_restore + Django obj.save() per row" + (" [EXTRAPOLATED]" if extrapolated else ""), tc)
-        for n in notes:
-            print(f"      {n}")
-        print(f"      (c) = restore {tc_restore:.1f}s + ORM saves {tc_update:.1f}s + DELETE sessions {td:.1f}s")
-        report("(c') pg_restore + psycopg UPDATE per row, 1 txn" + (" [EXTRAPOLATED]" if extrapolated else ""), tp,
-               "(context: not how ORM peers do it)")
-        for n in notes_p:
-            print(f"      {n}")
-        print(f"      (c') = restore {tp_restore:.1f}s + updates {tp_update:.1f}s + DELETE sessions {tpd:.1f}s")
-        ratio_ba, ratio_cb = best_b / best_a, tc / best_b
-        print()
-        print(f"b/a = {ratio_ba:.2f}x  (goal <= 1.5x: {'met' if ratio_ba <= 1.5 else 'NOT met'})")
-        print(f"c/b = {ratio_cb:.1f}x  (goal >= 20x: {'met' if ratio_cb >= 20 else 'NOT met'})"
-              + ("  [c extrapolated from samples]" if extrapolated else ""))
-        print(f"c'/b = {tp / best_b:.1f}x  (context: psycopg row by row in one transaction)")
-        updated = sum(counts[t] for t in ROW_BY_ROW)
-        latency = updated * 0.001
-        print(f"      (c) measured over a Unix socket (round trip ~0). With the 1 ms round trip of a dyno talking "
-              f"to its database, each of the {updated:,} UPDATEs waits 1 ms more: (c) ~ {tc + latency:.0f}s, "
-              f"c/b ~ {(tc + latency) / best_b:.0f}x [ESTIMATE, not measured]")
-        cpu_a = min(r[1] + r[2] for r in runs_a)
-        cpu_b = min(r[1] + r[2] for r in runs_b)
-        print(f"CPU seconds, all processes (best run): (a) {cpu_a:.1f}s  (b) {cpu_b:.1f}s  "
-              f"({os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f}: other work on the machine "
-              "slows wall times, the pipelined (b) more than (a))")
+        for rows in sizes:
+            source = build_source(cluster, workdir, rows)
+            print(f"{source.label}: source built in {source.build_seconds:.1f}s, dumped in {source.dump_seconds:.1f}s: "
+                  + ", ".join(f"{k} {v:,}" for k, v in source.counts.items()), flush=True)
+            fig = measure_size(cluster, source, args.runs, canary,
+                               [int(mb) for mb in args.buffer_mb.split(",") if mb.strip()])
+            figures.append(fig)
+            report_size(fig, canary is not None)
+            if args.row_by_row == "all" or (args.row_by_row == "smallest" and rows == sizes[0]):
+                rbr_here = row_by_row_figures(cluster, source, args.sample)
+                fig["row_by_row"] = rbr_here
+                rbr = rbr or rbr_here
+                report_row_by_row(rbr_here, fig)
+            if not args.keep:
+                source.dump.unlink()
+            print(flush=True)
     finally:
         cluster.stop()
-        if not args.keep:
-            import shutil
+        if args.keep:
+            print(f"kept: {workdir}")
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
+    items = goals(figures, rbr)
+    report_goals(figures, items)
+    load_end = os.getloadavg()
+    print(f"\nload average: {_load(load_start)} at the start, {_load(load_end)} at the end ({os.cpu_count()} CPUs; "
+          "other work on the machine slows wall times, the pipelined (b) more than (a))")
+    results = {"sizes": figures, "goals": items, "operator_bytes": None,
+               "load": {"start": list(load_start), "end": list(load_end)}, "cpus": os.cpu_count()}
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def _load(load: tuple) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
 
 
 if __name__ == "__main__":
