@@ -746,19 +746,35 @@ def wait_mid_load(url: str, proc: subprocess.Popen, *, rows: int = 20_000, timeo
     pytest.fail("the restore's load never started")
 
 
+def interrupted(proc: subprocess.Popen, url: str, act) -> subprocess.CompletedProcess:
+    """Once ``proc``'s load into ``url`` is under way, ``act(pid of its backend there)``; then its end."""
+    try:
+        act(wait_mid_load(url, proc))
+    finally:
+        result = finished(proc, timeout=180)
+    return result
+
+
+def finished(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    """What ``proc`` printed and its status, once it has ended (killed after ``timeout`` seconds)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def terminate(url: str, pid: int) -> None:
+    """End a backend's connection, as a network drop or a restarted server would."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+
 def test_a_lost_connection_mid_load_commits_nothing(project, sandbox, bulk):
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
-        proc = start_restore(project, config, backup)
-        try:
-            pid = wait_mid_load(uat.url, proc)
-            with psycopg.connect(uat.url, autocommit=True) as conn:
-                assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
-            out, err = proc.communicate(timeout=180)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        result = interrupted(start_restore(project, config, backup), uat.url, lambda pid: terminate(uat.url, pid))
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: psql failed",
             r"nothing was committed", r"maintenance is off again for bkp-uat",
@@ -800,14 +816,8 @@ def test_ctrl_c_mid_load_commits_nothing(project, sandbox, bulk, path):
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
         proc = start_restore(project, config, backup, *PATHS[path])
-        try:
-            wait_mid_load(uat.url, proc)
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the foreground process group
-            out, err = proc.communicate(timeout=180)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        # what Ctrl-C does: SIGINT to the foreground process group
+        result = interrupted(proc, uat.url, lambda _: os.killpg(proc.pid, signal.SIGINT))
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: interrupted \(Ctrl-C\)",
             r"nothing was committed", r"maintenance is off again for bkp-uat",
@@ -840,18 +850,9 @@ def test_a_dyno_stopped_mid_load_commits_nothing(project, sandbox, bulk):
     """``heroku ps:stop`` on the engine's dyno while it loads (someone else's, or the platform's restart)."""
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
-        proc = start_restore(project, config, backup)
-        try:
-            wait_mid_load(uat.url, proc)
-            stopper = threading.Thread(target=project.heroku, args=("ps:stop", engine_dyno(sandbox, uat.app),
-                                                                     "-a", uat.app))
-            stopper.start()
-            out, err = proc.communicate(timeout=180)
-            stopper.join(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        stopper = threading.Thread(target=lambda: project.heroku("ps:stop", engine_dyno(sandbox, uat.app), "-a", uat.app))
+        result = interrupted(start_restore(project, config, backup), uat.url, lambda _: stopper.start())
+        stopper.join(60)
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: the engine was stopped \(SIGTERM\)",
             r"nothing was committed", r"maintenance is off again for bkp-uat",
@@ -880,14 +881,7 @@ def test_a_dropped_connection_to_the_dyno_commits_nothing(project, sandbox, bulk
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
         proc = start_restore(project, config, backup)
-        try:
-            wait_mid_load(uat.url, proc)
-            os.kill(heroku_cli_of(proc), signal.SIGKILL)
-            out, err = proc.communicate(timeout=180)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        result = interrupted(proc, uat.url, lambda _: os.kill(heroku_cli_of(proc), signal.SIGKILL))
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: the one-off dyno on bkp-uat ended before its verdict",
             r"nothing was committed", r"maintenance is off again for bkp-uat",
@@ -1032,15 +1026,6 @@ def into_local(project: Project, url: str, *args: str, config: str) -> subproces
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def finished(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
 @pytest.mark.parametrize("path", PATHS)
 def test_restore_live_into_a_local_database(project, sandbox, developer, path):
     """Anonymised in a dyno of dev (the lowest app), only anonymised rows come down (or all here with --here)."""
@@ -1097,11 +1082,7 @@ def test_ctrl_c_while_a_local_database_loads_commits_nothing(project, sandbox, b
         project, bulk_event={"id": "keep", "email": {"fake": "email"}, "payload": {"fake": "text"}}))
     before = fingerprint(developer)
     proc = into_local(project, developer, "--backup", backup, *PATHS[path], config=config)
-    try:
-        wait_mid_load(developer, proc)
-        os.killpg(proc.pid, signal.SIGINT)
-    finally:
-        result = finished(proc, timeout=180)
+    result = interrupted(proc, developer, lambda _: os.killpg(proc.pid, signal.SIGINT))
     assert_clean_failure(result, says=[rf"restore of {backup} into local failed: interrupted \(Ctrl-C\)",
                                        r"local's database is as it was before the restore: nothing was committed"])
     if path == "dyno":
