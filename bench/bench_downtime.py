@@ -40,10 +40,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_deploy import ORIGINAL_PROMPTS, Bench, interactive, maintenance_window, original_argv  # noqa: E402
-from bench_mix import CHECKING, MIGRATING, SLOW_BUILD  # noqa: E402
+from bench_mix import CHECKING, MIGRATING, SLOW_BUILD, _met, _s, carried_out  # noqa: E402
 from _support.project import Project  # noqa: E402
 from _support.web import get  # noqa: E402
 
@@ -341,14 +338,6 @@ def report(results: dict) -> None:
           f"{', still failing when the load stopped' if crash['original']['failing_at_the_end'] else ''}")
 
 
-def _s(value) -> str:
-    return "—" if value is None else f"{value:.2f} s"
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=20.0, help="requests a second (default 20)")
@@ -357,18 +346,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", help="keep the working directory here")
     parser.add_argument("--output", help="also write the figures as JSON to this file")
     args = parser.parse_args(argv)
-    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-downtime-"))
-    base.mkdir(parents=True, exist_ok=True)
-    try:
-        results = run(base, args.rate, args.time_scale)
-    finally:
-        if not args.keep:
-            shutil.rmtree(base, ignore_errors=True)
-    report(results)
-    print(json.dumps(results))
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, indent=2))
-    return 0
+    return carried_out(args, "bench-downtime-", lambda base: run(base, args.rate, args.time_scale), report)
 
 
 if __name__ == "__main__":

@@ -208,12 +208,10 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", help="keep the working directory here")
-    parser.add_argument("--output", help="also write the figures as JSON to this file")
-    args = parser.parse_args(argv)
-    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-mix-"))
+def carried_out(args, prefix: str, run, report) -> int:
+    """``run(base)`` in a working directory (``--keep DIR``, else a temporary one removed after), then
+    ``report`` its figures, print them as JSON and write them to ``--output``: each scenario bench's main."""
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix=prefix))
     base.mkdir(parents=True, exist_ok=True)
     try:
         results = run(base)
@@ -225,6 +223,13 @@ def main(argv=None) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", help="keep the working directory here")
+    parser.add_argument("--output", help="also write the figures as JSON to this file")
+    return carried_out(parser.parse_args(argv), "bench-mix-", run, report)
 
 
 if __name__ == "__main__":
