@@ -43,7 +43,7 @@ same cluster:
     (c) runs at the smallest size only, unless ``--row-by-row all``.
 
 ``--buffer-mb 64,16`` runs (b) again with each of these sizes of its queue to
-psql (:func:`restore`'s ``buffer_bytes``; default 256 MB), for their time and
+psql (:func:`restore`'s ``buffer_bytes``; default 32 MB), for their time and
 peak memory: the queue, which lets the stream rewrite on while the server is
 busy (building the previous table's indexes), is most of the anonymising
 process's memory once the dump's SQL text outgrows it.

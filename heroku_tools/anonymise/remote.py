@@ -36,7 +36,7 @@ from .errors import (
     AnonymiseError, CanaryFound, Problem, RestoreFailed, RulesError, SchemaMismatch, UnsafeDump, VerificationFailed,
 )
 from .frames import Decoder, parse
-from .restore import Pipeline, Progress, RestoreResult
+from .restore import QUEUE_BYTES, Pipeline, Progress, RestoreResult
 from .rules import Rules
 from .transaction import COMMIT_SQL
 from .zipapp import BOOTSTRAP, build
@@ -111,7 +111,7 @@ class _Loader:
     """psql on this machine, fed with the script the dyno emits; it commits only a script that arrived whole."""
 
     def __init__(self, target_url: str, psql: str):
-        self.pipeline = Pipeline(None, psql=psql, buffer_bytes=64 << 20,
+        self.pipeline = Pipeline(None, psql=psql, buffer_bytes=QUEUE_BYTES,
                                  target_env=libpq_env(target_url, application="heroku-tools-restore"))
         self.decoder = Decoder()
         self.end: dict | None = None
