@@ -269,10 +269,8 @@ def _collect(into: list[str] | None, stream: LineCallback) -> Callable[..., bool
         if into is not None:
             into.append(line)
         if stream(line.rstrip("\r\n")) is True:
-            running = process()
-            if running is not None:
-                with contextlib.suppress(OSError, ProcessLookupError):
-                    running.signal(signal.SIGTERM)
+            with contextlib.suppress(OSError):
+                process.signal(signal.SIGTERM)  # sh hands over its process object (it keeps only a weak reference)
             return True
         return None
 

@@ -971,37 +971,66 @@ def test_emit_mode_with_a_failing_verification_commits_nothing_locally(project, 
     assert counts(developer) == {"public.my_notes": 1}
 
 
-def test_emit_mode_cut_mid_stream_commits_nothing_locally(project, sandbox, bulk, developer):
-    """The dyno stopped while the script streams down: the local load never gets its COMMIT."""
+def emit_in_background(project, sandbox, bulk, developer) -> tuple[threading.Thread, list[BaseException]]:
+    """``emit`` of the bulk backup in a thread; the list receives what it raised."""
     backup, _ = bulk
     rules = with_rules(project, bulk_event={"id": "keep", "email": {"fake": "email"}, "payload": {"fake": "text"}})
-    before = fingerprint(developer)
     failure: list[BaseException] = []
 
     def run():
         try:
             emit(project, sandbox, developer, backup=backup, rules=rules)
-        except BaseException as error:  # noqa: BLE001 - examined below
+        except BaseException as error:  # noqa: BLE001 - examined by the caller
             failure.append(error)
 
     worker = threading.Thread(target=run)
     worker.start()
+    return worker, failure
+
+
+def local_load_mid_way(url: str, worker: threading.Thread, failure: list) -> int:
+    """The pid of the local load's backend once its COPY has loaded 20,000 rows of one table."""
+    deadline = time.monotonic() + 180
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline and worker.is_alive():
+            found = conn.execute("SELECT a.pid FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
+                                 "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= 20000"
+                                 ).fetchone()
+            if found:
+                return found[0]
+            time.sleep(0.02)
+    pytest.fail(f"the load was not caught mid-way: {failure}")
+
+
+def test_emit_mode_cut_mid_stream_commits_nothing_locally(project, sandbox, bulk, developer):
+    """The dyno stopped while the script streams down: the local load never gets its COMMIT."""
+    before = fingerprint(developer)
+    worker, failure = emit_in_background(project, sandbox, bulk, developer)
     try:
-        deadline = time.monotonic() + 180
-        with psycopg.connect(developer, autocommit=True) as conn:
-            while time.monotonic() < deadline and worker.is_alive():
-                if conn.execute("SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
-                                "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= 20000"
-                                ).fetchone():
-                    break
-                time.sleep(0.02)
-        assert worker.is_alive(), f"the load ended before it was caught mid-way: {failure}"
+        local_load_mid_way(developer, worker, failure)
         project.heroku("ps:stop", engine_dyno(sandbox, project.apps["dev"]), "-a", project.apps["dev"])
     finally:
         worker.join(180)
     assert failure and isinstance(failure[0], RestoreFailed), failure
     assert "nothing was committed" in str(failure[0])
     assert gone(developer)
+    assert fingerprint(developer) == before
+
+
+def test_emit_mode_with_the_local_load_failing_hangs_up_on_the_dyno(project, sandbox, bulk, developer):
+    """The local database's connection lost mid-way: nothing commits here, and the dyno is not left streaming."""
+    before = fingerprint(developer)
+    worker, failure = emit_in_background(project, sandbox, bulk, developer)
+    try:
+        pid = local_load_mid_way(developer, worker, failure)
+        with psycopg.connect(developer, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        worker.join(180)
+    assert not worker.is_alive()
+    assert failure and isinstance(failure[0], RestoreFailed) and "psql failed" in str(failure[0]), failure
+    assert "nothing was committed" in str(failure[0])
+    assert wait_until(lambda: one_off_dynos(sandbox, project.apps["dev"]) == []), "the dyno was hung up on"
     assert fingerprint(developer) == before
 
 

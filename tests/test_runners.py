@@ -254,6 +254,35 @@ def test_failure_is_one_error_with_argv_status_and_output(tmp_path):
     assert "Error ID: boom" in error.stderr and "--- stderr" in error.details
 
 
+def test_stdin_from_bytes_and_stdout_streamed_without_being_kept(tmp_path):
+    """What the restore's engine needs of a runner: stdin fed from bytes, output handed over line by line as it
+    arrives and not held in memory, and a consumer that can stop the command."""
+    script = tmp_path / "heroku"
+    script.write_text(f"#!{sys.executable}\nimport sys, time\n"
+                      "data = sys.stdin.buffer.read()\nprint(len(data), flush=True)\n"
+                      "for n in range(100000):\n    print('line', n, flush=True)\n    time.sleep(0.001)\n")
+    script.chmod(0o755)
+    seen: list[str] = []
+
+    def consume(line: str):
+        seen.append(line)
+        return True if line == "line 5" else None  # the consumer failed: stop the command
+
+    started = time.monotonic()
+    with pytest.raises(CommandError):  # stopped by a signal: not a success
+        Heroku(script).execute(["anything"], stream=consume, input=b"x" * 200_000, keep_stdout=False)
+    assert time.monotonic() - started < 30, "stopped long before its 100,000 lines"
+    assert seen[0] == "200000" and seen[1:7] == [f"line {n}" for n in range(6)]
+    assert len(seen) < 1000
+
+    kept = Heroku(script).execute(["x"], stream=lambda line: True if line == "line 0" else None, input=b"ab",
+                                  ok=range(-64, 256))
+    assert kept.stdout.startswith("2\nline 0\n")
+    streamed = Heroku(script).execute(["x"], stream=lambda line: True if line == "line 0" else None, input=b"ab",
+                                      ok=range(-64, 256), keep_stdout=False)
+    assert streamed.stdout == ""
+
+
 def test_a_nul_byte_or_an_oversized_argument_is_one_clear_error_not_a_traceback(tmp_path):
     git = Git(cwd=tmp_path)
     with pytest.raises(CommandError) as caught:
