@@ -645,9 +645,13 @@ def test_a_named_backup_is_restored_not_the_latest(project, sandbox):
     assert re.search(r"Backup:\s+b001, named with --backup, (just now|\d+ minutes? ago)",
                      planned.stdout + planned.stderr), output(planned)
 
-    result = restore(project, "live", "uat", "--backup", "b001")
+    result = restore(project, "live", "uat", "--backup", "b001", "--json")
     assert result.returncode == 0, output(result)
-    assert "restored b001 of live into uat" in result.stdout + result.stderr
+    assert "restored b001 of live into uat" in result.stderr
+    # --json: stdout holds the outcome alone; the progress lines are quiet
+    said = json.loads(result.stdout)
+    assert (said["restored"], said["where"]) == (True, f"dyno {project.apps['uat']}") and said["rows"] > b001_customers
+    assert "rows read" not in result.stderr and said["bytes_crossed"] > 0
     assert query(uat, "SELECT count(*) FROM customers_customer") == [(b001_customers,)]
     assert canary_hits(uat) == {}
     assert backups_of(sandbox, project.apps["live"]) == live_backups, "no backup captured for a named one"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from invoke import Collection
@@ -72,11 +73,18 @@ def download(c, env, backup=None, output=None, force=False):
     "dry_run": "show the plan and stop: nothing is captured or changed (the rules are checked against the live schema)",
     "confirm": "the target app's name, instead of typing the confirmation code (for CI)",
     "here": "anonymise on this machine (the whole backup crosses it) instead of in a one-off dyno of TARGET",
+    "json": "print the outcome as JSON on stdout; the plan and the steps go to stderr, the progress lines nowhere",
 })
-def restore(c, source, target, backup=None, dry_run=False, confirm=None, here=False):
+def restore(c, source, target, backup=None, dry_run=False, confirm=None, here=False, json=False):
     """Restore SOURCE's data into TARGET, anonymised on the way, in one transaction (in a one-off dyno of TARGET)."""
-    data.restore(Session.from_context(c), source, target, backup=backup, dry_run=dry_run, confirm_app=confirm,
-                 here=here, console=Console())
+    console = replace(Console.for_json(), stream=lambda line: None) if json else Console()
+    result = data.restore(Session.from_context(c), source, target, backup=backup, dry_run=dry_run,
+                          confirm_app=confirm, here=here, console=console)
+    if json:
+        print(jsonlib.dumps({"source": source, "target": target, "restored": result is not None,
+                             **({"where": result.where, "tables": result.tables, "rows": result.rows_out,
+                                 "seconds": round(result.seconds, 3), "bytes_crossed": result.bytes_crossed}
+                                if result is not None else {})}))
 
 
 @task(help={"env": "environment whose live schema the rules are checked against"})
