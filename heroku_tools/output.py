@@ -43,7 +43,14 @@ def stdout_paint(text: str, *styles: str) -> str:
 def say(message: str, *styles: str, stream: TextIO | None = None) -> None:
     """Print ``message`` (to stderr by default), coloured when that is a terminal."""
     stream = stream or sys.stderr
-    print(paint(message, *styles, stream=stream), file=stream, flush=True)
+    write_line(paint(message, *styles, stream=stream), stream)
+
+
+def write_line(text: str, stream: TextIO) -> None:
+    """``text`` and its newline in one write: lines said while a command's output streams in from another
+    thread (a dyno's steps, a build) stay whole instead of running into each other."""
+    stream.write(f"{text}\n")
+    stream.flush()
 
 
 def info(message: str) -> None:
@@ -67,7 +74,7 @@ def line_printer(prefix: str = "", *, stream: TextIO | None = None) -> Callable[
 
     def show(line: str) -> None:
         target = stream or sys.stderr
-        print(paint(f"{prefix}{line}", Style.DIM, stream=target), file=target, flush=True)
+        write_line(paint(f"{prefix}{line}", Style.DIM, stream=target), target)
 
     return show
 
