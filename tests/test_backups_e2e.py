@@ -750,10 +750,10 @@ def wait_mid_load(url: str, proc: subprocess.Popen, *, rows: int = 20_000, timeo
     pytest.fail("the restore's load never started")
 
 
-def interrupted(proc: subprocess.Popen, url: str, act) -> subprocess.CompletedProcess:
-    """Once ``proc``'s load into ``url`` is under way, ``act(pid of its backend there)``; then its end."""
+def interrupted(proc: subprocess.Popen, url: str, act, *, rows: int = 20_000) -> subprocess.CompletedProcess:
+    """Once ``proc``'s load into ``url`` has ``rows`` rows in, ``act(pid of its backend there)``; then its end."""
     try:
-        act(wait_mid_load(url, proc))
+        act(wait_mid_load(url, proc, rows=rows))
     finally:
         result = finished(proc, timeout=180)
     return result
@@ -855,7 +855,8 @@ def test_a_dyno_stopped_mid_load_commits_nothing(project, sandbox, bulk):
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
         stopper = threading.Thread(target=lambda: project.heroku("ps:stop", engine_dyno(sandbox, uat.app), "-a", uat.app))
-        result = interrupted(start_restore(project, config, backup), uat.url, lambda _: stopper.start())
+        # the heroku CLI takes a second to start: asked as soon as rows arrive, it stops the dyno mid-load
+        result = interrupted(start_restore(project, config, backup), uat.url, lambda _: stopper.start(), rows=1)
         stopper.join(60)
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: the engine was stopped \(SIGTERM\)",
@@ -992,14 +993,14 @@ def emit_in_background(project, sandbox, bulk, developer) -> tuple[threading.Thr
     return worker, failure
 
 
-def local_load_mid_way(url: str, worker: threading.Thread, failure: list) -> int:
-    """The pid of the local load's backend once its COPY has loaded 20,000 rows of one table."""
+def local_load_mid_way(url: str, worker: threading.Thread, failure: list, rows: int = 20_000) -> int:
+    """The pid of the local load's backend once its COPY has loaded ``rows`` rows of one table."""
     deadline = time.monotonic() + 180
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline and worker.is_alive():
             found = conn.execute("SELECT a.pid FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
-                                 "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= 20000"
-                                 ).fetchone()
+                                 "WHERE a.application_name = 'heroku-tools-restore' AND p.tuples_processed >= %s",
+                                 (rows,)).fetchone()
             if found:
                 return found[0]
             time.sleep(0.02)
@@ -1011,7 +1012,7 @@ def test_emit_mode_cut_mid_stream_commits_nothing_locally(project, sandbox, bulk
     before = fingerprint(developer)
     worker, failure = emit_in_background(project, sandbox, bulk, developer)
     try:
-        local_load_mid_way(developer, worker, failure)
+        local_load_mid_way(developer, worker, failure, rows=1)  # ps:stop takes a second to act
         project.heroku("ps:stop", engine_dyno(sandbox, project.apps["dev"]), "-a", project.apps["dev"])
     finally:
         worker.join(180)
