@@ -484,8 +484,8 @@ def test_restore_here_into_uat(project, sandbox):
 
     assert result.returncode == 0, output(result)
     text = result.stdout + result.stderr
-    assert re.search(r"Runs:    here: the whole backup \(~[\d.]+ ?[kKMG]?B\) is downloaded and the rewritten data "
-                     r"uploaded through this machine", text), text
+    assert re.search(r"Runs:    here \(--here\): the whole backup \(~[\d.]+ ?[kKMG]?B, raw data\) is downloaded to this "
+                     r"machine, anonymised here, and the rewritten data loaded from here", text), text
     assert log.engines(project.apps["uat"]) == [], "the load ran here"
     assert len(log.dynos(project.apps["uat"])) == 1, "the post-restore command still runs in a dyno"
     assert "restored b001 of live into uat" in text
@@ -854,10 +854,10 @@ def test_a_dyno_stopped_mid_load_commits_nothing(project, sandbox, bulk):
     """``heroku ps:stop`` on the engine's dyno while it loads (someone else's, or the platform's restart)."""
     backup, config = bulk
     with Untouched(project, sandbox) as uat:
-        stopper = threading.Thread(target=lambda: project.heroku("ps:stop", engine_dyno(sandbox, uat.app), "-a", uat.app))
-        # the heroku CLI takes a second to start: asked as soon as rows arrive, it stops the dyno mid-load
-        result = interrupted(start_restore(project, config, backup), uat.url, lambda _: stopper.start(), rows=1)
-        stopper.join(60)
+        # the request `heroku ps:stop` makes, without the CLI's second of start-up (a busy machine's load can be
+        # over by then): the dyno is stopped while its rows are going in
+        result = interrupted(start_restore(project, config, backup), uat.url, lambda _: sandbox.api(
+            "POST", f"/apps/{uat.app}/dynos/{engine_dyno(sandbox, uat.app)}/actions/stop"))
         assert_clean_failure(result, says=[
             rf"restore of {backup} into uat failed: the engine was stopped \(SIGTERM\)",
             r"nothing was committed", r"maintenance is off again for bkp-uat",

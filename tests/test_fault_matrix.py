@@ -219,7 +219,7 @@ INTERRUPTS = {
     "dyno": ("push-slow", r"heroku-tools step 1/\d+: migrate"),
     "release wait": ("promote", r"==> waiting for the new release"),
     "tagging": ("push-tag", r"==> tagging"),
-    "restore load": ("restore", r"==> streaming"),
+    "restore load": ("restore", r"==> (restoring|streaming) b\d+ into"),  # in a dyno (the default), or --here
 }
 
 
