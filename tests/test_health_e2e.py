@@ -83,12 +83,26 @@ def commit_on_dev(project: Project, message: str, files: dict[str, str]) -> str:
     return sha
 
 
+def revert_on_dev(project: Project) -> None:
+    """Take the last commit back on dev, without a deploy: the app was rolled back to the code before it already.
+
+    The next deploy ships the reverted tree on top of the commit the app's git remote last received.
+    """
+    project.git("checkout", "-q", "dev")
+    project.git("revert", "--no-edit", "HEAD")
+    project.git("push", "-q", "origin", "dev")
+
+
 def test_a_deploy_checks_the_release_it_made_and_the_app_serves_it(project, serving):
     status, body = get(serving, project.apps["dev"], "/health/")
-    assert status == 200 and '"ok": true' in body
+    assert status == 200 and json.loads(body)["ok"] is True and json.loads(body)["database"] == "postgresql", body
+    status, body = get(serving, project.apps["dev"], "/")
+    assert status == 200 and "<html" in body.lower(), body
 
 
-def test_a_web_process_crashing_on_boot_is_rolled_back_and_the_previous_code_serves(project, serving):
+def test_a_web_process_crashing_on_boot_is_rolled_back_and_a_later_rollback_onto_it_says_so(project, serving):
+    """An unhealthy deploy is rolled back, a fix forward is healthy; ``rollback`` checks the release it makes
+    too: one onto the crashing code stays, exits non-zero and says so, and one back onto the fix is healthy."""
     app = project.apps["dev"]
     before = current(serving, app)["version"]
     commit_on_dev(project, "Web process needs a secret it does not have", {"Procfile": CRASHING_PROCFILE})
@@ -113,36 +127,8 @@ def test_a_web_process_crashing_on_boot_is_rolled_back_and_the_previous_code_ser
     commit_on_dev(project, "Web process starts again", {"Procfile": GOOD_PROCFILE})
     fixed = deploy(project)
     assert fixed.returncode == 0 and outcome(fixed)["health"]["status"] == "healthy", output(fixed)
-
-
-def test_a_health_page_answering_500_is_rolled_back(project, serving):
-    app = project.apps["dev"]
-    before = current(serving, app)["version"]
-    views = (project.path / "customers" / "views.py").read_text()
-    broken = views.replace('def health(request):\n', 'def health(request):\n    raise RuntimeError("no health")\n')
-    commit_on_dev(project, "Health page breaks", {"customers/views.py": broken})
-
-    result = deploy(project)
-
-    assert result.returncode != 0, output(result)
-    assert f"v{before + 1} was unhealthy (not healthy within 60s: /health/ answered 500" in result.stderr, output(result)
-    assert f"rolled back to v{before}, which is healthy" in result.stderr, output(result)
-    assert outcome(result)["rolled_back_to"] == f"v{before}"
-    assert get(serving, app, "/health/")[0] == 200
-    commit_on_dev(project, "Health page mended", {"customers/views.py": views})
-    assert deploy(project).returncode == 0
-
-
-def test_a_rollback_is_health_checked_and_one_onto_code_that_does_not_serve_says_so(project, serving):
-    """``rollback`` checks the release it makes; one onto code that crashes stays, exits non-zero and says so."""
-    app = project.apps["dev"]
-    now = current(serving, app)["version"]
-    commit_on_dev(project, "Web process crashes again", {"Procfile": CRASHING_PROCFILE})
-    assert deploy(project, "--no-health-check").returncode == 0
-    bad = now + 1
-    commit_on_dev(project, "Web process starts again", {"Procfile": GOOD_PROCFILE})
-    assert deploy(project).returncode == 0
-    good = bad + 1
+    good = bad + 2
+    assert outcome(fixed)["release"] == good, output(fixed)
 
     onto_bad = project.tools("rollback", "dev", "--to", str(bad), "--confirm", app)
 
@@ -157,6 +143,27 @@ def test_a_rollback_is_health_checked_and_one_onto_code_that_does_not_serve_says
     assert f"v{good + 2} of {app} is healthy" in back.stderr, output(back)
     assert current(serving, app)["description"] == f"Rollback to v{good}"
     assert get(serving, app, "/health/")[0] == 200
+
+
+def test_a_health_page_answering_500_is_rolled_back(project, serving):
+    app = project.apps["dev"]
+    before = current(serving, app)["version"]
+    views = (project.path / "customers" / "views.py").read_text()
+    broken = views.replace('def health(request):\n', 'def health(request):\n    raise RuntimeError("no health")\n')
+    settings = (project.path / "heroku-tools.yml").read_text()
+    assert "    timeout: 60\n" in settings
+    # A short timeout: waiting out the default minute for an answer that stays 500 proves nothing more.
+    commit_on_dev(project, "Health page breaks", {"customers/views.py": broken,
+                                                  "heroku-tools.yml": settings.replace("    timeout: 60\n", "    timeout: 10\n")})
+
+    result = deploy(project)
+
+    assert result.returncode != 0, output(result)
+    assert f"v{before + 1} was unhealthy (not healthy within 10s: /health/ answered 500" in result.stderr, output(result)
+    assert f"rolled back to v{before}, which is healthy" in result.stderr, output(result)
+    assert outcome(result)["rolled_back_to"] == f"v{before}"
+    assert get(serving, app, "/health/")[0] == 200
+    revert_on_dev(project)
 
 
 def test_ci_json_carries_the_unhealthy_release_and_its_rollback(project, serving):
@@ -174,8 +181,7 @@ def test_ci_json_carries_the_unhealthy_release_and_its_rollback(project, serving
     assert (said["route"], said["environment"], said["app"], said["release"]) == ("dev", "dev", app, before + 1)
     assert said["health"]["status"] == "unhealthy" and said["rolled_back_to"] == f"v{before}", said
     assert get(serving, app, "/health/")[0] == 200
-    commit_on_dev(project, "Web process starts again", {"Procfile": GOOD_PROCFILE})
-    assert deploy(project).returncode == 0
+    revert_on_dev(project)
 
 
 def test_with_preboot_the_check_waits_for_the_new_code_to_answer(project, serving):

@@ -5,7 +5,10 @@ CLI; requests go to its ``web_url`` over HTTPS, verified with the sandbox's CA.
 Outcomes are read from the answers, ``heroku ps``, ``heroku logs`` and the
 dyno list. This module's sandbox runs the formation (the suite's shared one
 does not) with Heroku's delays × 0.1: crash cool-offs of 2, 4, 8 s…, an 18 s
-preboot switch, H12 after 3 s.
+preboot switch (the preboot tests shorten it), H12 after 3 s. One app serves
+the whole module, built once: each test leaves it serving for the next, and
+the preboot tests come last. The sample app's own pages are read where
+``heroku-tools deploy`` ships it (``test_health_e2e.py``).
 """
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ import json
 import re
 import shutil
 import subprocess
+import contextlib
+import ssl
 import threading
 import time
+import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 from _support.gitrepo import GitRepo, django_project
@@ -26,8 +31,6 @@ from heroku_tools.sandbox import Sandbox
 from heroku_tools.sandbox.formation import cool_off
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("schema_conformance")]
-
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sampleapp"
 
 VIEWS = '''
 import os
@@ -101,14 +104,15 @@ def sandbox(formation_sandbox) -> Sandbox:
     return formation_sandbox
 
 
-def wait_for(predicate, timeout: float = 60.0, message: str = "timed out waiting"):
+def wait_for(predicate, timeout: float = 60.0, message="timed out waiting"):
+    """``predicate()`` once true; ``message`` (or what calling it returns: said only on failure) after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
         if result:
             return result
         time.sleep(0.1)
-    raise AssertionError(message)
+    raise AssertionError(message() if callable(message) else message)
 
 
 def dynos(sandbox, app: str, process_type: str = "web") -> list[dict]:
@@ -124,11 +128,38 @@ def wait_up(sandbox, app: str, quantity: int = 1, timeout: float = 90.0) -> list
     def settled():
         version, web = current_version(sandbox, app), dynos(sandbox, app)
         return len(web) == quantity and all(d["state"] == "up" and d["release"]["version"] >= version for d in web) and web
-    return wait_for(settled, timeout, f"{app}'s web dynos did not come up: {dynos(sandbox, app)}")
+    return wait_for(settled, timeout, lambda: f"{app}'s web dynos did not come up: {dynos(sandbox, app)}")
 
 
-def router_lines(heroku, app: str) -> list[str]:
-    return heroku("logs", "-a", app, "-n", "1500", "--dyno", "router").stdout.splitlines()
+#: The preboot tests' time scale: Heroku's 3-minute switch in 9 s (it also waits for the new dynos to boot), and
+#: 1.5 s for the old dynos' requests in flight at the switch to be answered (each takes milliseconds here).
+PREBOOT_SCALE = 0.05
+
+
+@contextlib.contextmanager
+def time_scale(sandbox, factor: float):
+    """The sandbox's delays × ``factor`` for a while, then as they were."""
+    scale = sandbox.settings["time_scale"]
+    sandbox.configure(time_scale=factor)
+    try:
+        yield
+    finally:
+        sandbox.configure(time_scale=scale)
+
+
+def log_lines(sandbox, app: str, dyno: str, source: str | None = None) -> list[str]:
+    """The app's last 1,500 log lines of ``dyno``, read through a log session as ``heroku logs`` reads them.
+
+    For waits, and for lines the CLI only prints: each ``heroku logs`` also sits out the 3 s reconnect
+    timer its event source sets when the stream ends, four seconds a call. The CLI itself shows the router's
+    and the dynos' lines in ``test_web_url_serves…``, the H14, restart and crash tests, and the restart gap.
+    """
+    session = sandbox.api("POST", f"/apps/{app}/log-sessions",
+                          {"lines": 1500, "dyno": dyno, **({"source": source} if source else {})})
+    context = ssl.create_default_context(cafile=str(sandbox.ca_file))
+    with urllib.request.urlopen(session["logplex_url"], context=context, timeout=60) as stream:
+        events = stream.read().decode()
+    return [line.removeprefix("data: ") for line in events.splitlines() if line.startswith("data: ")]
 
 
 class Deployed:
@@ -168,9 +199,18 @@ class Deployed:
 
 @pytest.fixture(scope="module")
 def served(sandbox, tmp_path_factory) -> Deployed:
+    """The module's app (one build for the module): each test leaves it serving, one web dyno up on the release
+    it then runs, until the preboot tests at the end of the module (:func:`prebooted`)."""
     deployed = Deployed(sandbox, tmp_path_factory, f"served-{uuid.uuid4().hex[:6]}")
     wait_up(sandbox, deployed.name)
     return deployed
+
+
+@pytest.fixture(scope="module")
+def prebooted(served) -> Deployed:
+    """The module's app with preboot on, for the tests at the end of the module (the last leaves it crashing)."""
+    served.cli("features:enable", "preboot", "-a", served.name)
+    return served
 
 
 # -- the router serves the app ------------------------------------------------------------------------------
@@ -215,7 +255,7 @@ def test_curl_reaches_web_url_by_name_with_the_sandbox_ca(sandbox, served):
     assert json.loads(result.stdout)["dyno"] == "web.1"
 
 
-def test_maintenance_mode_answers_503_with_the_maintenance_page(heroku, served):
+def test_maintenance_mode_answers_503_with_the_maintenance_page(sandbox, heroku, served):
     heroku("maintenance:on", "-a", served.name)
     try:
         answer = served.get("/")
@@ -224,7 +264,7 @@ def test_maintenance_mode_answers_503_with_the_maintenance_page(heroku, served):
 
     assert answer.status == 503 and "Offline for Maintenance" in answer.body
     assert any('at=info code=H80 desc="Maintenance mode" method=GET path="/"' in line and "status=503" in line
-               for line in router_lines(heroku, served.name))
+               for line in log_lines(sandbox, served.name, "router"))
     assert served.get("/").status == 200
 
 
@@ -237,21 +277,21 @@ def test_scaled_to_zero_the_router_answers_h14_and_scaled_up_it_serves_again(san
         assert "No dynos on" in heroku("ps", "-a", served.name).stdout
     finally:
         heroku("ps:scale", "web=1", "-a", served.name)
-    assert any('at=error code=H14 desc="No web processes running"' in line and "status=503" in line
-               for line in router_lines(heroku, served.name))
     logged = heroku("logs", "-a", served.name, "-n", "1500").stdout
+    assert any('heroku[router]: at=error code=H14 desc="No web processes running"' in line and "status=503" in line
+               for line in logged.splitlines()), logged
     assert "app[api]: Scaled to web@0:Basic by user developer@example.com" in logged
     assert "heroku[web.1]: State changed from up to down" in logged
     wait_up(sandbox, served.name)
     assert served.get("/").status == 200
 
 
-def test_a_dyno_silent_for_30_seconds_gets_h12(heroku, served):
+def test_a_dyno_silent_for_30_seconds_gets_h12(sandbox, served):
     answer = served.get("/slow")  # the view sleeps 30 s; the router gives up after 30 s × the time scale
 
     assert answer.status == 503 and "Application error" in answer.body
     assert any('at=error code=H12 desc="Request timeout" method=GET path="/slow"' in line and "dyno=web.1" in line
-               for line in router_lines(heroku, served.name))
+               for line in log_lines(sandbox, served.name, "router"))
 
 
 def test_ps_restart_replaces_the_dyno_with_a_new_process(sandbox, heroku, served):
@@ -283,7 +323,7 @@ def test_a_worker_scaled_up_runs_beside_the_web_dyno(sandbox, heroku, served):
     try:
         worker = wait_for(lambda: next((d for d in dynos(sandbox, served.name, "worker") if d["state"] == "up"), None))
         assert worker["name"] == "worker.1"
-        wait_for(lambda: "app[worker.1]: worker up" in heroku("logs", "-a", served.name, "--dyno", "worker").stdout)
+        wait_for(lambda: any(line.endswith("app[worker.1]: worker up") for line in log_lines(sandbox, served.name, "worker")))
         assert re.search(r"^worker\.1: up ", heroku("ps", "-a", served.name).stdout, re.MULTILINE)
     finally:
         heroku("ps:scale", "worker=0", "-a", served.name)
@@ -309,54 +349,47 @@ def test_crash_cool_offs_start_at_once_then_double_from_20_seconds_up_to_20_minu
 
 
 def test_a_web_process_that_crashes_on_boot_is_restarted_with_back_off_and_the_router_says_h10(
-        sandbox, heroku, tmp_path_factory):
-    app = Deployed(sandbox, tmp_path_factory, f"crash-{uuid.uuid4().hex[:6]}")
-    wait_up(sandbox, app.name)
-    heroku("config:set", "CRASH_ON_BOOT=1", "-a", app.name)  # a release: the dyno restarts, and cannot boot
+        sandbox, heroku, served):
+    wait_up(sandbox, served.name)
+    heroku("config:set", "CRASH_ON_BOOT=1", "-a", served.name)  # a release: the dyno restarts, and cannot boot
+    try:
+        crashed = wait_for(lambda: next((d for d in heroku.json("ps", "-a", served.name, "--json")
+                                         if d["state"] == "crashed"), None))
+        assert crashed["name"] == "web.1" and crashed["release"]["version"] == current_version(sandbox, served.name)
+        answer = served.get("/")
+        assert answer.status == 503 and "Application error" in answer.body
 
-    crashed = wait_for(lambda: next((d for d in heroku.json("ps", "-a", app.name, "--json") if d["state"] == "crashed"),
-                                    None))
-    assert crashed["name"] == "web.1" and crashed["release"]["version"] == current_version(sandbox, app.name)
-    answer = app.get("/")
-    assert answer.status == 503 and "Application error" in answer.body
-
-    def restarts() -> int:
-        return heroku("logs", "-a", app.name, "-n", "1500", "--dyno", "web.1").stdout.count(
-            "State changed from crashed to starting")
-    wait_for(lambda: restarts() >= 2, message="the crashed dyno was not restarted twice")
-    logged = heroku("logs", "-a", app.name, "-n", "1500").stdout
-    assert "app[web.1]: CRASH_ON_BOOT is set: exiting" in logged
-    assert "heroku[web.1]: Process exited with status 3" in logged
-    assert "heroku[web.1]: State changed from starting to crashed" in logged
-    assert re.search(r'heroku\[router\]: at=error code=H10 desc="App crashed" method=GET path="/" host=\S+ '
-                     r'request_id=[0-9a-f-]{36} fwd="127\.0\.0\.1" dyno= connect= service= status=503 bytes= '
-                     r'protocol=https', logged), logged
-
-    heroku("config:unset", "CRASH_ON_BOOT", "-a", app.name)  # a new release resets the back-off and boots
-    wait_up(sandbox, app.name)
-    assert app.get("/").status == 200
+        def restarted_twice() -> str | None:
+            logged = heroku("logs", "-a", served.name, "-n", "1500").stdout
+            return logged if logged.count("heroku[web.1]: State changed from crashed to starting") >= 2 else None
+        logged = wait_for(restarted_twice, message="the crashed dyno was not restarted twice")
+        assert "app[web.1]: CRASH_ON_BOOT is set: exiting" in logged
+        assert "heroku[web.1]: Process exited with status 3" in logged
+        assert "heroku[web.1]: State changed from starting to crashed" in logged
+        assert re.search(r'heroku\[router\]: at=error code=H10 desc="App crashed" method=GET path="/" host=\S+ '
+                         r'request_id=[0-9a-f-]{36} fwd="127\.0\.0\.1" dyno= connect= service= status=503 bytes= '
+                         r'protocol=https', logged), logged
+    finally:
+        heroku("config:unset", "CRASH_ON_BOOT", "-a", served.name)  # a new release resets the back-off and boots
+    wait_up(sandbox, served.name)
+    assert served.get("/").status == 200
 
 
 # -- deploys: the restart gap, and preboot --------------------------------------------------------------------
 
 
-def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sandbox, heroku, tmp_path_factory,
-                                                                                tmp_path):
-    app = Deployed(sandbox, tmp_path_factory, f"gap-{uuid.uuid4().hex[:6]}")
+def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sandbox, heroku, served, tmp_path):
+    app = served
     old = wait_up(sandbox, app.name)[0]
     started, until = tmp_path / "started", tmp_path / "until"
     held: list = []
     in_flight = threading.Thread(target=lambda: held.append(app.get(f"/hold?started={started}&until={until}")))
-    scale = sandbox.settings["time_scale"]
-    sandbox.configure(time_scale=1.0)  # the held request must outlast the push, not meet the router's timeout
-    try:
+    with time_scale(sandbox, 1.0):  # the held request must outlast the push, not meet the router's timeout
         in_flight.start()
-        wait_for(started.exists, message=f"the held request never reached the dyno: {held} "
+        wait_for(started.exists, message=lambda: f"the held request never reached the dyno: {held} "
                  f"{heroku('logs', '-a', app.name, '-n', '60').stdout}")  # the old dyno is serving this request
-        app.push("second")
+        app.push("restarted")
         in_flight.join(90)
-    finally:
-        sandbox.configure(time_scale=scale)
 
     assert held and held[0].status == 503  # the old process was stopped under it
     new = wait_up(sandbox, app.name)[0]
@@ -372,13 +405,13 @@ def test_without_preboot_a_deploy_stops_the_old_dyno_before_the_new_one_boots(sa
                      deploy, re.S), deploy
 
 
-def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku, tmp_path_factory):
-    app = Deployed(sandbox, tmp_path_factory, f"preboot-{uuid.uuid4().hex[:6]}", preboot=True)
+def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku, prebooted):
+    app = prebooted
     old_version = wait_up(sandbox, app.name)[0]["release"]["version"]
 
-    with SteadyLoad(app.url, sandbox.ca_file) as load:
+    with time_scale(sandbox, PREBOOT_SCALE), SteadyLoad(app.url, sandbox.ca_file) as load:
         wait_for(lambda: len(load.answers) >= 5)
-        app.push("second")
+        app.push("prebooted")
         new_version = current_version(sandbox, app.name)
         # heroku ps shows the new dyno only, while the old one keeps serving.
         wait_for(lambda: [d["release"]["version"] for d in dynos(sandbox, app.name)] == [new_version])
@@ -396,44 +429,17 @@ def test_with_preboot_a_deploy_under_steady_requests_fails_none(sandbox, heroku,
     assert set(versions[:switch]) == {f"v{old_version}"} and set(versions[switch:]) == {f"v{new_version}"}
 
     def old_dyno_stopped() -> bool:
-        logged = heroku("logs", "-a", app.name, "-n", "1500", "--dyno", "web.1", "--source", "heroku").stdout
+        logged = "\n".join(log_lines(sandbox, app.name, "web.1", "heroku"))
         return "Stopping all processes with SIGTERM" in logged[logged.rindex("Starting process with command"):]
     wait_for(old_dyno_stopped, message="the old web dyno was not stopped after the switch")
 
 
-# -- the sample app --------------------------------------------------------------------------------------------
-
-
-def test_the_sample_app_serves_its_pages_at_web_url(sandbox, heroku, tmp_path_factory):
-    name = f"sample-{uuid.uuid4().hex[:6]}"
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-    repo = GitRepo(tmp_path_factory.mktemp("sampleapp"), sandbox.cli_env(home))
-    shutil.copytree(SAMPLE, repo.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("heroku-tools.yml", "__pycache__", "*.sqlite3", "staticfiles"))
-    repo.commit("The sample app")
-    heroku("apps:create", name, "--no-remote")
-    # Through the API: the CLI's Accept-Expansion answer has plan fields the schema does not declare.
-    sandbox.api("POST", f"/apps/{name}/addons", {"plan": {"name": "heroku-postgresql"}})
-    pushed = repo.push(f"{sandbox.base_url}/{name}.git", "main")
-    assert pushed.returncode == 0, pushed.stderr
-    heroku("run", "-x", "--no-tty", "-a", name, "--", "python manage.py migrate --noinput")
-    wait_up(sandbox, name)
-    url = sandbox.web_url(name)
-
-    health = get(url, sandbox.ca_file, "/health/")
-    page = get(url, sandbox.ca_file, "/")
-
-    assert health.status == 200 and json.loads(health.body)["database"] == "postgresql", health.body
-    assert page.status == 200 and "<html" in page.body.lower()
-
-
 def test_with_preboot_a_release_that_crashes_serves_the_old_code_until_the_switch_then_h10(sandbox, heroku,
-                                                                                            tmp_path_factory):
-    app = Deployed(sandbox, tmp_path_factory, f"precrash-{uuid.uuid4().hex[:6]}", preboot=True)
+                                                                                            prebooted):
+    app = prebooted  # the last test to use it: it is left crashing
     old_version = wait_up(sandbox, app.name)[0]["release"]["version"]
 
-    with SteadyLoad(app.url, sandbox.ca_file, pause=0.2) as load:
+    with time_scale(sandbox, PREBOOT_SCALE), SteadyLoad(app.url, sandbox.ca_file, pause=0.2) as load:
         wait_for(lambda: len(load.answers) >= 3)
         heroku("config:set", "CRASH_ON_BOOT=1", "-a", app.name)
         wait_for(lambda: any(d["state"] == "crashed" for d in dynos(sandbox, app.name)))
@@ -445,4 +451,4 @@ def test_with_preboot_a_release_that_crashes_serves_the_old_code_until_the_switc
     switch = statuses.index(503)
     assert set(statuses[switch:]) == {503}  # after the switch only the crashed release is routed to
     assert {json.loads(a.body)["release"] for a in load.answers[:switch]} == {f"v{old_version}"}
-    assert any('code=H10 desc="App crashed"' in line for line in router_lines(heroku, app.name))
+    assert any('code=H10 desc="App crashed"' in line for line in log_lines(sandbox, app.name, "router"))
