@@ -384,11 +384,13 @@ def where_it_runs(plan: RestorePlan) -> str:
 
 def size_text(count: float) -> str:
     """``93.4 kB``, ``1.2 GB``: a byte count for people."""
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+    if count < 1000:
+        return f"{count:,.0f} bytes"
+    for unit in ("kB", "MB"):
         count /= 1000
-    return f"{count:,.1f} TB"
+        if count < 1000:
+            return f"{count:,.1f} {unit}"
+    return f"{count / 1000:,.1f} GB"
 
 
 def _rule_summary(table_rule) -> str:
