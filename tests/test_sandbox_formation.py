@@ -25,6 +25,7 @@ import uuid
 
 import pytest
 from _support.gitrepo import GitRepo, django_project
+from _support.home import make_home
 from _support.web import SteadyLoad, get
 
 from heroku_tools.sandbox import Sandbox
@@ -165,16 +166,10 @@ def log_lines(sandbox, app: str, dyno: str, source: str | None = None) -> list[s
 class Deployed:
     """An app of the sandbox with the project pushed, and the git repository it came from."""
 
-    def __init__(self, sandbox, tmp_path_factory, name: str, *, preboot: bool = False, config: str | None = None):
+    def __init__(self, sandbox, tmp_path_factory, name: str):
         self.sandbox, self.name = sandbox, name
-        home = tmp_path_factory.mktemp("home")
-        (home / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
-        self.env = sandbox.cli_env(home)
+        self.env = sandbox.cli_env(make_home(tmp_path_factory.mktemp("home")))
         self.cli("apps:create", name, "--no-remote")
-        if preboot:
-            self.cli("features:enable", "preboot", "-a", name)
-        if config:
-            self.cli("config:set", config, "-a", name)
         self.repo = GitRepo(tmp_path_factory.mktemp("repo"), self.env)
         self.push("first")
 
