@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,11 +130,11 @@ class Runner:
                     _decode_errors="replace",
                     **kwargs,
                 )
-            if interrupted:
-                # The terminal's Ctrl-C reached the process group before this child was in it.
-                running.process.signal(signal.SIGINT)
-                raise KeyboardInterrupt
-            done = running.wait()
+                if interrupted:
+                    # The terminal's Ctrl-C reached the process group before this child was in it.
+                    running.process.signal(signal.SIGINT)
+                    raise KeyboardInterrupt
+                done = _wait(running, interrupted)
             exit_code, stdout, stderr = done.exit_code, done.stdout, done.stderr
         except sh.ErrorReturnCode as exc:
             exit_code, stdout, stderr = exc.exit_code, exc.stdout, exc.stderr
@@ -178,23 +179,81 @@ class Runner:
         )
 
 
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[list[int]]:
-    """Hold Ctrl-C while a child process is forked; the list it yields says whether one came.
+def _wait(running, interrupted: HeldCtrlC):
+    """Wait for a child run by ``sh``; a Ctrl-C held by :func:`sigint_deferred` is raised here as
+    KeyboardInterrupt, at once (it cuts the poll's sleep short), where nothing can swallow it — also when the
+    child ended meanwhile, as a KeyboardInterrupt raised where it landed would have been.
 
-    A SIGINT that lands while ``sh`` forks can be swallowed ("Exception
-    ignored … KeyboardInterrupt") and the run goes on; held here, the caller
-    passes it on to the child and raises KeyboardInterrupt as soon as the
-    child exists, so the failure policy sees it. Python delivers signals to
-    the main thread only, so other threads (parallel reads) need nothing.
+    The child is polled, not waited for with a timeout: ``sh`` returns from such a wait before its output
+    threads are done. The polls start a millisecond apart and back off, so that the many short commands
+    (git's) are not each held up by the interval that suits a long one.
     """
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    pause = 0.001
+    while not interrupted and running.process.is_alive()[0]:
+        interrupted.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    if interrupted:
+        raise KeyboardInterrupt
     try:
-        yield caught
+        done = running.wait()
+    except sh.ErrorReturnCode:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if interrupted:
+        raise KeyboardInterrupt
+    return done
+
+
+class HeldCtrlC:
+    """The Ctrl-Cs that came while :func:`sigint_deferred` held them (true if any), and the one place where one
+    is raised the moment it comes: :meth:`sleep`, in the wait's own frame.
+
+    Raised at once matters: the child got the same Ctrl-C from the terminal and may print its own dying words
+    (the heroku CLI's stack trace), which the caller silences once it sees the KeyboardInterrupt.
+    """
+
+    def __init__(self):
+        self.signals: list[int] = []
+        self._sleeping = False
+
+    def __bool__(self) -> bool:
+        return bool(self.signals)
+
+    def __call__(self, signum, frame) -> None:
+        self.signals.append(signum)
+        if self._sleeping:
+            self._sleeping = False
+            raise KeyboardInterrupt
+
+    def sleep(self, seconds: float) -> None:
+        self._sleeping = True
+        try:
+            time.sleep(seconds)
+        finally:
+            self._sleeping = False
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[HeldCtrlC]:
+    """Hold Ctrl-C while a child process is forked and waited for; what it yields says whether one came.
+
+    A KeyboardInterrupt raised wherever the main thread happens to be can be
+    swallowed: while ``sh`` forks, or inside a weak reference's callback as
+    ``sh`` waits ("Exception ignored … KeyboardInterrupt"), and the run goes on
+    — a restore in a dyno went on to commit after its Ctrl-C. Held here, the
+    caller passes it on to a child that started after it and raises
+    KeyboardInterrupt itself, from the wait (:func:`_wait`), so the failure
+    policy sees it. Python delivers signals to the main thread only, so other
+    threads (parallel reads) need nothing.
+    """
+    held = HeldCtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = signal.signal(signal.SIGINT, held)
+    try:
+        yield held
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -324,6 +325,31 @@ def test_ctrl_c_during_the_fork_is_passed_to_the_child_and_raised(tmp_path, monk
     else:
         subprocess.run(["pkill", "-KILL", "-f", str(script)])
         pytest.fail("the child did not get the Ctrl-C")
+
+
+def test_ctrl_c_while_waiting_is_raised_by_the_wait_even_if_the_child_goes_on(tmp_path):
+    """While the child runs, Ctrl-C is only noted, then raised by the wait itself: raised wherever the main thread
+    was (inside a weak reference's callback, say), it could be swallowed and the run would go on."""
+    script = tmp_path / "git"
+    script.write_text(f"#!{sys.executable}\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                      "time.sleep(60)\n")
+    script.chmod(0o755)
+    git = Git(script, cwd=tmp_path)
+    handlers = []
+
+    def ctrl_c():
+        handlers.append(signal.getsignal(signal.SIGINT))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Timer(0.5, ctrl_c).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            git.execute(["status"])
+        assert time.monotonic() - started < 5
+        assert handlers and handlers[0] is not signal.default_int_handler, "Ctrl-C would raise where it landed"
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", str(script)])
 
 
 # -- git ----------------------------------------------------------------------------
