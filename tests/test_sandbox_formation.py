@@ -12,12 +12,12 @@ the preboot tests come last. The sample app's own pages are read where
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
-import subprocess
-import contextlib
 import ssl
+import subprocess
 import threading
 import time
 import urllib.request
