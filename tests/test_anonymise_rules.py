@@ -1,6 +1,7 @@
 """Rules, schema reading, deny-by-default checks, proposals, and the stream's refusals (no database needed)."""
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -26,6 +27,7 @@ from heroku_tools.anonymise import (
 )
 from heroku_tools.anonymise.rules import parse_table_name
 from heroku_tools.anonymise.sqlscan import display, split_statements
+from heroku_tools.anonymise.tableplan import TablePlan
 from heroku_tools.anonymise.transaction import wipe_sql
 
 # What ``pg_restore -f -`` writes for a small Django-like database (PostgreSQL 15).
@@ -515,6 +517,35 @@ def test_escaped_values_are_decoded_before_faking():
     plain = run_stream(DDL)
     escaped = run_stream(DDL.replace("1\tpbkdf2$1\talice\tAlice", "1\tpbkdf2$1\t\\141lice\tAlice"))
     assert plain == escaped  # \141 is 'a': the same value, the same fake
+
+
+def test_columns_declared_not_null_are_rewritten_as_nullable_ones_are():
+    """The row rewriter looks for ``\\N`` only where the schema allows NULL: the rows and the counts the
+    verification uses are the same as a plan that knows nothing of NOT NULL writes."""
+    text = rules(RULES_YAML.replace("first_name: {fake: first_name}", "first_name: {fake: first_name}\n"
+                                    "    last_name: {fake: last_name}\n    nick: {fake: name}"))
+    ddl = DDL.replace("    first_name character varying(150) NOT NULL,\n",
+                      "    first_name character varying(150) NOT NULL,\n    last_name text,\n    nick text NOT NULL,\n")
+    table = Schema.from_sql(ddl).table(("public", "auth_user"))
+    columns = ["id", "password", "username", "first_name", "last_name", "nick", "email", "is_staff"]
+    rows = b"".join(b"%d\tpbkdf2$%d\tuser%d\tName%d\t%s\tNick%d\tu%d@real.example\tf\n"
+                    % (i, i, i, i % 3, b"\\N" if i % 4 == 0 else b"Last%d" % (i % 5), i % 2, i) for i in range(60))
+
+    def rewritten(declared: bool) -> tuple[bytes, dict]:
+        stream = AnonymisingStream(text, SECRET)
+        if not declared:
+            table.columns.update({name: dataclasses.replace(column, not_null=False)
+                                  for name, column in table.columns.items()})
+        plan = TablePlan(("public", "auth_user"), columns, "transform", stream.rules.table(("public", "auth_user")),
+                         table)
+        plan.compile(stream.fakes, "utf-8")
+        assert (plan.not_null != set()) == declared
+        return plan.rewrite(rows), plan.sent
+
+    declared, nullable = rewritten(True), rewritten(False)
+    assert declared == nullable
+    assert declared[1]["last_name"][0] == 45 and declared[1]["nick"][0] == 60  # 15 NULLs left as they were
+    assert declared[0].count(b"\t\\N\t") == 15 and b"real.example" not in declared[0]
 
 
 def test_random_chunks_byte_by_byte():

@@ -14,6 +14,7 @@ from . import copytext
 from .check import build_fake
 from .errors import AnonymiseError, Problem, SchemaMismatch, UnsafeDump
 from .fakes import FakeError, Fakes
+from .fakes.base import Memo
 from .rules import TableRule
 from .schema import Table
 from .sqlscan import display
@@ -35,12 +36,13 @@ class TablePlan:
     sent: dict = field(default_factory=dict)
     transform_direct: object = None
     transform_general: object = None
-    caches: list = field(default_factory=list)
     ops: list = field(default_factory=list)
     cache_reviewed: bool = False
     #: column -> (action, extra) for verification
     checks: dict = field(default_factory=dict)
     fake_columns: list = field(default_factory=list)
+    #: indices of the ruled columns the schema declares NOT NULL (no field there is ``\N``: none to look for)
+    not_null: set = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -54,6 +56,8 @@ class TablePlan:
             if rule.action == "keep":
                 continue
             column = self.table.columns.get(col) if self.table else None
+            if column is not None and column.not_null:
+                self.not_null.add(i)
             if rule.action == "null":
                 self.ops.append((i, "null", None, None))
                 self.checks[col] = ("null", None)
@@ -67,7 +71,7 @@ class TablePlan:
                     raise SchemaMismatch([Problem(self.name, col, str(exc), "invalid")], "the dump") from None
                 general = _copy_function(fake, encoding, f"{self.name}.{col}")
                 direct = fake.fast() if (encoding == "utf-8" and fake.copy_safe and not fake.may_fail) else general
-                self.ops.append((i, "fake", (direct, general), {} if fake.cacheable else None))
+                self.ops.append((i, "fake", (direct, general), Memo(general, CACHE_LIMIT) if fake.cacheable else None))
                 self.sent[col] = [0, None]
                 self.checks[col] = ("fake", False)
         self.fake_columns = [self.columns[i] for i, kind, _, _ in self.ops if kind == "fake"]
@@ -76,8 +80,9 @@ class TablePlan:
     def _generate(self) -> None:
         """Generate the row rewriter (column indices only: no name reaches the source).
 
-        Each ruled field costs one comparison and one call (or one dict lookup
-        for a cached fake); fields after the last ruled column are never split.
+        Each ruled field costs one call (or one dict lookup for a cached fake)
+        and, unless the schema declares the column NOT NULL, one comparison with
+        ``\\N``; fields after the last ruled column are never split.
         Two variants: one passes field bytes straight to the fakes (segments
         without COPY escapes, the usual case), the other decodes and re-encodes
         escapes.
@@ -88,35 +93,28 @@ class TablePlan:
         width = last + 2 if maxsplit >= 0 else ncols
         ns_direct: dict = {"NULL": NULL}
         ns_general: dict = {"NULL": NULL}
-        body, fake_idx, caches = [], [], []
+        body, fake_idx = [], []
         for i, kind, payload, cache in self.ops:
             if kind == "null":
                 body.append(f"        f[{i}] = NULL")
                 continue
             if kind == "value":
                 ns_direct[f"V{i}"] = ns_general[f"V{i}"] = payload
-                body.append(f"        if f[{i}] != NULL: f[{i}] = V{i}")
+                body.append(f"        f[{i}] = V{i}" if i in self.not_null else f"        if f[{i}] != NULL: f[{i}] = V{i}")
                 continue
             ns_direct[f"F{i}"], ns_general[f"F{i}"] = payload
             fake_idx.append(i)
+            call = f"F{i}({{}})"
             if cache is not None:
                 # one cache for both variants: keys are raw COPY fields, values COPY fields
-                caches.append(cache)
-                for ns in (ns_direct, ns_general):
-                    ns[f"G{i}"], ns[f"S{i}"] = cache.get, cache.__setitem__
-                body.append(f"        v = f[{i}]\n"
-                            f"        if v != NULL:\n"
-                            f"            w = G{i}(v)\n"
-                            f"            if w is None:\n"
-                            f"                w = F{i}(v)\n"
-                            f"                S{i}(v, w)\n"
-                            f"            f[{i}] = w\n"
-                            f"        else:\n"
-                            f"            z{i} += 1")
+                ns_direct[f"C{i}"] = ns_general[f"C{i}"] = cache
+                call = f"C{i}[{{}}]"
+            if i in self.not_null:
+                body.append(f"        f[{i}] = {call.format(f'f[{i}]')}")
             else:
                 body.append(f"        v = f[{i}]\n"
                             f"        if v != NULL:\n"
-                            f"            f[{i}] = F{i}(v)\n"
+                            f"            f[{i}] = {call.format('v')}\n"
                             f"        else:\n"
                             f"            z{i} += 1")
 
@@ -146,7 +144,6 @@ class TablePlan:
             exec(code, ns)
         self.transform_direct = ns_direct["transform"]
         self.transform_general = ns_general["transform"]
-        self.caches = caches
 
     def _review_caches(self) -> None:
         """After the first rows: stop caching fakes of columns whose values hardly repeat (a miss costs more)."""
@@ -170,9 +167,6 @@ class TablePlan:
         self.rows_out += n
         for col, z in zip(self.fake_columns, nulls, strict=True):
             self.sent[col][0] += n - z
-        for cache in self.caches:
-            if len(cache) > CACHE_LIMIT:
-                cache.clear()
         if not self.cache_reviewed and self.rows_in >= 50_000:
             self._review_caches()
         return data

@@ -14,6 +14,23 @@ MIN_UNIQUE_BITS = 64
 TOKEN_HEX = 16  # 64 bits
 
 
+class Memo(dict):
+    """``compute(value)`` by value, computed on a miss and kept; at ``limit`` values it starts again, so memory
+    stays bounded. A hit costs one subscript, the cheapest thing a row rewriter can do per value."""
+
+    __slots__ = ("compute", "limit")
+
+    def __init__(self, compute, limit: int):
+        super().__init__()
+        self.compute, self.limit = compute, limit
+
+    def __missing__(self, value):
+        if len(self) >= self.limit:
+            self.clear()
+        out = self[value] = self.compute(value)
+        return out
+
+
 class FakeError(ValueError):
     """A fake cannot be built for these options, or cannot handle a value."""
 
@@ -173,4 +190,22 @@ class NaturalFake(Fake):
 
     def natural(self, d: bytes, v: bytes) -> bytes:
         raise NotImplementedError
+
+    def fast(self):
+        """:meth:`apply` with :meth:`make` and :meth:`_fit` inlined (not unique): one call per value instead of
+        four, which is a third of the cost of the cheaper kinds."""
+        if self.unique:
+            return self.apply
+        keyed, natural, fit, slow, limit = self._keyed, self.natural, self._fit, self.apply, self.max_length
+
+        def fast(v: bytes) -> bytes:
+            if not v:
+                return slow(v)
+            h = keyed.copy()
+            h.update(v)
+            out = natural(h.digest(), v)
+            if limit is not None and len(out) > limit:
+                out = fit(out)
+            return slow(v) if out == v else out
+        return fast
 

@@ -31,8 +31,16 @@ class Phone(Fake):
             digits = 20 if self.max_length is None else min(20, self.max_length - 1)
             n = int.from_bytes(d[:12], "little") % (10 ** digits)
             return b"+" + str(n).zfill(digits).encode()
-        n = int.from_bytes(d[:4], "little") % 10_000_000
-        return self._fit(b"+1555" + str(n).zfill(7).encode())
+        return self._fit(self._natural(d))
+
+    @staticmethod
+    def _natural(d: bytes) -> bytes:
+        return b"+1555%07d" % (int.from_bytes(d[:4], "little") % 10_000_000)
+
+    def fast(self):
+        if self.unique or (self.max_length is not None and self.max_length < 12):
+            return self.apply
+        return self._fast_from(self._natural)
 
 
 class Address(NaturalFake):

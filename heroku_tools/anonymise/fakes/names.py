@@ -24,7 +24,7 @@ class _WordFake(NaturalFake):
 
     def fast(self):
         if self.unique or (self.max_length is not None and self.max_length < max(map(len, self.words))):
-            return self.apply
+            return super().fast()
         words, n, i = self.words, len(self.words), self.offset
         return self._fast_from(lambda d: words[(d[i] | d[i + 1] << 8) % n])
 

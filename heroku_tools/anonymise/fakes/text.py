@@ -5,7 +5,7 @@ import json
 import re
 from hashlib import blake2s
 
-from .base import Fake, FakeError, NaturalFake, u16
+from .base import Fake, FakeError, Memo, NaturalFake, u16
 from .vocab import LOREM as _LOREM
 
 
@@ -88,7 +88,7 @@ class JsonFake(Fake):
         self._email = self.fakes.make("email").fast()
         self._text = self.fakes.make("text").fast()
         self._validate = self.pgtype is None or self.pgtype.category != "json"
-        self._cache: dict = {}
+        self._leaves = Memo(self._leaf, 100_000)
 
     @property
     def cacheable(self):
@@ -109,36 +109,35 @@ class JsonFake(Fake):
         # the fakes make ASCII without quotes or backslashes: no escaping needed
         return out
 
-    def _leaf_cached(self, raw: bytes) -> bytes:
-        out = self._cache.get(raw)
-        if out is None:
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            out = self._cache[raw] = self._leaf(raw)
-        return out
-
     def make(self, d, v):
         if self._validate:
             try:
                 json.loads(v)
             except ValueError as exc:
                 raise FakeError(f"json: the value is not JSON ({getattr(exc, 'msg', exc)})") from None
-        if b"\\" not in v:
-            # no escapes: every '"' delimits a string; odd parts are string contents
-            parts = v.split(b'"')
-            if len(parts) % 2 == 0:
-                raise FakeError("json: unbalanced quotes")
-            keep, leaf = self.keep_keys, self._leaf_cached
-            for k in range(1, len(parts), 2):
-                after = parts[k + 1]
-                if after[:1] == b":" or after.lstrip()[:1] == b":":
-                    continue  # an object key
-                if keep and k >= 3 and parts[k - 2] in keep and parts[k - 1].strip() == b":":
-                    continue  # the direct value of a kept key
-                if parts[k]:
-                    parts[k] = leaf(parts[k])
-            return b'"'.join(parts)
-        return self._make_escaped(v)
+        if b"\\" in v:
+            return self._make_escaped(v)
+        # no escapes: every '"' delimits a string; odd parts are string contents, even parts what lies between
+        parts = v.split(b'"')
+        n = len(parts)
+        if n % 2 == 0:
+            raise FakeError("json: unbalanced quotes")
+        keep, leaf = self.keep_keys, self._leaves
+        k = 1
+        while k < n:
+            after = parts[k + 1]
+            if after.lstrip()[:1] == b":":  # an object key
+                if after.strip() == b":" and k + 2 < n:  # ... whose value is a string: the next part
+                    if parts[k + 2] and parts[k] not in keep:
+                        parts[k + 2] = leaf[parts[k + 2]]
+                    k += 4
+                else:
+                    k += 2
+                continue
+            if parts[k]:
+                parts[k] = leaf[parts[k]]
+            k += 2
+        return b'"'.join(parts)
 
     def _make_escaped(self, v):
         out, pos, key, key_end = [], 0, None, -1
@@ -150,7 +149,7 @@ class JsonFake(Fake):
             if key is not None and key in keep and not v[key_end:m.start()].strip():
                 continue
             out.append(v[pos:m.start()])
-            out.append(b'"' + self._leaf_cached(m.group(1)) + b'"')
+            out.append(b'"' + self._leaves[m.group(1)] + b'"')
             pos = m.end()
         if not out:
             return v
