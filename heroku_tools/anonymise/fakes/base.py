@@ -136,15 +136,18 @@ class Fake:
         return self.apply
 
     def _fast_from(self, build):
-        """Specialise ``apply`` for a ``build(d) -> bytes`` that needs no length handling."""
-        keyed, slow = self._keyed, self.apply
+        """``apply`` with ``make`` inlined, for a fake (not unique) whose ``make`` is ``_fit(build(d, v))``: one
+        call per value instead of three or four, a third of the cost of the cheaper kinds."""
+        keyed, slow, fit, limit = self._keyed, self.apply, self._fit, self.max_length
 
         def fast(v: bytes) -> bytes:
             if not v:
                 return slow(v)
             h = keyed.copy()
             h.update(v)
-            out = build(h.digest())
+            out = build(h.digest(), v)
+            if limit is not None and len(out) > limit:
+                out = fit(out)
             return slow(v) if out == v else out
         return fast
 
@@ -192,20 +195,5 @@ class NaturalFake(Fake):
         raise NotImplementedError
 
     def fast(self):
-        """:meth:`apply` with :meth:`make` and :meth:`_fit` inlined (not unique): one call per value instead of
-        four, which is a third of the cost of the cheaper kinds."""
-        if self.unique:
-            return self.apply
-        keyed, natural, fit, slow, limit = self._keyed, self.natural, self._fit, self.apply, self.max_length
-
-        def fast(v: bytes) -> bytes:
-            if not v:
-                return slow(v)
-            h = keyed.copy()
-            h.update(v)
-            out = natural(h.digest(), v)
-            if limit is not None and len(out) > limit:
-                out = fit(out)
-            return slow(v) if out == v else out
-        return fast
+        return self.apply if self.unique else self._fast_from(self.natural)
 

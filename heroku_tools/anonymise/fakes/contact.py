@@ -31,16 +31,14 @@ class Phone(Fake):
             digits = 20 if self.max_length is None else min(20, self.max_length - 1)
             n = int.from_bytes(d[:12], "little") % (10 ** digits)
             return b"+" + str(n).zfill(digits).encode()
-        return self._fit(self._natural(d))
+        return self._fit(self._natural(d, v))
 
     @staticmethod
-    def _natural(d: bytes) -> bytes:
+    def _natural(d: bytes, v: bytes) -> bytes:
         return b"+1555%07d" % (int.from_bytes(d[:4], "little") % 10_000_000)
 
     def fast(self):
-        if self.unique or (self.max_length is not None and self.max_length < 12):
-            return self.apply
-        return self._fast_from(self._natural)
+        return self.apply if self.unique else self._fast_from(self._natural)
 
 
 class Address(NaturalFake):

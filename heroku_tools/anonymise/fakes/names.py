@@ -23,10 +23,10 @@ class _WordFake(NaturalFake):
     offset = 0
 
     def fast(self):
-        if self.unique or (self.max_length is not None and self.max_length < max(map(len, self.words))):
-            return super().fast()
+        if self.unique:
+            return self.apply
         words, n, i = self.words, len(self.words), self.offset
-        return self._fast_from(lambda d: words[(d[i] | d[i + 1] << 8) % n])
+        return self._fast_from(lambda d, v: words[(d[i] | d[i + 1] << 8) % n])
 
     def natural(self, d, v):
         return self.words[u16(d, self.offset) % len(self.words)]
