@@ -62,8 +62,12 @@ def test_the_fast_path_is_apply_whatever_the_column(kind, value, max_length, uni
 
 
 @pytest.mark.parametrize("kind", ALWAYS_UNIQUE + ["text", "phone"])
-@given(st.lists(values, min_size=3, max_size=3, unique=True))
-def test_a_different_secret_gives_different_output(kind, inputs):
+@given(data=st.data())
+def test_a_different_secret_gives_different_output(kind, data):
+    # a text fake is as long as its input: of one or two characters (the capital of a lorem word) there are a few
+    # dozen, so two secrets can agree on three such inputs by chance (hypothesis found ['È', '1è', ...])
+    length = 8 if kind == "text" else 1
+    inputs = data.draw(st.lists(values.filter(lambda v: len(v) >= length), min_size=3, max_size=3, unique=True))
     a, b = FAKES_A.make(kind), FAKES_B.make(kind)
     assert [a(v) for v in inputs] != [b(v) for v in inputs]
 
