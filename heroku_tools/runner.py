@@ -116,20 +116,22 @@ class Runner:
             kwargs = {"_out": _collect(out if keep_stdout else None, stream), "_err": _collect(err, stream)}
         try:
             with sigint_deferred() as interrupted:
-                running = command(
-                    *argv,
-                    _bg=True,
-                    _bg_exc=False,
-                    _tty_out=False,
-                    _in=input if input is not None else "",
-                    _env=env,
-                    _cwd=self.cwd,
-                    _truncate_exc=False,
-                    _return_cmd=True,
-                    _ok_code=list(ok),
-                    _decode_errors="replace",
-                    **kwargs,
-                )
+                with _ctrl_c_blocked():
+                    running = command(
+                        *argv,
+                        _bg=True,
+                        _bg_exc=False,
+                        _tty_out=False,
+                        _in=input if input is not None else "",
+                        _env=env,
+                        _cwd=self.cwd,
+                        _truncate_exc=False,
+                        _return_cmd=True,
+                        _ok_code=list(ok),
+                        _decode_errors="replace",
+                        _preexec_fn=_child_takes_ctrl_c,
+                        **kwargs,
+                    )
                 if interrupted:
                     # The terminal's Ctrl-C reached the process group before this child was in it.
                     running.process.signal(signal.SIGINT)
@@ -235,6 +237,32 @@ class HeldCtrlC:
 
 
 @contextlib.contextmanager
+def _ctrl_c_blocked() -> Iterator[None]:
+    """Keep Ctrl-C away from this thread while ``sh`` forks.
+
+    The forked child runs Python before it execs the command (Python's own after-fork hooks, then ``sh``'s
+    set-up), with this program's Ctrl-C handler: a Ctrl-C handled there raises KeyboardInterrupt in a copy
+    of this program, which prints a traceback to the terminal, or escapes ``sh`` and goes on running the
+    tool as a second copy. Blocked, a Ctrl-C waits in the child until :func:`_child_takes_ctrl_c`, just
+    before the exec; in this process it goes to another thread, or waits until the fork is done.
+    """
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _child_takes_ctrl_c() -> None:
+    """In the forked child, just before the exec: Ctrl-C as the command should meet it — ending it, unless
+    this program ignores Ctrl-C — and unblocked, so that one which came during the fork ends the child here,
+    as it would have ended the command."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
 def sigint_deferred() -> Iterator[HeldCtrlC]:
     """Hold Ctrl-C while a child process is forked and waited for; what it yields says whether one came.
 
@@ -244,11 +272,13 @@ def sigint_deferred() -> Iterator[HeldCtrlC]:
     — a restore in a dyno went on to commit after its Ctrl-C. Held here, the
     caller passes it on to a child that started after it and raises
     KeyboardInterrupt itself, from the wait (:func:`_wait`), so the failure
-    policy sees it. Python delivers signals to the main thread only, so other
-    threads (parallel reads) need nothing.
+    policy sees it. Python runs signal handlers in the main thread only, so
+    other threads (parallel reads) need nothing here, and neither does a
+    program that ignores Ctrl-C; their forks are :func:`_ctrl_c_blocked`'s.
     """
     held = HeldCtrlC()
-    if threading.current_thread() is not threading.main_thread():
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored or threading.current_thread() is not threading.main_thread():
         yield held
         return
     previous = signal.signal(signal.SIGINT, held)

@@ -6,6 +6,7 @@ repositories, then the heroku runner against the sandbox with the real CLI.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -350,6 +351,67 @@ def test_ctrl_c_while_waiting_is_raised_by_the_wait_even_if_the_child_goes_on(tm
         assert handlers and handlers[0] is not signal.default_int_handler, "Ctrl-C would raise where it landed"
     finally:
         subprocess.run(["pkill", "-KILL", "-f", str(script)])
+
+
+CTRL_C_STORM = """
+import os, signal, sys, threading, time
+from heroku_tools.git import Git
+
+git, me, stop, armed = Git("true"), os.getpid(), time.monotonic() + float(sys.argv[1]), [False]
+
+def ctrl_c(signum, frame):  # Python's own handler, raising only where this program can take it
+    if armed[0]:
+        raise KeyboardInterrupt
+
+def forks():
+    while time.monotonic() < stop:
+        try:
+            git.execute(["x"])
+        except BaseException:
+            pass
+
+signal.signal(signal.SIGINT, ctrl_c)
+threading.Thread(target=forks, daemon=True).start()
+print("ready", flush=True)
+while time.monotonic() < stop:
+    try:
+        git.execute(["x"])
+    except BaseException:
+        pass
+    try:
+        armed[0] = True
+        time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        armed[0] = False
+print(f"finished by the program itself: {os.getpid() == me}", flush=True)
+os._exit(0)
+"""
+
+
+def test_ctrl_c_during_forks_from_any_thread_stays_out_of_the_forked_children(tmp_path):
+    """Between fork and exec a child runs this program's Python, handlers included: a Ctrl-C raised there printed
+    a traceback to the terminal (Python's after-fork hooks; seen in CI at the deploy's pre-flight, whose reads run
+    in threads) or escaped ``sh`` and went on as a second copy of the program. Ctrl-Cs rain on the process group
+    while two threads run commands: no traceback, one program finishing."""
+    storm = subprocess.Popen([sys.executable, "-c", CTRL_C_STORM, "4"], start_new_session=True, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert storm.stdout.readline() == "ready\n", storm.stderr.read()
+        sent, ends = 0, time.monotonic() + 3
+        while time.monotonic() < ends and storm.poll() is None:
+            os.killpg(storm.pid, signal.SIGINT)
+            sent += 1
+            time.sleep(0.003)
+        out, err = storm.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(storm.pid, signal.SIGKILL)
+    assert sent > 100
+    assert "Traceback" not in err and "Exception ignored" not in err, err[-3000:]
+    assert out == "finished by the program itself: True\n", (out, err[-3000:])
+    assert storm.returncode == 0
 
 
 # -- git ----------------------------------------------------------------------------
