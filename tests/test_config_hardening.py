@@ -88,7 +88,7 @@ class StubAPI(BaseHTTPRequestHandler):
 def stub_api():
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubAPI)
     StubAPI.answers, StubAPI.received = [], []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield PlatformAPI("token-123", environ={"HEROKU_HOST": f"http://127.0.0.1:{server.server_port}"})
     server.shutdown()
