@@ -134,6 +134,9 @@ def test_emit_mode_streams_the_script_without_its_commit(bare_python, cluster, s
     assert b"\nBEGIN;\n" in script and b"\nCOMMIT;\n" not in script
     # the canary only in the verification's search for it, never in data
     assert all(b"strpos(" in line or b"canary found" in line for line in script.splitlines() if CANARY.encode() in line)
+    # the engine read the dump's table of contents too: a foreign key comes as soon as both its tables are in
+    assert script.count(b"ADD CONSTRAINT customer_user_id_fkey") == 1
+    assert script.index(b"ADD CONSTRAINT customer_user_id_fkey") < script.index(b"COPY public.shop_order")
 
     # the script as it came: no COMMIT, so loading it changes nothing
     before = snapshot(cluster, target)

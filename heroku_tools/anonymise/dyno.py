@@ -39,7 +39,7 @@ from ..database import identity
 from ..errors import HerokuToolsError
 from .errors import AnonymiseError, RestoreFailed, SchemaMismatch
 from .frames import Encoder, frame
-from .restore import Pipeline, RestoreResult, Ticker, restore, restore_flags, run_pipeline
+from .restore import Pipeline, RestoreResult, Ticker, check_dump, restore, restore_flags, run_pipeline
 from .rules import Rules
 from .sources import open_dump_source
 from .stream import AnonymisingStream
@@ -122,7 +122,7 @@ def _run(stdin, out: Output, version: str | None) -> RestoreResult:
     progress = _progress(out)
     if mode == "load":
         return restore(url, database, rules, secret=params["secret"], canary=params.get("canary"),
-                       precheck=False, progress=progress)
+                       progress=progress)
     return _emit(url, rules, params, out, progress)
 
 
@@ -155,7 +155,8 @@ def _emit(url: str, rules: Rules, params: dict, out: Output, progress) -> Restor
     canary = params.get("canary")
     AnonymisingStream.check_canary(canary)
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-    stream = AnonymisingStream(rules, params["secret"], canary=canary, commit=False)
+    early = check_dump(url, rules, env=env).early_statements()
+    stream = AnonymisingStream(rules, params["secret"], canary=canary, early=early, commit=False)
     pipeline = _Emitter(open_dump_source(url), out)
     run_pipeline(pipeline, stream, ["pg_restore", *restore_flags("pg_restore", env), "-f", "-"], env=env,
                  ticker=Ticker(progress, started))

@@ -47,7 +47,7 @@ from .check import check
 from .errors import AnonymiseError, CanaryFound, RestoreFailed, VerificationFailed
 from .pipeio import CHUNK, Collector, Writer, set_pipe_size
 from .rules import Rules
-from .schema import PG_RESTORE_SAFE_FLAGS, read_dump_schema
+from .schema import PG_RESTORE_SAFE_FLAGS, Schema, read_dump_schema
 from ..database import libpq_env
 from .sources import NO_SOURCE, UrlSource, open_dump_source
 from .stream import AnonymisingStream
@@ -126,7 +126,7 @@ class Ticker:
 def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | None = None,
             precheck: bool = True, wipe: bool = True, verify: bool = True,
             pg_restore: str = "pg_restore", psql: str = "psql", env: dict | None = None,
-            chunk_size: int = CHUNK, early_indexes: bool = True, buffer_bytes: int = QUEUE_BYTES,
+            chunk_size: int = CHUNK, early: bool = True, buffer_bytes: int = QUEUE_BYTES,
             stream_factory=None, schema=None, progress=None) -> RestoreResult:
     """Load ``dump`` (a ``pg_dump -Fc`` file path or an http(s) URL) into ``target_url``, anonymised.
 
@@ -137,8 +137,10 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     :class:`CanaryFound`, :class:`RestoreFailed`, or re-raises
     KeyboardInterrupt; in every case nothing was committed.  ``schema``, the
     dump's schema when the caller has read it already, saves reading it again
-    (for a URL, a second download of most of the dump).  ``progress``, if
-    given, is called with a :class:`Progress` at most once a second.
+    (for a URL, a second download of its table of contents).  ``early``
+    lets the stream send post-data statements as soon as the data they need
+    is in (:mod:`.early`).  ``progress``, if given, is called with a
+    :class:`Progress` at most once a second.
     """
     started = time.monotonic()
     rules = rules if isinstance(rules, Rules) else Rules.from_mapping(rules)
@@ -146,11 +148,12 @@ def restore(dump, target_url: str, rules, *, secret: bytes | str, canary: str | 
     base_env = dict(os.environ if env is None else env)
     tool_env = {k: v for k, v in base_env.items() if not k.startswith("PG")}
     target_env = libpq_env(target_url, base_env, application="heroku-tools-restore")
-    early = None
+    statements = None
     if precheck:
-        early = _precheck(dump, rules, schema, pg_restore=pg_restore, env=tool_env, early_indexes=early_indexes)
+        checked = check_dump(dump, rules, schema, pg_restore=pg_restore, env=tool_env)
+        statements = checked.early_statements() if early else None
     make_stream = stream_factory or AnonymisingStream
-    stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify, early_indexes=early)
+    stream = make_stream(rules, secret, canary=canary, wipe=wipe, verify=verify, early=statements)
     pipeline = Pipeline(open_dump_source(dump), psql=psql, target_env=target_env, buffer_bytes=buffer_bytes)
     run_pipeline(pipeline, stream, [pg_restore, *restore_flags(pg_restore, tool_env), "-f", "-"], env=tool_env,
                  chunk_size=chunk_size, ticker=Ticker(progress, started))
@@ -180,13 +183,14 @@ def run_pipeline(pipeline: Pipeline, stream, argv: list[str], *, env: dict, chun
         raise
 
 
-def _precheck(dump, rules: Rules, schema, *, pg_restore: str, env: dict, early_indexes: bool) -> dict | None:
-    """Check the dump's table of contents against the rules before anything starts; return the index
-    statements the stream may run early (or None)."""
+def check_dump(dump, rules: Rules, schema: Schema | None = None, *, pg_restore: str = "pg_restore",
+               env: dict | None = None) -> Schema:
+    """The dump's schema (read from its table of contents unless given), checked against the rules before
+    anything starts: raises :class:`SchemaMismatch` on any gap."""
     if schema is None:
         schema = read_dump_schema(dump, pg_restore=pg_restore, env=env)
     check(rules, schema, context="the dump")
-    return schema.index_statements if early_indexes else None
+    return schema
 
 
 class Pipeline:

@@ -17,6 +17,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
+from .early import EarlyStatements, ForeignKey, TableKey
 from .errors import AnonymiseError, RestoreFailed
 from .pgtypes import PgType, parse_type
 from ..database import libpq_env
@@ -25,7 +26,6 @@ from .sqlscan import (
     paren_body, read_identifier, read_identifier_list, read_qualified, split_statements, split_top_level, top_level,
 )
 
-TableKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,21 @@ class Schema:
     #: per table, its own index and PRIMARY KEY / UNIQUE statements (post-data), as the script spells them:
     #: the stream may run them right after the table's data, while later tables are still being rewritten
     index_statements: dict[TableKey, list[str]] = field(default_factory=dict)
+    #: FOREIGN KEY statements of plain tables (post-data), as the script spells them
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    #: per table, the keys (column sets) that exist once its data and its index statements are in
+    early_keys: dict[TableKey, set[frozenset]] = field(default_factory=dict)
 
     def table(self, key: TableKey) -> Table | None:
         return self.tables.get(key)
+
+    def early_statements(self) -> EarlyStatements:
+        """The post-data statements a stream may send as soon as the data they need is in (see :mod:`.early`):
+        every index statement, and the foreign keys whose referenced key is built by one of them."""
+        return EarlyStatements(
+            indexes={key: list(statements) for key, statements in self.index_statements.items()},
+            foreign_keys=[fk for fk in self.foreign_keys if fk.columns in self.early_keys.get(fk.references, ())],
+        )
 
     # -- from SQL ----------------------------------------------------------------------
     @classmethod
@@ -131,6 +143,8 @@ class Schema:
             col = _column(element)
             table.columns[col.name] = col
         self.tables[key] = table
+        if not table.partitioned:
+            self.early_keys[key] = set(table.unique_sets)  # in place before any data
 
     def _alter_table(self, s: str) -> None:
         m = re.match(r"ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?", s, re.I)
@@ -144,26 +158,56 @@ class Schema:
             _table_constraint(table, "CONSTRAINT x " + rest[p:])
 
     def _index_statement(self, s: str) -> None:
-        """Record ``s`` if it only builds an index of one plain table (movable to right after its data)."""
-        m = re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+", s, re.I)
+        """Record ``s`` if it only builds an index of one plain table (movable to right after its data), or
+        adds a foreign key to one."""
+        m = re.match(r"CREATE\s+(UNIQUE\s+)?INDEX\s+", s, re.I)
         if m:
             _, pos = read_identifier(s, m.end())
             on = re.compile(r"\s*ON\s+", re.I).match(s, pos)
             if not on or re.match(r"ONLY\b", s[on.end():], re.I):
                 return
-            key, _ = read_qualified(s, on.end())
+            key, pos = read_qualified(s, on.end())
+            builds = _index_key(s, pos) if m.group(1) else None
         else:
             m = re.match(r"ALTER\s+TABLE\s+ONLY\s+", s, re.I)
             key, pos = read_qualified(s, m.end())
             rest = s[pos:]
             adds = re.findall(r"\bADD\s+CONSTRAINT\b", rest, re.I)
-            if len(adds) != 1 or not re.match(
-                    r"\s*ADD\s+CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+(PRIMARY\s+KEY|UNIQUE)\b", rest, re.I):
+            if len(adds) != 1:
                 return
+            added = _ADD_CONSTRAINT.match(rest)
+            kind = added.group(1).upper() if added else ""
+            if kind.startswith("FOREIGN"):
+                self._foreign_key(s, key, rest, added.end())
+                return
+            if not kind:
+                return
+            builds = _constraint_key(rest, added.end())
         table = self.tables.get(key)
         if table is None or table.partitioned:
             return
         self.index_statements.setdefault(key, []).append(s)
+        if builds:
+            self.early_keys.setdefault(key, set()).add(builds)
+
+    def _foreign_key(self, s: str, key: TableKey, rest: str, pos: int) -> None:
+        """Record ``ALTER TABLE ONLY key ADD CONSTRAINT name FOREIGN KEY (cols) REFERENCES other (cols)``
+        between two plain tables."""
+        try:
+            _, pos = paren_body(rest, rest.index("(", pos))
+            ref = re.compile(r"\s*REFERENCES\s+", re.I).match(rest, pos)
+            references, pos = read_qualified(rest, ref.end()) if ref else (None, pos)
+            paren = re.compile(r"\s*\(").match(rest, pos)
+            # without a column list it references the primary key, unnamed: not worth guessing
+            columns = read_identifier_list(paren_body(rest, paren.end() - 1)[0]) if references and paren else []
+        except ValueError:  # a form not read here: it keeps its place in the post-data
+            return
+        if not columns:
+            return
+        tables = [self.tables.get(key), self.tables.get(references)]
+        if any(table is None or table.partitioned for table in tables):
+            return
+        self.foreign_keys.append(ForeignKey(s, key, references, frozenset(columns)))
 
     def _unique_index(self, s: str) -> None:
         m = re.match(r"CREATE\s+UNIQUE\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?", s, re.I)
@@ -226,6 +270,36 @@ def _type_end(rest: str) -> int:
         if token[0] == m.start(1) and token[2] == 0:
             return m.start()
     return len(rest)
+
+
+_ADD_CONSTRAINT = re.compile(r"\s*ADD\s+CONSTRAINT\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+"
+                             r"(PRIMARY\s+KEY|UNIQUE|FOREIGN\s+KEY)\b", re.I)
+
+
+def _constraint_key(rest: str, pos: int) -> frozenset | None:
+    """The columns of the PRIMARY KEY / UNIQUE constraint whose keyword ends at ``pos``."""
+    m = re.compile(r"(?:\s+NULLS\s+(?:NOT\s+)?DISTINCT)?\s*\(", re.I).match(rest, pos)
+    if not m:
+        return None
+    try:
+        columns = read_identifier_list(paren_body(rest, m.end() - 1)[0])
+    except ValueError:  # a form not read here: the key counts as not built early
+        return None
+    return frozenset(columns) or None
+
+
+def _index_key(s: str, pos: int) -> frozenset | None:
+    """The columns of a unique index on plain columns, without a WHERE (a key a foreign key can reference)."""
+    paren = s.find("(", pos)
+    if paren < 0:
+        return None
+    body, end = paren_body(s, paren)
+    if re.search(r"\bWHERE\b", s[end:], re.I):
+        return None
+    try:
+        return frozenset(read_identifier_list(body)) or None
+    except ValueError:  # an expression, an operator class, an ordering: not a plain key
+        return None
 
 
 def _table_constraint(table: Table, element: str) -> None:

@@ -45,6 +45,7 @@ import re
 from dataclasses import dataclass, field
 
 from .check import find_problems
+from .early import EarlyStatements
 from .errors import AnonymiseError, CanaryFound, Problem, RestoreFailed, SchemaMismatch, UnsafeDump
 from .fakes import Fakes
 from .rules import Rules
@@ -99,7 +100,7 @@ class AnonymisingStream:
 
     def __init__(self, rules: Rules, secret: bytes | str | Fakes, *, canary: str | None = None,
                  wipe: bool = True, verify: bool = True, verify_canary_in_database: bool = True,
-                 early_indexes: dict | None = None, commit: bool = True):
+                 early: EarlyStatements | None = None, commit: bool = True):
         self.rules = Rules.from_mapping(rules) if not isinstance(rules, Rules) else rules
         self.fakes = secret if isinstance(secret, Fakes) else Fakes(secret)
         self.check_canary(canary)
@@ -123,8 +124,8 @@ class AnonymisingStream:
         self._copy: TablePlan | None = None
         self._expect_copy = False
         self._finished = False
-        #: table -> its index statements, to run right after its data (see Schema.index_statements)
-        self.early_indexes = dict(early_indexes or {})
+        #: post-data statements to send as soon as the data they need is in (see :mod:`.early`)
+        self.early = early
         self._moved: set[str] = set()
         self._complete = False
         self._scanned: set[int] = set()
@@ -459,12 +460,10 @@ class AnonymisingStream:
     def _end_copy(self, out: list[bytes]) -> None:
         plan = self._copy
         out.append(b"\\.\n")
-        early = self.early_indexes.pop(plan.key, None)
-        if early:
-            # build this table's indexes now: the server works on them while later tables are rewritten
-            for stmt in early:
-                out.append(stmt.encode(self.encoding) + b"\n")
-                self._moved.add(strip_comments(stmt))
+        # the server builds and checks these while later tables are rewritten
+        for stmt in self.early.after(plan.key) if self.early else ():
+            out.append(stmt.encode(self.encoding) + b"\n")
+            self._moved.add(strip_comments(stmt))
         self._copy = None
         self.stats.tables = len(self.plans)
         self.stats.rows_in = sum(p.rows_in for p in self.plans.values())
