@@ -27,7 +27,6 @@ from .sqlscan import (
 )
 
 
-
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -15,7 +15,9 @@ ON_ERROR_STOP=1``:
    (every column of the COPY header needs a rule) and rewritten: a ``truncate``
    table's rows are dropped, a table whose columns are all ``keep`` passes
    through untouched (no per-row work), other rows are split into fields and
-   each ruled field replaced (null, fixed value, keyed fake, keyed hash);
+   each ruled field replaced (null, fixed value, keyed fake, keyed hash); after
+   a block come the post-data statements whose data is now all in (``early``,
+   see :mod:`.early`), dropped later where the dump has them;
 4. anything else that could carry data (``INSERT`` statements, large objects,
    a data section that is not a COPY) or end the transaction early
    (``COMMIT``, ``ROLLBACK``, ...), or any psql meta-command other than
