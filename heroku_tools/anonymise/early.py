@@ -10,7 +10,12 @@ longest serial stretch. Most of them need only part of the data:
 
 So the stream sends each one right after the last data it needs
 (:meth:`EarlyStatements.after`), and the server builds and checks it while the
-stream rewrites later tables. The result is the same database: each statement
+stream rewrites later tables — as far as the restore's queue to psql lets the
+stream run ahead: all of a small table's build, a second or two of a very
+large one's (see ``QUEUE_BYTES`` in :mod:`.restore`). Where the anonymiser and
+the server share the same few CPUs there is little to gain; where the server
+is on its own host (Heroku Postgres) the build is taken off the end of the
+restore. The result is the same database: each statement
 runs on the same complete data, in the same transaction, and the stream drops
 the statement when the dump's post-data reaches it. Anything else (a
 partitioned table's index, a key built by a statement that stays in the
